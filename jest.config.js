@@ -1,0 +1,21 @@
+/** Unit tests live beside the code (src/**\/*.spec.ts); e2e tests under test/ (*.e2e-spec.ts). */
+const transform = {
+  '^.+\\.(t|j)s$': [
+    '@swc/jest',
+    {
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+      },
+      module: { type: 'commonjs' },
+    },
+  ],
+};
+const common = { moduleFileExtensions: ['js', 'json', 'ts'], rootDir: '.', transform, testEnvironment: 'node' };
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testRegex: 'src/.*\\.spec\\.ts$' },
+    { ...common, displayName: 'e2e', testRegex: 'test/.*\\.e2e-spec\\.ts$', testTimeout: 30000 },
+  ],
+};

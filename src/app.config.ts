@@ -1,0 +1,67 @@
+/**
+ * The example app's configuration, read from the environment once (README "Configuration").
+ * Invalid values stop the app at start-up with a message naming the variable.
+ */
+import { Logger, type LogLevel } from '@nestjs/common';
+import { SESSION_ENGINES, type SessionEngineName, type SessionsModuleOptions } from './sessions';
+
+export const DEVELOPMENT_SECRET_KEY = 'django-insecure-development-key-change-me-in-production';
+
+export interface AppConfig {
+  port: number;
+  databaseUrl?: string;
+  redisUrl?: string;
+  httpPlatform: 'express' | 'fastify';
+  logLevels: LogLevel[];
+  sessions: SessionsModuleOptions;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+function logLevels(level = 'log'): LogLevel[] {
+  const index = LOG_LEVELS.indexOf(level as LogLevel);
+  if (index < 0) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  return LOG_LEVELS.slice(0, index + 1);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
+  let secretKey = env.SECRET_KEY;
+  if (!secretKey) {
+    if (env.NODE_ENV === 'production') throw new ConfigError('SECRET_KEY is required when NODE_ENV=production');
+    new Logger('Config').warn('SECRET_KEY is not set: using an insecure development key');
+    secretKey = DEVELOPMENT_SECRET_KEY;
+  }
+  const engine = (env.SESSION_ENGINE || 'db') as SessionEngineName;
+  if (!SESSION_ENGINES.includes(engine)) {
+    throw new ConfigError(`SESSION_ENGINE must be one of ${SESSION_ENGINES.join(', ')}, got ${JSON.stringify(env.SESSION_ENGINE)}`);
+  }
+  const httpPlatform = (env.HTTP_PLATFORM || 'express') as AppConfig['httpPlatform'];
+  if (httpPlatform !== 'express' && httpPlatform !== 'fastify') {
+    throw new ConfigError(`HTTP_PLATFORM must be express or fastify, got ${JSON.stringify(env.HTTP_PLATFORM)}`);
+  }
+  const cron = env.CLEARSESSIONS_CRON;
+  return {
+    port,
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    httpPlatform,
+    logLevels: logLevels(env.LOG_LEVEL),
+    sessions: {
+      secretKey,
+      secretKeyFallbacks: (env.SECRET_KEY_FALLBACKS ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+      engine,
+      filePath: env.SESSION_FILE_PATH || undefined,
+      cookie: { secure: env.NODE_ENV === 'production' },
+      clearExpired: { cron: cron === undefined || cron === '' ? undefined : cron === 'false' ? false : cron },
+    },
+  };
+}

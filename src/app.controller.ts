@@ -1,0 +1,70 @@
+import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { Session } from './sessions';
+
+/** What the example app keeps in its sessions (any JSON object can be merged in by POST /session). */
+export interface ExampleSessionData {
+  count?: number;
+  [key: string]: unknown;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+@Controller()
+export class AppController {
+  /** Never touches the session: no store query, no cookie. */
+  @Get('ping')
+  ping(): { pong: true } {
+    return { pong: true };
+  }
+
+  @Get('session')
+  read(@Session() session: Session<ExampleSessionData>): Record<string, unknown> {
+    return session.toJSON();
+  }
+
+  /** Merges a JSON object into the session. */
+  @Post('session')
+  @HttpCode(200)
+  merge(@Session() session: Session<ExampleSessionData>, @Body() body: unknown): Record<string, unknown> {
+    if (!isPlainObject(body)) throw new BadRequestException('The body must be a JSON object');
+    session.update(body);
+    return session.toJSON();
+  }
+
+  /** Logs out: empties the session, deletes it from the store and the cookie from the browser. */
+  @Delete('session')
+  @HttpCode(200)
+  async flush(@Session() session: Session<ExampleSessionData>): Promise<Record<string, unknown>> {
+    await session.flush();
+    return session.toJSON();
+  }
+
+  @Get('counter')
+  counter(@Session() session: Session<ExampleSessionData>): { count: number } {
+    const count = (session.get('count') ?? 0) + 1;
+    session.set('count', count);
+    return { count };
+  }
+
+  /** Same data, new key (what a login does against session fixation). */
+  @Post('session/cycle')
+  @HttpCode(200)
+  async cycle(@Session() session: Session<ExampleSessionData>): Promise<Record<string, unknown>> {
+    await session.cycleKey();
+    return session.toJSON();
+  }
+
+  /** `{"seconds": n}` (sliding), `{"seconds": 0}` (browser close) or `{"seconds": null}` (default policy). */
+  @Post('session/expiry')
+  @HttpCode(200)
+  expiry(@Session() session: Session<ExampleSessionData>, @Body() body: unknown): { expiryAge: number; expireAtBrowserClose: boolean } {
+    const seconds = isPlainObject(body) ? body.seconds : undefined;
+    if (!(seconds === null || (typeof seconds === 'number' && Number.isFinite(seconds)))) {
+      throw new BadRequestException('The body must be {"seconds": <number> | 0 | null}');
+    }
+    session.setExpiry(seconds);
+    return { expiryAge: session.getExpiryAge(), expireAtBrowserClose: session.getExpireAtBrowserClose() };
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The engine interface (Django's SESSION_ENGINE module). A `SessionStore` is the injectable,
+ * long-lived half of an engine: it holds the connections and opens one session object per request
+ * (`store.session(key)`, Django's `SessionStore(session_key)`). A custom engine extends it, returns
+ * its own `SessionBase` subclass from `session()`, and is passed to the module as `engine: MyStore`.
+ */
+import { NotImplementedError } from '../session.errors';
+import type { SessionBase, SessionData } from '../session';
+
+export abstract class SessionStore {
+  /** The engine's name in logs and messages (`db`, `cache`, ... or the custom class name). */
+  abstract readonly engine: string;
+
+  /** A session object for this key (no I/O: the data loads on first use). */
+  abstract session<T extends object = SessionData>(sessionKey?: string | null): SessionBase<T>;
+
+  /**
+   * Deletes expired sessions and returns how many it removed (0 for engines whose storage expires
+   * entries itself). Engines that cannot clear throw NotImplementedError, like Django's.
+   */
+  clearExpired(): Promise<number> {
+    return Promise.reject(new NotImplementedError('This backend does not support clear_expired().'));
+  }
+}

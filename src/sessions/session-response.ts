@@ -1,0 +1,110 @@
+/**
+ * Django's `SessionMiddleware.process_response` (SPEC §8): decides, after the handler, whether to
+ * save the session and which cookie and Vary headers the response gets.
+ */
+import { parseCookie, stringifySetCookie } from 'cookie';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { SessionInterruptedException, UpdateError } from './session.errors';
+import type { AnySession } from './session';
+import type { SessionsConfig } from './sessions.options';
+
+/** The headers a response gets from its session. */
+export interface SessionHeaders {
+  setCookie?: string;
+  vary: boolean;
+}
+
+/**
+ * The session cookie of a request: `undefined` when the request carried none. With duplicated
+ * cookies the first one wins (the `cookie` parser's rule; browsers send the most specific path first).
+ */
+export function readSessionCookie(cookieHeader: string | undefined, name: string): string | undefined {
+  if (!cookieHeader || !cookieHeader.includes(name)) return undefined;
+  return parseCookie(cookieHeader)[name];
+}
+
+function sameSite(config: SessionsConfig): 'lax' | 'strict' | 'none' | undefined {
+  return config.cookie.sameSite === false ? undefined : (config.cookie.sameSite.toLowerCase() as 'lax' | 'strict' | 'none');
+}
+
+/** Django's `delete_cookie`: expired, same path/domain/SameSite, Secure where browsers demand it. */
+export function deletionCookie(config: SessionsConfig): string {
+  const { name, path, domain } = config.cookie;
+  const site = sameSite(config);
+  return stringifySetCookie(name, '', {
+    expires: new Date(0),
+    maxAge: 0,
+    path,
+    domain: domain ?? undefined,
+    sameSite: site,
+    secure: name.startsWith('__Secure-') || name.startsWith('__Host-') || site === 'none' || undefined,
+  });
+}
+
+export function sessionCookie(config: SessionsConfig, value: string, maxAge: number | undefined): string {
+  const { name, path, domain, secure, httpOnly } = config.cookie;
+  return stringifySetCookie(name, value, {
+    maxAge: maxAge === undefined ? undefined : Math.trunc(maxAge),
+    expires: maxAge === undefined ? undefined : new Date(Date.now() + maxAge * 1000),
+    path,
+    domain: domain ?? undefined,
+    secure: secure || undefined,
+    httpOnly: httpOnly || undefined,
+    sameSite: sameSite(config),
+  });
+}
+
+/**
+ * Saves the session when Django would and returns the headers to add. Throws
+ * SessionInterruptedException (400) when the stored session vanished during the request.
+ */
+export async function processResponse(
+  session: AnySession,
+  requestHadCookie: boolean,
+  statusCode: number,
+  config: SessionsConfig,
+): Promise<SessionHeaders> {
+  const { accessed, modified } = session;
+  const empty = session.isEmpty();
+  if (requestHadCookie && empty) return { setCookie: deletionCookie(config), vary: true };
+  if (!((modified || config.saveEveryRequest) && !empty)) return { vary: accessed };
+  await session.ensureLoaded();
+  const maxAge = session.getExpireAtBrowserClose() ? undefined : session.getExpiryAge();
+  if (statusCode >= 500) return { vary: accessed };
+  try {
+    await session.save();
+  } catch (error) {
+    if (error instanceof UpdateError) throw new SessionInterruptedException();
+    throw error;
+  }
+  return { setCookie: sessionCookie(config, session.sessionKey as string, maxAge), vary: true };
+}
+
+/** Django's `patch_vary_headers(response, ["Cookie"])` on a header value. */
+export function addVaryCookie(vary: string | number | readonly string[] | undefined): string {
+  const existing = (Array.isArray(vary) ? vary.join(',') : String(vary ?? ''))
+    .split(/\s*,\s*/)
+    .filter((v) => v !== '');
+  if (existing.includes('*')) return '*';
+  if (!existing.some((v) => v.toLowerCase() === 'cookie')) existing.push('Cookie');
+  return existing.join(', ');
+}
+
+/** Set-Cookie values with ours appended (another cookie of the response is never replaced). */
+export function appendSetCookie(current: string | number | readonly string[] | undefined, cookie: string): string[] {
+  if (current === undefined) return [cookie];
+  return [...(Array.isArray(current) ? current : [String(current)]), cookie];
+}
+
+/** Applies session headers to a plain headers object (what Fastify passes to `writeHead`). */
+export function patchHeaderObject(headers: OutgoingHttpHeaders, patch: SessionHeaders): void {
+  const find = (name: string) => Object.keys(headers).find((k) => k.toLowerCase() === name);
+  if (patch.setCookie) {
+    const key = find('set-cookie') ?? 'set-cookie';
+    headers[key] = appendSetCookie(headers[key], patch.setCookie);
+  }
+  if (patch.vary) {
+    const key = find('vary') ?? 'vary';
+    headers[key] = addVaryCookie(headers[key]);
+  }
+}

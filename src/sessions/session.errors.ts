@@ -1,0 +1,53 @@
+import { BadRequestException } from '@nestjs/common';
+
+/** `save({ mustCreate: true })` found the key taken: the caller retries with a new key. */
+export class CreateError extends Error {
+  override name = 'CreateError';
+}
+
+/** `save()` found the stored session gone (e.g. deleted by a concurrent logout). */
+export class UpdateError extends Error {
+  override name = 'UpdateError';
+}
+
+/** A key that cannot name a session in this engine (the file engine's path-traversal guard). */
+export class InvalidSessionKey extends Error {
+  override name = 'InvalidSessionKey';
+  constructor(message = 'Invalid characters in session key') {
+    super(message);
+  }
+}
+
+/** Django's NotImplementedError for engine methods a store does not provide. */
+export class NotImplementedError extends Error {
+  override name = 'NotImplementedError';
+}
+
+/** Django's KeyError for `getItem`, `deleteItem` and `pop` without a default. */
+export class SessionKeyError extends Error {
+  override name = 'KeyError';
+  constructor(readonly key: string) {
+    super(`Session has no key ${JSON.stringify(key)}`);
+  }
+}
+
+/** Data methods were called before the stored session was loaded (see `Session.ensureLoaded`). */
+export class SessionNotLoadedError extends Error {
+  override name = 'SessionNotLoadedError';
+  constructor() {
+    super(
+      'The session is not loaded yet: await session.ensureLoaded() (or getSession(req)) before reading it, ' +
+        'or declare it with @Session() in the handler',
+    );
+  }
+}
+
+export const SESSION_INTERRUPTED_MESSAGE =
+  "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.";
+
+/** Django's `SessionInterrupted`: a 400 for a request whose session vanished while it ran. */
+export class SessionInterruptedException extends BadRequestException {
+  constructor() {
+    super(SESSION_INTERRUPTED_MESSAGE);
+  }
+}

@@ -1,0 +1,382 @@
+/**
+ * The session object: Django's `SessionBase` (SPEC §2–3, §5). One instance per request, created by
+ * the engine's `SessionStore`; each engine subclasses it with load/exists/create/save/delete.
+ *
+ * Data methods are synchronous once the data is loaded (`await session.ensureLoaded()`, done for
+ * you by `@Session()` and `getSession(req)`); I/O methods return promises. A session without a key
+ * needs no I/O at all: its data is an empty object from the start, exactly like Django.
+ */
+import { Logger } from '@nestjs/common';
+import { randomInt } from 'node:crypto';
+import { NotImplementedError, SessionKeyError, SessionNotLoadedError } from './session.errors';
+import type { SessionsConfig } from './sessions.options';
+import { BadSignature, dumps, loads } from './signing';
+
+/** The shape of session data when the user declares none. */
+export type SessionData = Record<string, unknown>;
+
+type Key<T> = Extract<keyof T, string>;
+
+export const VALID_KEY_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+/** Django's `key_salt` for every built-in engine's `SessionStore` class. */
+export const SESSION_KEY_SALT = 'django.contrib.sessions.SessionStore';
+const EXPIRY_KEY = '_session_expiry';
+
+/** The logger Django calls `django.security.SuspiciousSession`. */
+export const suspiciousSessionLogger = new Logger('SuspiciousSession');
+
+/** 32 characters of `[a-z0-9]` from the CSPRNG (`get_random_string(32, VALID_KEY_CHARS)`). */
+export function newSessionKey(): string {
+  let key = '';
+  for (let i = 0; i < 32; i++) key += VALID_KEY_CHARS[randomInt(36)];
+  return key;
+}
+
+/** Python's `datetime.isoformat()` of an aware UTC datetime: `2030-01-01T00:00:00.123000+00:00`. */
+export function isoformat(date: Date): string {
+  const iso = date.toISOString();
+  const ms = date.getUTCMilliseconds();
+  return (ms === 0 ? iso.slice(0, 19) : `${iso.slice(0, 23)}000`) + '+00:00';
+}
+
+/** Python's `datetime.fromisoformat`; a naive value is taken as UTC (the port is UTC-only). */
+export function parseIsoDatetime(value: string): Date {
+  const hasZone = /(Z|[+-]\d{2}:?\d{2}(:?\d{2}(\.\d+)?)?)$/.test(value) && /T|\s/.test(value);
+  const date = new Date(hasZone ? value : `${value.replace(' ', 'T')}Z`);
+  if (Number.isNaN(date.getTime())) throw new RangeError(`Invalid isoformat string: ${JSON.stringify(value)}`);
+  return date;
+}
+
+/** An empty data object without a prototype, so keys like `__proto__` are plain keys. */
+export function emptyData(): SessionData {
+  return Object.create(null) as SessionData;
+}
+
+export interface ExpiryOptions {
+  /** The moment the expiry is computed from (default: now). */
+  modification?: Date;
+  /** The stored expiry to use instead of loading `_session_expiry` (even `null` counts). */
+  expiry?: unknown;
+}
+
+export type ExpiryValue = number | Date | null;
+
+export abstract class SessionBase<TData extends object = SessionData> {
+  static readonly TEST_COOKIE_NAME = 'testcookie';
+  static readonly TEST_COOKIE_VALUE = 'worked';
+
+  /** Set by any access to the data (reads and writes); the middleware adds `Vary: Cookie` then. */
+  accessed = false;
+  /** Set by any change to the data; the middleware saves the session then. Set it yourself after mutating a nested value. */
+  modified = false;
+
+  #sessionKey: string | null = null;
+  /** `undefined` = not loaded yet (Django's absent `_session_cache`), which differs from empty. */
+  protected sessionCache: SessionData | undefined;
+  #loading: Promise<void> | undefined;
+
+  constructor(
+    sessionKey: string | null | undefined,
+    protected readonly config: SessionsConfig,
+  ) {
+    this.setSessionKey(sessionKey);
+  }
+
+  /** The session's key, or null when it has none (new, flushed, or unknown to the store). Read-only. */
+  get sessionKey(): string | null {
+    return this.#sessionKey;
+  }
+
+  /** Keys shorter than 8 characters are never taken (Django's `_validate_session_key`). */
+  protected setSessionKey(key: string | null | undefined): void {
+    this.#sessionKey = this.validateSessionKey(key) ? key : null;
+  }
+
+  protected validateSessionKey(key: string | null | undefined): key is string {
+    return typeof key === 'string' && key.length >= 8;
+  }
+
+  /** `django.contrib.sessions.SessionStore`, the salt that signs stored session data. */
+  get keySalt(): string {
+    return SESSION_KEY_SALT;
+  }
+
+  /** True once the data is in memory (or needs no loading); data methods may be called. */
+  get isLoaded(): boolean {
+    return this.sessionCache !== undefined || this.#sessionKey === null;
+  }
+
+  /** Loads the stored data once; later calls resolve at once. Does not mark the session accessed. */
+  async ensureLoaded(): Promise<this> {
+    if (!this.isLoaded) {
+      this.#loading ??= this.load().then(
+        (data) => {
+          this.sessionCache ??= data;
+        },
+        (error: unknown) => {
+          this.#loading = undefined;
+          throw error;
+        },
+      );
+      await this.#loading;
+    }
+    return this;
+  }
+
+  /** Django's `_get_session`: marks the session accessed and returns the data. */
+  protected getSessionData(noLoad = false): SessionData {
+    this.accessed = true;
+    if (this.sessionCache === undefined) {
+      if (this.#sessionKey !== null && !noLoad) throw new SessionNotLoadedError();
+      this.sessionCache = emptyData();
+    }
+    return this.sessionCache;
+  }
+
+  // ----- data API (synchronous once loaded) -----
+
+  has(key: string): boolean {
+    return Object.prototype.hasOwnProperty.call(this.getSessionData(), key);
+  }
+
+  /** `s[key]`: throws a KeyError when the key is missing. */
+  getItem<K extends Key<TData>>(key: K): TData[K] {
+    const data = this.getSessionData();
+    if (!Object.prototype.hasOwnProperty.call(data, key)) throw new SessionKeyError(key);
+    return data[key] as TData[K];
+  }
+
+  get<K extends Key<TData>>(key: K): TData[K] | undefined;
+  get<K extends Key<TData>, D>(key: K, defaultValue: D): TData[K] | D;
+  get(key: string, defaultValue?: unknown): unknown {
+    const data = this.getSessionData();
+    return Object.prototype.hasOwnProperty.call(data, key) ? data[key] : defaultValue;
+  }
+
+  set<K extends Key<TData>>(key: K, value: TData[K]): void {
+    this.setItem(key, value);
+  }
+
+  /** `del s[key]`: throws a KeyError when the key is missing. */
+  deleteItem(key: Key<TData>): void {
+    this.removeItem(key);
+  }
+
+  pop<K extends Key<TData>>(key: K): TData[K];
+  pop<K extends Key<TData>, D>(key: K, defaultValue: D): TData[K] | D;
+  pop(key: string, ...rest: [unknown?]): unknown {
+    const data = this.getSessionData();
+    const present = Object.prototype.hasOwnProperty.call(data, key);
+    this.modified = this.modified || present;
+    if (present) {
+      const value = data[key];
+      delete data[key];
+      return value;
+    }
+    if (rest.length > 0) return rest[0];
+    throw new SessionKeyError(key);
+  }
+
+  setdefault<K extends Key<TData>>(key: K, value: TData[K]): TData[K] {
+    const data = this.getSessionData();
+    if (Object.prototype.hasOwnProperty.call(data, key)) return data[key] as TData[K];
+    this.setItem(key, value);
+    return value;
+  }
+
+  update(values: Partial<TData>): void {
+    Object.assign(this.getSessionData(), values);
+    this.modified = true;
+  }
+
+  keys(): Key<TData>[] {
+    return Object.keys(this.getSessionData()) as Key<TData>[];
+  }
+
+  values(): TData[Key<TData>][] {
+    return Object.values(this.getSessionData()) as TData[Key<TData>][];
+  }
+
+  items(): [Key<TData>, TData[Key<TData>]][] {
+    return Object.entries(this.getSessionData()) as [Key<TData>, TData[Key<TData>]][];
+  }
+
+  /** A plain copy of the data (for JSON responses and logging). */
+  toJSON(): Partial<TData> {
+    return { ...this.getSessionData() } as Partial<TData>;
+  }
+
+  /** Empties the data without loading it; the key is kept. */
+  clear(): void {
+    this.sessionCache = emptyData();
+    this.accessed = true;
+    this.modified = true;
+  }
+
+  /** True when there is no key and no data: the middleware then sets no cookie (or deletes it). */
+  isEmpty(): boolean {
+    if (this.#sessionKey !== null) return false;
+    return this.sessionCache === undefined || Object.keys(this.sessionCache).length === 0;
+  }
+
+  protected setItem(key: string, value: unknown): void {
+    this.getSessionData()[key] = value;
+    this.modified = true;
+  }
+
+  protected removeItem(key: string): void {
+    const data = this.getSessionData();
+    if (!Object.prototype.hasOwnProperty.call(data, key)) throw new SessionKeyError(key);
+    delete data[key];
+    this.modified = true;
+  }
+
+  // ----- test cookie -----
+
+  setTestCookie(): void {
+    this.setItem(SessionBase.TEST_COOKIE_NAME, SessionBase.TEST_COOKIE_VALUE);
+  }
+
+  testCookieWorked(): boolean {
+    return this.getSessionData()[SessionBase.TEST_COOKIE_NAME] === SessionBase.TEST_COOKIE_VALUE;
+  }
+
+  deleteTestCookie(): void {
+    this.removeItem(SessionBase.TEST_COOKIE_NAME);
+  }
+
+  // ----- encoding -----
+
+  encode(data: SessionData): string {
+    return dumps(data, { secret: this.config.secretKey, salt: this.keySalt, compress: true });
+  }
+
+  /** Never throws: tampered or corrupt data decodes to an empty session (tampering is logged). */
+  decode(sessionData: string): SessionData {
+    try {
+      const value = loads(sessionData, {
+        secrets: [this.config.secretKey, ...this.config.secretKeyFallbacks],
+        salt: this.keySalt,
+      });
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        return Object.assign(emptyData(), value);
+      }
+      suspiciousSessionLogger.warn('Session data corrupted: the signed value is not an object');
+    } catch (error) {
+      if (error instanceof BadSignature) suspiciousSessionLogger.warn(`Session data corrupted: ${error.message}`);
+    }
+    return emptyData();
+  }
+
+  // ----- expiry -----
+
+  /** `SESSION_COOKIE_AGE`; override to vary it per store. */
+  getSessionCookieAge(): number {
+    return this.config.cookie.age;
+  }
+
+  /**
+   * Seconds until the session expires: a number as stored (0 or absent: the cookie age), or the
+   * floored distance to a stored date.
+   */
+  getExpiryAge(options: ExpiryOptions = {}): number {
+    const modification = options.modification ?? new Date();
+    const expiry = 'expiry' in options ? options.expiry : this.get(EXPIRY_KEY as Key<TData>);
+    if (!expiry) return this.getSessionCookieAge();
+    if (typeof expiry === 'number') return expiry;
+    const date = expiry instanceof Date ? expiry : parseIsoDatetime(String(expiry));
+    return Math.floor((date.getTime() - modification.getTime()) / 1000);
+  }
+
+  getExpiryDate(options: ExpiryOptions = {}): Date {
+    const modification = options.modification ?? new Date();
+    const expiry = 'expiry' in options ? options.expiry : this.get(EXPIRY_KEY as Key<TData>);
+    if (expiry instanceof Date) return expiry;
+    if (typeof expiry === 'string' && expiry !== '') return parseIsoDatetime(expiry);
+    const seconds = (typeof expiry === 'number' && expiry) || this.getSessionCookieAge();
+    return new Date(modification.getTime() + seconds * 1000);
+  }
+
+  /**
+   * A number of seconds (sliding: counted again from every save), a Date (fixed), 0 (expire when the
+   * browser closes) or null (back to the global policy).
+   */
+  setExpiry(value: ExpiryValue): void {
+    if (value === null) {
+      if (this.has(EXPIRY_KEY)) this.removeItem(EXPIRY_KEY);
+      return;
+    }
+    this.setItem(EXPIRY_KEY, value instanceof Date ? isoformat(value) : value);
+  }
+
+  getExpireAtBrowserClose(): boolean {
+    const expiry = this.get(EXPIRY_KEY as Key<TData>) as unknown;
+    if (expiry === undefined || expiry === null) return this.config.expireAtBrowserClose;
+    return expiry === 0;
+  }
+
+  // ----- lifecycle -----
+
+  /** Logs out: empties the data, deletes the stored session and drops the key. */
+  async flush(): Promise<void> {
+    this.clear();
+    await this.delete();
+    this.setSessionKey(null);
+  }
+
+  /** Same data under a new key; the old stored session is deleted (session fixation defence). */
+  async cycleKey(): Promise<void> {
+    await this.ensureLoaded();
+    const data = this.getSessionData();
+    const oldKey = this.#sessionKey;
+    await this.create();
+    this.sessionCache = data;
+    if (oldKey) await this.delete(oldKey);
+  }
+
+  protected async getNewSessionKey(): Promise<string> {
+    for (;;) {
+      const key = newSessionKey();
+      if (!(await this.exists(key))) return key;
+    }
+  }
+
+  protected async getOrCreateSessionKey(): Promise<string> {
+    if (this.#sessionKey === null) this.setSessionKey(await this.getNewSessionKey());
+    return this.#sessionKey as string;
+  }
+
+  // ----- the engine's part -----
+
+  /** Whether a stored session has this key. */
+  exists(_sessionKey: string | null): Promise<boolean> {
+    return Promise.reject(new NotImplementedError('subclasses of SessionBase must provide an exists() method'));
+  }
+
+  /** Stores the session under a new unique key and marks it modified. */
+  create(): Promise<void> {
+    return Promise.reject(new NotImplementedError('subclasses of SessionBase must provide a create() method'));
+  }
+
+  /**
+   * Stores the data. `mustCreate`: a new record or CreateError; otherwise an update of the existing
+   * record or UpdateError. Without a key, creates one.
+   */
+  save(_mustCreate = false): Promise<void> {
+    return Promise.reject(new NotImplementedError('subclasses of SessionBase must provide a save() method'));
+  }
+
+  /** Deletes the stored session (default: this one's); a missing record is not an error. */
+  delete(_sessionKey?: string | null): Promise<void> {
+    return Promise.reject(new NotImplementedError('subclasses of SessionBase must provide a delete() method'));
+  }
+
+  /** Reads the stored data (never creates a record); drops the key when the session is unknown or expired. */
+  load(): Promise<SessionData> {
+    return Promise.reject(new NotImplementedError('subclasses of SessionBase must provide a load() method'));
+  }
+}
+
+/** A session whatever the shape of its data (for code that handles every session alike). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySession = SessionBase<any>;

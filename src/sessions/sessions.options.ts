@@ -1,0 +1,176 @@
+/**
+ * SessionsModule options: Django's SESSION_* settings with Nest-style names and Django's defaults.
+ * `resolveSessionsOptions` validates them once at start-up and fills in the defaults, so a typo is a
+ * start-up error that names the option, never a surprise at request time.
+ */
+import type { Type } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
+import type { SessionStore } from './engines/session-store';
+
+export const SESSION_ENGINES = ['db', 'cache', 'cached_db', 'file', 'signed_cookies'] as const;
+export type SessionEngineName = (typeof SESSION_ENGINES)[number];
+
+/** `SESSION_COOKIE_SAMESITE`: `false` omits the attribute. */
+export type SameSiteOption = 'Lax' | 'Strict' | 'None' | false;
+
+export interface SessionCookieOptions {
+  /** `SESSION_COOKIE_NAME` (default `sessionid`); also the file engine's file-name prefix. */
+  name?: string;
+  /** `SESSION_COOKIE_AGE` in seconds (default 1209600, two weeks). */
+  age?: number;
+  /** `SESSION_COOKIE_DOMAIN` (default none: host-only cookie). */
+  domain?: string | null;
+  /** `SESSION_COOKIE_PATH` (default `/`). */
+  path?: string;
+  /** `SESSION_COOKIE_SECURE` (default false; a warning is logged in production). */
+  secure?: boolean;
+  /** `SESSION_COOKIE_HTTPONLY` (default true). */
+  httpOnly?: boolean;
+  /** `SESSION_COOKIE_SAMESITE` (default `Lax`). */
+  sameSite?: SameSiteOption;
+}
+
+export interface ClearExpiredOptions {
+  /** Cron expression of the scheduled clearsessions job (default daily at 03:00 UTC); `false` disables it. */
+  cron?: string | false;
+  /** Time zone of the cron expression (default UTC). */
+  timeZone?: string;
+  /** Rows deleted per statement on database engines (default 1000). */
+  batchSize?: number;
+}
+
+export interface SessionsModuleOptions {
+  /** `SECRET_KEY`: signs session data and signed cookies. Required. */
+  secretKey: string;
+  /** `SECRET_KEY_FALLBACKS`: old keys still accepted when verifying, never used to sign. */
+  secretKeyFallbacks?: readonly string[];
+  /** `SESSION_ENGINE`: a built-in engine name or a custom `SessionStore` class (default `db`). */
+  engine?: SessionEngineName | Type<SessionStore>;
+  cookie?: SessionCookieOptions;
+  /** `SESSION_EXPIRE_AT_BROWSER_CLOSE` (default false). */
+  expireAtBrowserClose?: boolean;
+  /** `SESSION_SAVE_EVERY_REQUEST` (default false). */
+  saveEveryRequest?: boolean;
+  /**
+   * The cache of the `cache` and `cached_db` engines (`SESSION_CACHE_ALIAS`): a cache-manager `Cache`.
+   * Default: the `CACHE_MANAGER` of `@nestjs/cache-manager` when the app registers one, else an
+   * in-memory cache private to this process.
+   */
+  cache?: Cache;
+  /** `SESSION_FILE_PATH` of the file engine (default: the OS temp directory). */
+  filePath?: string;
+  /** The scheduled clearsessions job. */
+  clearExpired?: ClearExpiredOptions;
+  /** Also read pre-Django-3.1 session data (SPEC §10.4); off by default, as in Django 4+. */
+  acceptLegacyFormat?: boolean;
+}
+
+/** Module-graph options, known before any provider runs (see ConfigurableModuleBuilder extras). */
+export interface SessionsModuleExtras {
+  /** Register the module globally (default true). */
+  isGlobal?: boolean;
+  /**
+   * The TypeORM data source the database engines use: its name (default `'default'`), or `false` when
+   * the app has no TypeORM (cache, file and signed_cookies engines only).
+   */
+  dataSource?: string | false;
+}
+
+/** Options after validation, every default filled in. */
+export interface SessionsConfig {
+  secretKey: string;
+  secretKeyFallbacks: readonly string[];
+  engine: SessionEngineName | Type<SessionStore>;
+  cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain: string | null };
+  expireAtBrowserClose: boolean;
+  saveEveryRequest: boolean;
+  cache?: Cache;
+  filePath?: string;
+  clearExpired: { cron: string | false; timeZone: string; batchSize: number };
+  acceptLegacyFormat: boolean;
+}
+
+export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
+
+export class SessionsOptionsError extends Error {
+  override name = 'SessionsOptionsError';
+}
+
+function fail(option: string, message: string): never {
+  throw new SessionsOptionsError(`SessionsModule option "${option}" ${message}`);
+}
+
+function checkBoolean(option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') fail(option, `must be a boolean, got ${JSON.stringify(value)}`);
+}
+
+export function resolveSessionsOptions(options: SessionsModuleOptions): SessionsConfig {
+  if (!options || typeof options !== 'object') fail('options', 'must be an object');
+  if (typeof options.secretKey !== 'string' || options.secretKey === '') {
+    fail('secretKey', 'is required: set it to a long random string (Django\'s SECRET_KEY)');
+  }
+  const fallbacks = options.secretKeyFallbacks ?? [];
+  if (!Array.isArray(fallbacks) || fallbacks.some((k) => typeof k !== 'string' || k === '')) {
+    fail('secretKeyFallbacks', 'must be an array of non-empty strings');
+  }
+  const engine = options.engine ?? 'db';
+  if (typeof engine === 'string' ? !SESSION_ENGINES.includes(engine) : typeof engine !== 'function') {
+    fail('engine', `must be one of ${SESSION_ENGINES.join(', ')} or a SessionStore class, got ${JSON.stringify(engine)}`);
+  }
+  const cookie = options.cookie ?? {};
+  const name = cookie.name ?? 'sessionid';
+  if (typeof name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+    fail('cookie.name', `must be a valid cookie name, got ${JSON.stringify(name)}`);
+  }
+  const age = cookie.age ?? 1209600;
+  if (typeof age !== 'number' || !Number.isFinite(age) || age < 0) {
+    fail('cookie.age', `must be a non-negative number of seconds, got ${JSON.stringify(age)}`);
+  }
+  const path = cookie.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/')) fail('cookie.path', `must start with "/", got ${JSON.stringify(path)}`);
+  const domain = cookie.domain ?? null;
+  if (domain !== null && (typeof domain !== 'string' || domain === '')) {
+    fail('cookie.domain', `must be a non-empty string or null, got ${JSON.stringify(domain)}`);
+  }
+  checkBoolean('cookie.secure', cookie.secure);
+  checkBoolean('cookie.httpOnly', cookie.httpOnly);
+  let sameSite = cookie.sameSite ?? 'Lax';
+  if (sameSite !== false) {
+    const normalised = typeof sameSite === 'string' ? ['Lax', 'Strict', 'None'].find((v) => v.toLowerCase() === sameSite.toString().toLowerCase()) : undefined;
+    if (!normalised) fail('cookie.sameSite', `must be "Lax", "Strict", "None" or false, got ${JSON.stringify(sameSite)}`);
+    sameSite = normalised as SameSiteOption;
+  }
+  checkBoolean('expireAtBrowserClose', options.expireAtBrowserClose);
+  checkBoolean('saveEveryRequest', options.saveEveryRequest);
+  checkBoolean('acceptLegacyFormat', options.acceptLegacyFormat);
+  if (options.filePath !== undefined && (typeof options.filePath !== 'string' || options.filePath === '')) {
+    fail('filePath', 'must be a non-empty string');
+  }
+  const clear = options.clearExpired ?? {};
+  const cron = clear.cron === undefined ? DEFAULT_CLEARSESSIONS_CRON : clear.cron;
+  if (cron !== false && (typeof cron !== 'string' || cron.trim() === '')) {
+    fail('clearExpired.cron', `must be a cron expression or false, got ${JSON.stringify(cron)}`);
+  }
+  const batchSize = clear.batchSize ?? 1000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) fail('clearExpired.batchSize', `must be a positive integer, got ${JSON.stringify(batchSize)}`);
+  return {
+    secretKey: options.secretKey,
+    secretKeyFallbacks: [...fallbacks],
+    engine,
+    cookie: {
+      name,
+      age,
+      domain,
+      path,
+      secure: cookie.secure ?? false,
+      httpOnly: cookie.httpOnly ?? true,
+      sameSite,
+    },
+    expireAtBrowserClose: options.expireAtBrowserClose ?? false,
+    saveEveryRequest: options.saveEveryRequest ?? false,
+    cache: options.cache,
+    filePath: options.filePath,
+    clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
+    acceptLegacyFormat: options.acceptLegacyFormat ?? false,
+  };
+}

@@ -1,0 +1,36 @@
+import { Logger, type Provider, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { DbSessionStore } from './engines/db';
+import { SessionStore } from './engines/session-store';
+import { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
+import { resolveSessionsOptions, type SessionEngineName, type SessionsConfig, type SessionsModuleOptions } from './sessions.options';
+
+/** The built-in engines by their `SESSION_ENGINE` name. */
+export const SESSION_ENGINE_STORES: Partial<Record<SessionEngineName, Type<SessionStore>>> = {
+  db: DbSessionStore,
+};
+
+const logger = new Logger('Sessions');
+
+export const sessionsProviders: Provider[] = [
+  {
+    provide: SESSIONS_CONFIG,
+    inject: [SESSIONS_MODULE_OPTIONS],
+    useFactory: (options: SessionsModuleOptions): SessionsConfig => {
+      const config = resolveSessionsOptions(options);
+      if (process.env.NODE_ENV === 'production' && !config.cookie.secure) {
+        logger.warn('cookie.secure is off in production: the session cookie is sent over plain HTTP too');
+      }
+      return config;
+    },
+  },
+  {
+    provide: SessionStore,
+    inject: [SESSIONS_CONFIG, ModuleRef],
+    useFactory: (config: SessionsConfig, moduleRef: ModuleRef): Promise<SessionStore> => {
+      const engine = typeof config.engine === 'string' ? SESSION_ENGINE_STORES[config.engine] : config.engine;
+      if (!engine) throw new Error(`SessionsModule option "engine": the ${String(config.engine)} engine is not available`);
+      return moduleRef.create(engine);
+    },
+  },
+];

@@ -1,0 +1,140 @@
+/**
+ * Django's `django.core.signing` (3.1+, sha256), byte for byte: `dumps` produces exactly what
+ * `signing.dumps(obj, salt=..., compress=True)` produces and `loads` accepts what Django wrote.
+ * Layout: `[.]base64url(payload):base62(timestamp):base64url(HMAC-SHA256)` (see SPEC §10).
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { deflateSync, inflateSync } from 'node:zlib';
+
+export class BadSignature extends Error {
+  override name = 'BadSignature';
+}
+
+export class SignatureExpired extends BadSignature {
+  override name = 'SignatureExpired';
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+export function b62encode(value: number): string {
+  if (value === 0) return '0';
+  const sign = value < 0 ? '-' : '';
+  let n = Math.abs(Math.trunc(value));
+  let out = '';
+  while (n > 0) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return sign + out;
+}
+
+export function b62decode(text: string): number {
+  if (text === '0') return 0;
+  const negative = text.startsWith('-');
+  const digits = negative ? text.slice(1) : text;
+  if (digits === '') throw new Error('Invalid base62 value');
+  let n = 0;
+  for (const ch of digits) {
+    const d = BASE62.indexOf(ch);
+    if (d < 0) throw new Error(`Invalid base62 character ${JSON.stringify(ch)}`);
+    n = n * 62 + d;
+  }
+  return negative ? -n : n;
+}
+
+/**
+ * Python's `json.dumps(obj, separators=(",", ":"))` with `ensure_ascii=True`: every UTF-16 code
+ * unit outside printable ASCII is escaped as `\uXXXX` in lowercase hex, so Django reads our bytes
+ * exactly as its own (Django 5.2 decodes them as latin-1).
+ */
+export function pythonJsonDumps(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'),
+  );
+}
+
+const derivedKeys = new Map<string, Buffer>();
+
+/** `salted_hmac`'s derived key: SHA256(salt + "signer" + secret), memoised (a handful of keys live). */
+function derivedKey(salt: string, secret: string): Buffer {
+  const id = `${salt}\u0000${secret}`;
+  let key = derivedKeys.get(id);
+  if (!key) {
+    key = createHash('sha256')
+      .update(salt + 'signer' + secret, 'utf8')
+      .digest();
+    derivedKeys.set(id, key);
+  }
+  return key;
+}
+
+/** Django `Signer(key, salt=salt, algorithm="sha256").signature(value)`. */
+export function signature(value: string, secret: string, salt: string): string {
+  return createHmac('sha256', derivedKey(salt, secret)).update(value, 'utf8').digest('base64url');
+}
+
+export interface DumpsOptions {
+  secret: string;
+  salt: string;
+  compress?: boolean;
+  /** Seconds since the epoch; defaults to now. */
+  timestamp?: number;
+}
+
+/** `signing.dumps(obj, key=secret, salt=salt, compress=compress)`. */
+export function dumps(obj: unknown, options: DumpsOptions): string {
+  const json = Buffer.from(pythonJsonDumps(obj), 'latin1');
+  let payload: string;
+  if (options.compress) {
+    const compressed = deflateSync(json);
+    payload = compressed.length < json.length - 1 ? '.' + compressed.toString('base64url') : json.toString('base64url');
+  } else {
+    payload = json.toString('base64url');
+  }
+  const ts = b62encode(Math.floor(options.timestamp ?? Date.now() / 1000));
+  const value = `${payload}:${ts}`;
+  return `${value}:${signature(value, options.secret, options.salt)}`;
+}
+
+export interface LoadsOptions {
+  /** The current key first, then the fallbacks (`SECRET_KEY_FALLBACKS`). */
+  secrets: readonly string[];
+  salt: string;
+  /** Seconds; only the signed_cookies engine passes one. */
+  maxAge?: number;
+}
+
+/** Verifies the signature against every key (constant time) and returns the signed value. */
+export function unsign(token: string, secrets: readonly string[], salt: string): string {
+  const sep = token.lastIndexOf(':');
+  if (sep < 0) throw new BadSignature('No ":" found in value');
+  const value = token.slice(0, sep);
+  const given = Buffer.from(token.slice(sep + 1), 'utf8');
+  for (const secret of secrets) {
+    const expected = Buffer.from(signature(value, secret, salt), 'utf8');
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return value;
+  }
+  throw new BadSignature(`Signature "${token.slice(sep + 1)}" does not match`);
+}
+
+/** `signing.loads(token, key=..., fallback_keys=..., salt=..., max_age=...)`. */
+export function loads<T = unknown>(token: string, options: LoadsOptions): T {
+  const value = unsign(token, options.secrets, options.salt);
+  const sep = value.lastIndexOf(':');
+  if (sep < 0) throw new BadSignature('No timestamp found in value');
+  const timestamp = b62decode(value.slice(sep + 1));
+  if (options.maxAge !== undefined) {
+    const age = Date.now() / 1000 - timestamp;
+    if (age > options.maxAge) throw new SignatureExpired(`Signature age ${age} > ${options.maxAge} seconds`);
+  }
+  let payload = value.slice(0, sep);
+  let bytes: Buffer;
+  if (payload.startsWith('.')) {
+    payload = payload.slice(1);
+    bytes = inflateSync(Buffer.from(payload, 'base64url'));
+  } else {
+    bytes = Buffer.from(payload, 'base64url');
+  }
+  return JSON.parse(bytes.toString('utf8')) as T;
+}
