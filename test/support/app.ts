@@ -1,0 +1,81 @@
+/**
+ * A real Nest application for e2e tests: TypeORM on a private test database, SessionsModule with the
+ * given options, the given controllers, on Express or Fastify.
+ */
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { Server } from 'node:http';
+import type { DataSourceOptions } from 'typeorm';
+import { SessionsModule, SessionStore, type SessionsModuleOptions } from '../../src/sessions';
+import { createTestDatabase, QueryCounter, type DatabaseKind, type TestDatabase } from './databases';
+
+export type HttpPlatform = 'express' | 'fastify';
+export const HTTP_PLATFORMS: HttpPlatform[] = ['express', 'fastify'];
+export const TEST_SECRET_KEY = 'test-secret-key-for-the-sessions-e2e-suite';
+
+export interface TestAppOptions {
+  database?: DatabaseKind;
+  platform?: HttpPlatform;
+  sessions?: Partial<SessionsModuleOptions>;
+  controllers?: Type[];
+  imports?: (Type | DynamicModule)[];
+  providers?: Type[];
+  /** Extra entities for the test database (e.g. a custom session entity). */
+  entities?: DataSourceOptions['entities'];
+}
+
+export interface TestApp {
+  app: INestApplication;
+  server: Server;
+  store: SessionStore;
+  queries: QueryCounter;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = await createTestDatabase(options.database ?? 'sqlite', options.entities);
+  const queries = new QueryCounter();
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot({ ...database.options, migrationsRun: true, logging: true, logger: queries } as DataSourceOptions),
+      SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, clearExpired: { cron: false }, ...options.sessions }),
+      ...(options.imports ?? []),
+    ],
+    controllers: options.controllers ?? [],
+    providers: options.providers ?? [],
+  }).compile();
+  const app =
+    options.platform === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
+      : moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  if (options.platform === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+  queries.reset();
+  return {
+    app,
+    server: app.getHttpServer() as Server,
+    store: app.get(SessionStore),
+    queries,
+    database,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+/** The `name=value` part of a response's Set-Cookie for `name`, or undefined. */
+export function responseCookie(headers: Record<string, unknown>, name = 'sessionid'): string | undefined {
+  const setCookie = headers['set-cookie'];
+  const all = Array.isArray(setCookie) ? setCookie : setCookie ? [String(setCookie)] : [];
+  return all.find((c: string) => c.startsWith(`${name}=`));
+}
+
+/** The session key a response set in its cookie ('' for a deletion cookie), or undefined. */
+export function responseSessionKey(headers: Record<string, unknown>, name = 'sessionid'): string | undefined {
+  const cookie = responseCookie(headers, name);
+  return cookie === undefined ? undefined : decodeURIComponent(cookie.slice(name.length + 1).split(';')[0]);
+}
