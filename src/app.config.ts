@@ -3,6 +3,7 @@
  * Invalid values stop the app at start-up with a message naming the variable.
  */
 import { Logger, type LogLevel } from '@nestjs/common';
+import { REDIS_NAMESPACE } from './cache';
 import { SESSION_ENGINES, type SessionEngineName, type SessionsModuleOptions } from './sessions';
 
 export const DEVELOPMENT_SECRET_KEY = 'django-insecure-development-key-change-me-in-production';
@@ -11,6 +12,8 @@ export interface AppConfig {
   port: number;
   databaseUrl?: string;
   redisUrl?: string;
+  /** Prefix of the app's Redis keys (REDIS_NAMESPACE, default `sessions`). */
+  redisNamespace: string;
   httpPlatform: 'express' | 'fastify';
   logLevels: LogLevel[];
   sessions: SessionsModuleOptions;
@@ -50,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port,
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    redisNamespace: env.REDIS_NAMESPACE || REDIS_NAMESPACE,
     httpPlatform,
     logLevels: logLevels(env.LOG_LEVEL),
     sessions: {

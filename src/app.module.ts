@@ -1,19 +1,29 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import type { DataSourceOptions } from 'typeorm';
 import { AppController } from './app.controller';
 import type { AppConfig } from './app.config';
+import { cacheModules } from './cache';
 import { databaseOptions } from './database';
 import { SessionsModule } from './sessions';
 
 @Module({})
 export class AppModule {
-  /** The example app for a configuration (see loadConfig): its database, migrated at start-up, and its sessions. */
-  static forRoot(config: AppConfig): DynamicModule {
+  /**
+   * The example app for a configuration (see loadConfig): its database, migrated at start-up, and its
+   * sessions. `typeOrm` adds TypeORM options (tests pass a query-counting logger).
+   */
+  static forRoot(config: AppConfig, typeOrm: Partial<DataSourceOptions> = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...databaseOptions(config.databaseUrl), migrationsRun: true }),
+        TypeOrmModule.forRoot({ ...databaseOptions(config.databaseUrl), migrationsRun: true, ...typeOrm } as DataSourceOptions),
+        // REDIS_URL: the cache engines' cache is Redis (the sessions module finds the app's CACHE_MANAGER).
+        ...cacheModules(config.redisUrl, config.redisNamespace),
         SessionsModule.forRoot(config.sessions),
+        // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.
+        ScheduleModule.forRoot(),
       ],
       controllers: [AppController],
     };

@@ -14,12 +14,13 @@ export {
   type SessionsModuleOptions,
 } from './sessions.options';
 export { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
-export { SessionBase, VALID_KEY_CHARS, SESSION_KEY_SALT, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue } from './session';
+export { SessionBase, VALID_KEY_CHARS, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue } from './session';
 export { AbstractBaseSession, SessionEntity } from './session.entity';
 export { Session } from './session.decorator';
-export { getSession, sessionOf } from './session.request';
+export { getSession, sessionOf, sessionViewOf } from './session.request';
 export { SessionInterceptor } from './session.interceptor';
-export { SessionMiddleware } from './session.middleware';
+export { SessionLoadMiddleware, SessionMiddleware } from './session.middleware';
+export type { ExpressSessionMethods, SessionCallback, SessionView } from './session.compat';
 export {
   CreateError,
   InvalidSessionKey,
@@ -27,8 +28,29 @@ export {
   SessionInterruptedException,
   SessionKeyError,
   SessionNotLoadedError,
+  SessionStoreUnavailableException,
   UpdateError,
 } from './session.errors';
-export { SessionStore } from './engines/session-store';
+export { SessionStore, type ClearExpiredProgress, type ClearExpiredRunOptions } from './engines/session-store';
+export {
+  ClearSessionsNotSupportedError,
+  ClearSessionsService,
+  describeProgress,
+  type ClearSessionsProgress,
+  type ClearSessionsResult,
+  type ClearSessionsRunOptions,
+} from './clearsessions/clear-sessions.service';
+export { ClearSessionsScheduler, CLEARSESSIONS_JOB_NAME } from './clearsessions/clear-sessions.scheduler';
 export { DbSession, DbSessionStore, type SessionRow } from './engines/db';
+export { CACHE_KEY_PREFIX, CACHE_UNAVAILABLE_MESSAGE, CacheSession, CacheSessionStore } from './engines/cache';
+export { CACHED_DB_KEY_PREFIX, CachedDbSession, CachedDbSessionStore } from './engines/cached-db';
+export { CACHE_OPERATION_TIMEOUT_MS, SessionsCache } from './engines/session-cache';
+export { FileSession, FileSessionStore, type StoredFile } from './engines/file';
+export {
+  MAX_COOKIE_BYTES,
+  SessionCookieTooLargeException,
+  SIGNED_COOKIES_SALT,
+  SignedCookieSession,
+  SignedCookieSessionStore,
+} from './engines/signed-cookies';
 export * as signing from './signing';

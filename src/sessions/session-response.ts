@@ -41,9 +41,14 @@ export function deletionCookie(config: SessionsConfig): string {
   });
 }
 
+/** Session keys and signed payloads: written as they are, like Django, so Django reads our cookies. */
+const RAW_COOKIE_VALUE = /^[\w.:-]*$/;
+
 export function sessionCookie(config: SessionsConfig, value: string, maxAge: number | undefined): string {
   const { name, path, domain, secure, httpOnly } = config.cookie;
   return stringifySetCookie(name, value, {
+    // Anything else is percent-encoded (the cookie parser decodes it).
+    encode: (v) => (RAW_COOKIE_VALUE.test(v) ? v : encodeURIComponent(v)),
     maxAge: maxAge === undefined ? undefined : Math.trunc(maxAge),
     expires: maxAge === undefined ? undefined : new Date(Date.now() + maxAge * 1000),
     path,

@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { BadRequestException, HttpException, ServiceUnavailableException } from '@nestjs/common';
 
 /** `save({ mustCreate: true })` found the key taken: the caller retries with a new key. */
 export class CreateError extends Error {
@@ -50,4 +50,21 @@ export class SessionInterruptedException extends BadRequestException {
   constructor() {
     super(SESSION_INTERRUPTED_MESSAGE);
   }
+}
+
+/** The session store (database, cache) failed: a 503 with a JSON body, never a stack trace. */
+export class SessionStoreUnavailableException extends ServiceUnavailableException {
+  constructor() {
+    super('The session store is unavailable');
+  }
+}
+
+/**
+ * The HTTP answer to a failure of session I/O during a request: HTTP exceptions as they are, a
+ * vanished session (UpdateError) as SessionInterrupted (400), anything else as a 503.
+ */
+export function sessionHttpError(error: unknown): HttpException {
+  if (error instanceof HttpException) return error;
+  if (error instanceof UpdateError) return new SessionInterruptedException();
+  return new SessionStoreUnavailableException();
 }

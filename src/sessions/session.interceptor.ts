@@ -9,7 +9,7 @@ import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { from, type Observable, switchMap } from 'rxjs';
 import { sessionParamFactory } from './session.decorator';
-import { sessionOf } from './session.request';
+import { getSession, sessionOf } from './session.request';
 
 const declaresSession = new WeakMap<object, boolean>();
 
@@ -30,12 +30,10 @@ function handlerDeclaresSession(context: ExecutionContext): boolean {
 export class SessionInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const request = context.switchToHttp().getRequest<{ raw?: object; session?: unknown }>();
+    const request = context.switchToHttp().getRequest<object>();
     const session = sessionOf(request);
-    if (!session) return next.handle();
-    // Fastify: Nest's @Session() reads the wrapper request, the middleware saw the raw one.
-    if (request.raw && request.session === undefined) request.session = session;
-    if (session.isLoaded || !handlerDeclaresSession(context)) return next.handle();
-    return from(session.ensureLoaded()).pipe(switchMap(() => next.handle()));
+    if (!session || session.isLoaded || !handlerDeclaresSession(context)) return next.handle();
+    // getSession: a failing store becomes a 503 for the exception filters, not a 500.
+    return from(getSession(request)).pipe(switchMap(() => next.handle()));
   }
 }

@@ -8,7 +8,8 @@ import { HttpException, Inject, Injectable, Logger, type NestMiddleware } from '
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { SessionStore } from './engines/session-store';
 import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
-import { attachSession, sessionOf } from './session.request';
+import { attachSession, getSession, sessionOf } from './session.request';
+import { sessionHttpError } from './session.errors';
 import { addVaryCookie, appendSetCookie, patchHeaderObject, processResponse, readSessionCookie, type SessionHeaders } from './session-response';
 import type { AnySession } from './session';
 import { SESSIONS_CONFIG } from './sessions.constants';
@@ -26,9 +27,9 @@ export class SessionMiddleware implements NestMiddleware {
   use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
     if (sessionOf(req)) return next(); // mounted twice: the first one owns the request
     const cookie = readSessionCookie(req.headers.cookie, this.config.cookie.name);
-    const session = this.store.session(cookie);
-    attachSession(req, session);
-    runBeforeHeaders(res, (statusCode) => this.persist(session, cookie !== undefined, statusCode));
+    attachSession(req, this.store.session(cookie), (key) => this.store.session(key));
+    // The request's session at the time of the response: `req.session.regenerate()` may replace it.
+    runBeforeHeaders(res, (statusCode) => this.persist(sessionOf(req) as AnySession, cookie !== undefined, statusCode));
     next();
   }
 
@@ -44,10 +45,7 @@ export class SessionMiddleware implements NestMiddleware {
 
   /** A 400 for SessionInterrupted; a 503 when the store failed. Never a stack trace, never a cookie. */
   private errorResponse(error: unknown): ResponseStepResult {
-    const exception =
-      error instanceof HttpException
-        ? error
-        : new HttpException({ statusCode: 503, message: 'The session store is unavailable', error: 'Service Unavailable' }, 503);
+    const exception = sessionHttpError(error);
     if (!(error instanceof HttpException)) this.logger.error(`Could not save the session: ${String(error)}`, (error as Error)?.stack);
     const body = exception.getResponse();
     return {
@@ -56,6 +54,19 @@ export class SessionMiddleware implements NestMiddleware {
       contentType: 'application/json; charset=utf-8',
       body: JSON.stringify(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body),
     };
+  }
+}
+
+/**
+ * Loads the session before the next middleware, for middleware that reads `req.session` data
+ * synchronously, such as `passport.session()`: `consumer.apply(SessionLoadMiddleware, passport.session())`.
+ * A failing store answers 503.
+ */
+@Injectable()
+export class SessionLoadMiddleware implements NestMiddleware {
+  async use(req: IncomingMessage, _res: ServerResponse, next: (error?: unknown) => void): Promise<void> {
+    await getSession(req);
+    next();
   }
 }
 

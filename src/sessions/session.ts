@@ -8,8 +8,9 @@
  */
 import { Logger } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
-import { NotImplementedError, SessionKeyError, SessionNotLoadedError } from './session.errors';
+import { CreateError, NotImplementedError, SessionKeyError, SessionNotLoadedError } from './session.errors';
 import type { SessionsConfig } from './sessions.options';
+import { isLegacySessionData, legacyLoads } from './legacy-format';
 import { BadSignature, dumps, loads } from './signing';
 
 /** The shape of session data when the user declares none. */
@@ -20,7 +21,8 @@ type Key<T> = Extract<keyof T, string>;
 export const VALID_KEY_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 /** Django's `key_salt` for every built-in engine's `SessionStore` class. */
 export const SESSION_KEY_SALT = 'django.contrib.sessions.SessionStore';
-const EXPIRY_KEY = '_session_expiry';
+/** Where `setExpiry` keeps a per-session expiry in the data (Django's `_session_expiry`). */
+export const EXPIRY_KEY = '_session_expiry';
 
 /** The logger Django calls `django.security.SuspiciousSession`. */
 export const suspiciousSessionLogger = new Logger('SuspiciousSession');
@@ -39,12 +41,28 @@ export function isoformat(date: Date): string {
   return (ms === 0 ? iso.slice(0, 19) : `${iso.slice(0, 23)}000`) + '+00:00';
 }
 
+/**
+ * What Python's `datetime.fromisoformat` reads in the extended format: `isoformat()` output of any
+ * Django (fractions of 1–6+ digits, offsets `±HH[:MM[:SS[.ffffff]]]`), plus `Z` and a space separator.
+ */
+const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?)?$/;
+
 /** Python's `datetime.fromisoformat`; a naive value is taken as UTC (the port is UTC-only). */
 export function parseIsoDatetime(value: string): Date {
-  const hasZone = /(Z|[+-]\d{2}:?\d{2}(:?\d{2}(\.\d+)?)?)$/.test(value) && /T|\s/.test(value);
-  const date = new Date(hasZone ? value : `${value.replace(' ', 'T')}Z`);
-  if (Number.isNaN(date.getTime())) throw new RangeError(`Invalid isoformat string: ${JSON.stringify(value)}`);
-  return date;
+  const match = ISO_DATETIME.exec(value);
+  if (match) {
+    const [year, month, day, hours, minutes, seconds] = match.slice(1, 7).map((part) => Number(part ?? 0));
+    const millis = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3));
+    const [sign, offsetHours, offsetMinutes = '0', offsetSeconds = '0', offsetFraction = '0'] = match.slice(9, 14);
+    const offset = sign ? (sign === '-' ? -1 : 1) * (Number(offsetHours) * 3600 + Number(offsetMinutes) * 60 + Number(`${offsetSeconds}.${offsetFraction}`)) : 0;
+    const date = new Date(0);
+    date.setUTCFullYear(year, month - 1, day);
+    date.setUTCHours(hours, minutes, seconds, millis);
+    if (date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hours < 24 && minutes < 60 && seconds < 60 && Math.abs(offset) < 86400) {
+      return new Date(date.getTime() - offset * 1000);
+    }
+  }
+  throw new RangeError(`Invalid isoformat string: ${JSON.stringify(value)}`);
 }
 
 /** An empty data object without a prototype, so keys like `__proto__` are plain keys. */
@@ -254,10 +272,11 @@ export abstract class SessionBase<TData extends object = SessionData> {
   /** Never throws: tampered or corrupt data decodes to an empty session (tampering is logged). */
   decode(sessionData: string): SessionData {
     try {
-      const value = loads(sessionData, {
-        secrets: [this.config.secretKey, ...this.config.secretKeyFallbacks],
-        salt: this.keySalt,
-      });
+      const secrets = [this.config.secretKey, ...this.config.secretKeyFallbacks];
+      const value =
+        this.config.acceptLegacyFormat && isLegacySessionData(sessionData)
+          ? legacyLoads(sessionData, secrets, this.keySalt)
+          : loads(sessionData, { secrets, salt: this.keySalt });
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
         return Object.assign(emptyData(), value);
       }
@@ -344,6 +363,26 @@ export abstract class SessionBase<TData extends object = SessionData> {
   protected async getOrCreateSessionKey(): Promise<string> {
     if (this.#sessionKey === null) this.setSessionKey(await this.getNewSessionKey());
     return this.#sessionKey as string;
+  }
+
+  /**
+   * Django's `create()` of the engines that store by key: a new key, `save(true)`, again with another
+   * key on CreateError (a collision); then the session counts as modified. With `limit`, gives up
+   * after that many collisions with an Error of that message (Django's cache engine).
+   */
+  protected async createUnderNewKey(limit?: { attempts: number; message: string }): Promise<void> {
+    for (let attempt = 0; attempt < (limit?.attempts ?? Infinity); attempt++) {
+      this.setSessionKey(await this.getNewSessionKey());
+      try {
+        await this.save(true);
+      } catch (error) {
+        if (error instanceof CreateError) continue;
+        throw error;
+      }
+      this.modified = true;
+      return;
+    }
+    throw new Error(limit?.message);
   }
 
   // ----- the engine's part -----

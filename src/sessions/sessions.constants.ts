@@ -4,5 +4,5 @@ export const SESSIONS_MODULE_OPTIONS = 'SESSIONS:MODULE_OPTIONS';
 export const SESSIONS_CONFIG = 'SESSIONS:CONFIG';
 /** The TypeORM DataSource of the database engines (null when the module is told `dataSource: false`). */
 export const SESSIONS_DATA_SOURCE = 'SESSIONS:DATA_SOURCE';
-/** The cache-manager Cache of the cache engines. */
+/** The `SessionsCache` of the cache and cached_db engines (their cache-manager Cache with Django's semantics). */
 export const SESSIONS_CACHE = 'SESSIONS:CACHE';

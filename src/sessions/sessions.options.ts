@@ -63,6 +63,12 @@ export interface SessionsModuleOptions {
   clearExpired?: ClearExpiredOptions;
   /** Also read pre-Django-3.1 session data (SPEC §10.4); off by default, as in Django 4+. */
   acceptLegacyFormat?: boolean;
+  /**
+   * `db` and `cached_db` engines: store a SHA-256 digest of each session key instead of the key, so a
+   * leaked table or backup holds no usable session key (default false). Not Django-compatible: Django
+   * cannot find these rows. Turning it on or off logs every user out.
+   */
+  hashKeysAtRest?: boolean;
 }
 
 /** Module-graph options, known before any provider runs (see ConfigurableModuleBuilder extras). */
@@ -88,6 +94,7 @@ export interface SessionsConfig {
   filePath?: string;
   clearExpired: { cron: string | false; timeZone: string; batchSize: number };
   acceptLegacyFormat: boolean;
+  hashKeysAtRest: boolean;
 }
 
 export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
@@ -143,8 +150,13 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   checkBoolean('expireAtBrowserClose', options.expireAtBrowserClose);
   checkBoolean('saveEveryRequest', options.saveEveryRequest);
   checkBoolean('acceptLegacyFormat', options.acceptLegacyFormat);
+  checkBoolean('hashKeysAtRest', options.hashKeysAtRest);
   if (options.filePath !== undefined && (typeof options.filePath !== 'string' || options.filePath === '')) {
     fail('filePath', 'must be a non-empty string');
+  }
+  const cache = options.cache as Partial<Cache> | undefined;
+  if (cache !== undefined && (typeof cache?.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function' || !Array.isArray(cache.stores))) {
+    fail('cache', 'must be a cache-manager Cache (createCache() of cache-manager, or the CACHE_MANAGER of @nestjs/cache-manager)');
   }
   const clear = options.clearExpired ?? {};
   const cron = clear.cron === undefined ? DEFAULT_CLEARSESSIONS_CRON : clear.cron;
@@ -172,5 +184,6 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     filePath: options.filePath,
     clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,
+    hashKeysAtRest: options.hashKeysAtRest ?? false,
   };
 }

@@ -1,13 +1,22 @@
 import { Logger, type Provider, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { CacheSessionStore } from './engines/cache';
+import { CachedDbSessionStore } from './engines/cached-db';
 import { DbSessionStore } from './engines/db';
+import { FileSessionStore } from './engines/file';
+import { SessionsCache } from './engines/session-cache';
 import { SessionStore } from './engines/session-store';
-import { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
+import { SignedCookieSessionStore } from './engines/signed-cookies';
+import { SESSIONS_CACHE, SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
 import { resolveSessionsOptions, type SessionEngineName, type SessionsConfig, type SessionsModuleOptions } from './sessions.options';
 
 /** The built-in engines by their `SESSION_ENGINE` name. */
 export const SESSION_ENGINE_STORES: Partial<Record<SessionEngineName, Type<SessionStore>>> = {
   db: DbSessionStore,
+  cache: CacheSessionStore,
+  cached_db: CachedDbSessionStore,
+  file: FileSessionStore,
+  signed_cookies: SignedCookieSessionStore,
 };
 
 const logger = new Logger('Sessions');
@@ -24,6 +33,8 @@ export const sessionsProviders: Provider[] = [
       return config;
     },
   },
+  // The cache engines' cache, resolved on first use; it closes only the cache it created itself.
+  { provide: SESSIONS_CACHE, useClass: SessionsCache },
   {
     provide: SessionStore,
     inject: [SESSIONS_CONFIG, ModuleRef],

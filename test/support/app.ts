@@ -16,7 +16,8 @@ export const HTTP_PLATFORMS: HttpPlatform[] = ['express', 'fastify'];
 export const TEST_SECRET_KEY = 'test-secret-key-for-the-sessions-e2e-suite';
 
 export interface TestAppOptions {
-  database?: DatabaseKind;
+  /** A kind (a private database is created and dropped), or a database the caller provides. */
+  database?: DatabaseKind | TestDatabase;
   platform?: HttpPlatform;
   sessions?: Partial<SessionsModuleOptions>;
   controllers?: Type[];
@@ -36,7 +37,8 @@ export interface TestApp {
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const database = await createTestDatabase(options.database ?? 'sqlite', options.entities);
+  const database =
+    typeof options.database === 'object' ? options.database : await createTestDatabase(options.database ?? 'sqlite', options.entities);
   const queries = new QueryCounter();
   const moduleRef = await Test.createTestingModule({
     imports: [

@@ -5,13 +5,15 @@
  * create, one UPDATE to save.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import type { DataSource, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import { CreateError, UpdateError } from '../session.errors';
 import { SessionBase, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../session.entity';
 import { SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
-import { SessionStore } from './session-store';
+import { SessionStore, type ClearExpiredProgress, type ClearExpiredRunOptions } from './session-store';
 
 /** A row to write: the three Django columns plus any extra columns of a custom entity (by property name). */
 export type SessionRow = Pick<AbstractBaseSession, 'sessionKey' | 'sessionData' | 'expireDate'> & ObjectLiteral;
@@ -21,6 +23,16 @@ const UNIQUE_VIOLATIONS = new Set(['23505', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQL
 function isUniqueViolation(error: unknown): boolean {
   const driverError = (error as { driverError?: { code?: string } }).driverError ?? error;
   return UNIQUE_VIOLATIONS.has(String((driverError as { code?: string }).code));
+}
+
+/**
+ * `hashKeysAtRest`: the key column's value for a session key. SHA-256, its first 30 bytes in
+ * base64url: 40 characters, the size of Django's `session_key` column. 240 bits of digest are more
+ * than a key's own entropy (32 random characters of 36: 165 bits), so the truncation weakens nothing;
+ * no secret is needed because the keys are random, never guessable inputs.
+ */
+export function hashSessionKey(sessionKey: string): string {
+  return createHash('sha256').update(sessionKey, 'utf8').digest().subarray(0, 30).toString('base64url');
 }
 
 export class DbSession<TData extends object = SessionData> extends SessionBase<TData> {
@@ -33,36 +45,24 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
   }
 
   override async load(): Promise<SessionData> {
-    const key = this.sessionKey;
-    const row = key === null ? null : await this.store.loadRow(key);
-    if (!row) {
-      this.setSessionKey(null);
-      return this.decodeMissing();
-    }
-    return this.decode(row.sessionData);
+    const row = await this.getSessionFromDb();
+    return row ? this.decode(row.sessionData) : (Object.create(null) as SessionData);
   }
 
-  /** The data of a session that has no row (hook for cached_db). */
-  protected decodeMissing(): SessionData {
-    return Object.create(null) as SessionData;
+  /** Django's `_get_session_from_db`: the unexpired row, or null with the key dropped (also used by cached_db). */
+  protected async getSessionFromDb(): Promise<{ sessionData: string; expireDate: Date } | null> {
+    const key = this.sessionKey;
+    const row = key === null ? null : await this.store.loadRow(key);
+    if (!row) this.setSessionKey(null);
+    return row;
   }
 
   override exists(sessionKey: string | null): Promise<boolean> {
     return sessionKey === null ? Promise.resolve(false) : this.store.existsRow(sessionKey);
   }
 
-  override async create(): Promise<void> {
-    for (;;) {
-      this.setSessionKey(await this.getNewSessionKey());
-      try {
-        await this.save(true);
-      } catch (error) {
-        if (error instanceof CreateError) continue;
-        throw error;
-      }
-      this.modified = true;
-      return;
-    }
+  override create(): Promise<void> {
+    return this.createUnderNewKey();
   }
 
   override async save(mustCreate = false): Promise<void> {
@@ -94,9 +94,58 @@ interface Statements {
   delete: string;
 }
 
+type StatementResult = { records: ObjectLiteral[]; affected: number };
+type StatementRunner = (sql: string, parameters: unknown[]) => Promise<StatementResult>;
+
+/** PostgreSQL statement names by SQL text, shared by every store: one name never means two statements on a pooled connection. */
+const postgresStatementNames = new Map<string, string>();
+
+interface SqliteStatement {
+  reader: boolean;
+  all(...parameters: unknown[]): ObjectLiteral[];
+  run(...parameters: unknown[]): { changes: number };
+}
+
+/**
+ * A runner that sends statements straight to the data source's driver, or undefined for drivers
+ * without one. PostgreSQL: a named prepared statement on TypeORM's pool, parsed and planned once per
+ * connection. better-sqlite3: a statement prepared once per SQL text.
+ */
+function driverStatementRunner(dataSource: DataSource): StatementRunner | undefined {
+  const driver = dataSource.driver as unknown as { master?: Pool; databaseConnection?: { prepare(sql: string): SqliteStatement } };
+  if (dataSource.options.type === 'postgres' && driver.master) {
+    const pool = driver.master;
+    return async (text, values) => {
+      let name = postgresStatementNames.get(text);
+      if (name === undefined) {
+        name = `django_session_${postgresStatementNames.size + 1}`;
+        postgresStatementNames.set(text, name);
+      }
+      const result = await pool.query({ name, text, values });
+      return { records: result.rows, affected: result.rowCount ?? 0 };
+    };
+  }
+  if (dataSource.options.type === 'better-sqlite3' && driver.databaseConnection) {
+    const database = driver.databaseConnection;
+    const statements = new Map<string, SqliteStatement>();
+    return async (sql, parameters) => {
+      let statement = statements.get(sql);
+      if (!statement) {
+        statement = database.prepare(sql);
+        statements.set(sql, statement);
+      }
+      // better-sqlite3 binds no booleans (TypeORM converts them the same way).
+      const values = parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p));
+      return statement.reader ? { records: statement.all(...values), affected: 0 } : { records: [], affected: statement.run(...values).changes };
+    };
+  }
+  return undefined;
+}
+
 @Injectable()
 export class DbSessionStore extends SessionStore {
   readonly engine: string = 'db';
+  #runStatement: StatementRunner | undefined;
   #statements: Statements | undefined;
   readonly #writes = new Map<string, string>();
 
@@ -168,11 +217,15 @@ export class DbSessionStore extends SessionStore {
     return this.#statements;
   }
 
-  /** A Date as the driver stores it: a timestamptz on PostgreSQL, Django's UTC text on SQLite. */
+  /**
+   * A Date as the driver stores it: a timestamptz on PostgreSQL, UTC text on SQLite. The SQLite text
+   * has milliseconds (`2030-01-01 00:00:00.123`), which Django parses and which TypeORM reads as UTC;
+   * with Django's 6 digits TypeORM would read the row's expireDate in the server's local time.
+   */
   toDatabaseDate(date: Date): Date | string {
     if (this.isPostgres) return date;
     const iso = date.toISOString();
-    return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
+    return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
   }
 
   fromDatabaseDate(value: Date | string): Date {
@@ -180,7 +233,33 @@ export class DbSessionStore extends SessionStore {
     return new Date(`${value.replace(' ', 'T')}${/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? '' : 'Z'}`);
   }
 
-  protected async execute(sql: string, parameters: unknown[]): Promise<{ records: ObjectLiteral[]; affected: number }> {
+  /**
+   * Runs one statement. On PostgreSQL and better-sqlite3 it goes straight to the driver as a prepared
+   * statement (see `driverStatementRunner`), skipping the per-statement QueryRunner; TypeORM's logger
+   * still sees every statement, its failures (thrown as QueryFailedError, like TypeORM) and slow ones.
+   * Entity subscribers' beforeQuery/afterQuery events are not sent for session statements.
+   */
+  protected async execute(sql: string, parameters: unknown[]): Promise<StatementResult> {
+    this.#runStatement ??= driverStatementRunner(this.dataSource);
+    if (!this.#runStatement) return this.executeWithQueryRunner(sql, parameters);
+    const { logger, options } = this.dataSource;
+    logger.logQuery(sql, parameters);
+    const slowAfter = options.maxQueryExecutionTime;
+    const startedAt = slowAfter ? Date.now() : 0;
+    let result: StatementResult;
+    try {
+      result = await this.#runStatement(sql, parameters);
+    } catch (error) {
+      logger.logQueryError(error as Error, sql, parameters);
+      throw new QueryFailedError(sql, parameters, error as Error);
+    }
+    const elapsed = slowAfter ? Date.now() - startedAt : 0;
+    if (slowAfter && elapsed > slowAfter) logger.logQuerySlow(elapsed, sql, parameters);
+    return result;
+  }
+
+  /** Other drivers: a TypeORM QueryRunner per statement (it logs the statement itself). */
+  private async executeWithQueryRunner(sql: string, parameters: unknown[]): Promise<StatementResult> {
     const runner = this.dataSource.createQueryRunner('master');
     try {
       const result = await runner.query(sql, parameters, true);
@@ -190,16 +269,21 @@ export class DbSessionStore extends SessionStore {
     }
   }
 
+  /** What the key column holds for a session key: the key, or its digest with `hashKeysAtRest`. */
+  storedKey(sessionKey: string): string {
+    return this.config.hashKeysAtRest ? hashSessionKey(sessionKey) : sessionKey;
+  }
+
   /** The unexpired row of this key, if any. */
   async loadRow(sessionKey: string): Promise<{ sessionData: string; expireDate: Date } | null> {
-    const { records } = await this.execute(this.statements.load, [sessionKey, this.toDatabaseDate(new Date())]);
+    const { records } = await this.execute(this.statements.load, [this.storedKey(sessionKey), this.toDatabaseDate(new Date())]);
     const row = records[0];
     return row ? { sessionData: row.session_data as string, expireDate: this.fromDatabaseDate(row.expire_date) } : null;
   }
 
   /** Whether a row has this key, expired or not (Django's `exists`). */
   async existsRow(sessionKey: string): Promise<boolean> {
-    const { records } = await this.execute(this.statements.exists, [sessionKey]);
+    const { records } = await this.execute(this.statements.exists, [this.storedKey(sessionKey)]);
     return records.length > 0;
   }
 
@@ -217,7 +301,8 @@ export class DbSessionStore extends SessionStore {
       this.#writes.set(cacheKey, sql);
     }
     const values = properties.map((p) => (row[p] instanceof Date ? this.toDatabaseDate(row[p] as Date) : row[p]));
-    return { sql, parameters: kind === 'insert' ? [row.sessionKey, ...values] : [...values, row.sessionKey] };
+    const key = this.storedKey(row.sessionKey);
+    return { sql, parameters: kind === 'insert' ? [key, ...values] : [...values, key] };
   }
 
   /** INSERT; false when the key is already taken. */
@@ -239,20 +324,28 @@ export class DbSessionStore extends SessionStore {
   }
 
   async deleteRow(sessionKey: string): Promise<void> {
-    await this.execute(this.statements.delete, [sessionKey]);
+    await this.execute(this.statements.delete, [this.storedKey(sessionKey)]);
   }
 
-  /** `DELETE ... WHERE expire_date < now`, in bounded batches so no statement holds the table long. */
-  override async clearExpired(): Promise<number> {
+  /**
+   * Django's `DELETE ... WHERE expire_date < now` (strict, `now` fixed at the start), in bounded
+   * batches taken in expire_date index order: each batch is its own short statement, so none holds
+   * locks or bloats the table for long. On PostgreSQL, `FOR UPDATE SKIP LOCKED` makes overlapping
+   * cleaners skip each other's rows instead of waiting on them.
+   */
+  override async clearExpired({ batchSize = this.config.clearExpired.batchSize, onProgress }: ClearExpiredRunOptions = {}): Promise<number> {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
     const [table, key, expire] = [this.table, this.column('sessionKey'), this.column('expireDate')];
-    const batch = this.config.clearExpired.batchSize;
-    const sql = `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${expire} < ${this.placeholder(1)} ORDER BY ${expire} LIMIT ${batch})`;
+    const skipLocked = this.isPostgres ? ' FOR UPDATE SKIP LOCKED' : '';
+    const sql = `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${expire} < ${this.placeholder(1)} ORDER BY ${expire} LIMIT ${batchSize}${skipLocked})`;
     const now = this.toDatabaseDate(new Date());
-    let total = 0;
+    const progress: ClearExpiredProgress = { batches: 0, deleted: 0 };
     for (;;) {
       const { affected } = await this.execute(sql, [now]);
-      total += affected;
-      if (affected < batch) return total;
+      progress.batches += 1;
+      progress.deleted += affected;
+      onProgress?.({ ...progress });
+      if (affected < batchSize) return progress.deleted;
     }
   }
 }

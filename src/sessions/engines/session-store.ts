@@ -7,6 +7,20 @@
 import { NotImplementedError } from '../session.errors';
 import type { SessionBase, SessionData } from '../session';
 
+/** Progress of a clearExpired run, reported after each batch by the engines that delete in batches. */
+export interface ClearExpiredProgress {
+  /** Statements run so far. */
+  batches: number;
+  /** Sessions deleted so far. */
+  deleted: number;
+}
+
+export interface ClearExpiredRunOptions {
+  /** Rows per statement, overriding the module option `clearExpired.batchSize`. */
+  batchSize?: number;
+  onProgress?: (progress: ClearExpiredProgress) => void;
+}
+
 export abstract class SessionStore {
   /** The engine's name in logs and messages (`db`, `cache`, ... or the custom class name). */
   abstract readonly engine: string;
@@ -18,7 +32,7 @@ export abstract class SessionStore {
    * Deletes expired sessions and returns how many it removed (0 for engines whose storage expires
    * entries itself). Engines that cannot clear throw NotImplementedError, like Django's.
    */
-  clearExpired(): Promise<number> {
+  clearExpired(_options?: ClearExpiredRunOptions): Promise<number> {
     return Promise.reject(new NotImplementedError('This backend does not support clear_expired().'));
   }
 }

@@ -1,0 +1,27 @@
+/**
+ * The ceiling: the example app exactly as `dist/src/main.js` builds it (same compiled controller,
+ * same TypeORM data source, Express platform) minus SessionsModule. Only its session-free route
+ * (`/ping`) is measured: the others need a session by definition.
+ */
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppController } from '../../dist/src/app.controller';
+import { databaseOptions } from '../../dist/src/database';
+
+@Module({
+  imports: [TypeOrmModule.forRoot({ ...databaseOptions(process.env.DATABASE_URL), migrationsRun: true })],
+  controllers: [AppController],
+})
+class NoSessionsModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.create(NoSessionsModule, { logger: ['error', 'warn'] });
+  await app.listen(Number(process.env.PORT), '0.0.0.0');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

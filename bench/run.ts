@@ -1,0 +1,293 @@
+/**
+ * `npm run bench`: the example app per engine against the express-session peers and a no-session
+ * ceiling, one server at a time, on the same three routes, over a pool of existing sessions.
+ * Prints one table and writes it to bench/results/<timestamp>.json (README "Performance").
+ *
+ * Knobs (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
+ * BENCH_POOL (sessions, 300), BENCH_SYSTEMS (comma-separated system ids, default all),
+ * BENCH_NODE_OPTIONS (extra node options for the servers, e.g. --cpu-prof).
+ */
+import autocannon from 'autocannon';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from 'pg';
+import {
+  adminClient,
+  createSessions,
+  databaseUrl,
+  dropDatabase,
+  postgresCounts,
+  processCpuMs,
+  recreateDatabase,
+  redisCommandCounts,
+  REDIS_URL,
+  resetRedisCounts,
+  ROOT,
+  SECRET_KEY,
+  startPrivateRedis,
+  startServer,
+  type RedisClient,
+  type ServerSpec,
+} from './support';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const POOL_SIZE = Number(process.env.BENCH_POOL ?? 300);
+const NODE_OPTIONS = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+
+type RouteName = 'untouched' | 'read' | 'increment';
+const ROUTES: Record<RouteName, string> = { untouched: '/ping', read: '/session', increment: '/counter' };
+
+interface System {
+  id: string;
+  label: string;
+  server: ServerSpec;
+  routes: RouteName[];
+  /** Whether the cookie pool comes from the server (false: random cookies, the server keeps no sessions). */
+  hasSessions: boolean;
+}
+
+const common = { DATABASE_URL: databaseUrl(), REDIS_URL, SECRET_KEY };
+const exampleApp = (engine: string): ServerSpec => ({ script: ['dist/src/main.js'], env: { ...common, SESSION_ENGINE: engine } });
+const allRoutes: RouteName[] = ['untouched', 'read', 'increment'];
+
+const SYSTEMS: System[] = [
+  { id: 'db', label: 'ours: db (PostgreSQL)', server: exampleApp('db'), routes: allRoutes, hasSessions: true },
+  { id: 'cached_db', label: 'ours: cached_db (PG + Redis)', server: exampleApp('cached_db'), routes: allRoutes, hasSessions: true },
+  { id: 'cache', label: 'ours: cache (Redis)', server: exampleApp('cache'), routes: allRoutes, hasSessions: true },
+  { id: 'signed_cookies', label: 'ours: signed_cookies', server: exampleApp('signed_cookies'), routes: allRoutes, hasSessions: true },
+  {
+    id: 'express-pg',
+    label: 'express-session + connect-pg-simple',
+    server: { script: ['bench/peers/express-session.ts'], env: { ...common, BENCH_STORE: 'pg' } },
+    routes: allRoutes,
+    hasSessions: true,
+  },
+  {
+    id: 'express-redis',
+    label: 'express-session + connect-redis',
+    server: { script: ['bench/peers/express-session.ts'], env: { ...common, BENCH_STORE: 'redis' } },
+    routes: allRoutes,
+    hasSessions: true,
+  },
+  {
+    id: 'ceiling',
+    label: 'ceiling: example app without sessions',
+    server: { script: ['bench/peers/nest-no-sessions.ts'], env: common },
+    routes: ['untouched'],
+    hasSessions: false,
+  },
+];
+
+interface Row {
+  system: string;
+  label: string;
+  route: RouteName;
+  path: string;
+  requestsPerSecond: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  postgresPerRequest: number;
+  redisPerRequest: number;
+  redisCommandsPerRequest: Record<string, number>;
+  /** CPU time per request of the server under test, and of the stores (PostgreSQL backends + Redis). */
+  serverCpuUsPerRequest: number;
+  storeCpuUsPerRequest: number;
+}
+
+interface Skipped {
+  system: string;
+  reason: string;
+}
+
+function load(url: string, path: string, cookies: string[], duration: number): Promise<{
+  requests: { average: number; sent: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}> {
+  let next = 0;
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration,
+    requests: [
+      {
+        method: 'GET',
+        path,
+        setupRequest: (request: { headers?: Record<string, string> }) => {
+          request.headers = { ...request.headers, cookie: cookies[next++ % cookies.length] };
+          return request;
+        },
+      },
+    ],
+  });
+}
+
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+function randomCookies(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `sessionid=${i.toString(36).padStart(32, 'x')}`);
+}
+
+async function benchSystem(system: System, admin: Client, redis: { client: RedisClient; pid: number | undefined }): Promise<Row[]> {
+  const server = await startServer(system.server, NODE_OPTIONS);
+  try {
+    const cookies = system.hasSessions ? await createSessions(server.url, POOL_SIZE) : randomCookies(POOL_SIZE);
+    const rows: Row[] = [];
+    for (const route of system.routes) {
+      const path = ROUTES[route];
+      if (WARMUP > 0) await load(server.url, path, cookies, WARMUP);
+      const postgresBefore = await postgresCounts(admin);
+      await resetRedisCounts(redis.client);
+      const serverCpuBefore = processCpuMs(server.process.pid);
+      const redisCpuBefore = processCpuMs(redis.pid);
+      const result = await load(server.url, path, cookies, DURATION);
+      const serverCpuMs = processCpuMs(server.process.pid) - serverCpuBefore;
+      const redisCpuMs = processCpuMs(redis.pid) - redisCpuBefore;
+      const postgresAfter = await postgresCounts(admin);
+      const postgres = postgresAfter.statements - postgresBefore.statements;
+      const redisCounts = await redisCommandCounts(redis.client);
+      const sent = result.requests.sent;
+      const perRequestUs = (ms: number) => round((ms * 1000) / sent, 0);
+      const redisTotal = Object.values(redisCounts).reduce((a, b) => a + b, 0);
+      rows.push({
+        system: system.id,
+        label: system.label,
+        route,
+        path,
+        requestsPerSecond: round(result.requests.average, 0),
+        latencyP50Ms: result.latency.p50,
+        latencyP99Ms: result.latency.p99,
+        requests: sent,
+        non2xx: result.non2xx,
+        errors: result.errors + result.timeouts,
+        postgresPerRequest: round(postgres / sent),
+        redisPerRequest: round(redisTotal / sent),
+        redisCommandsPerRequest: Object.fromEntries(Object.entries(redisCounts).map(([command, n]) => [command, round(n / sent)])),
+        serverCpuUsPerRequest: perRequestUs(serverCpuMs),
+        storeCpuUsPerRequest: perRequestUs(postgresAfter.backendCpuMs + redisCpuMs),
+      });
+      console.error(`  ${system.id} ${path}: ${rows.at(-1)!.requestsPerSecond} req/s`);
+    }
+    return rows;
+  } finally {
+    await server.stop();
+  }
+}
+
+interface Target {
+  claim: string;
+  ratio: number | null;
+  goal: number;
+  met: boolean | null;
+}
+
+function targets(rows: Row[]): Target[] {
+  const rate = (system: string, route: RouteName) => rows.find((r) => r.system === system && r.route === route)?.requestsPerSecond;
+  const target = (claim: string, ours: number | undefined, theirs: number | undefined, goal: number): Target => {
+    const ratio = ours && theirs ? round(ours / theirs) : null;
+    return { claim, ratio, goal, met: ratio === null ? null : ratio >= goal };
+  };
+  return [
+    target('db read vs express-session + connect-pg-simple', rate('db', 'read'), rate('express-pg', 'read'), 1.5),
+    target('db increment vs express-session + connect-pg-simple', rate('db', 'increment'), rate('express-pg', 'increment'), 1.2),
+    target('db untouched vs no-session ceiling', rate('db', 'untouched'), rate('ceiling', 'untouched'), 0.95),
+    target('cached_db read vs express-session + connect-redis', rate('cached_db', 'read'), rate('express-redis', 'read'), 1.0),
+  ];
+}
+
+function printTable(rows: Row[], skipped: Skipped[], goals: Target[]): void {
+  const header = ['system', 'route', 'req/s', 'p50 ms', 'p99 ms', 'PG/req', 'Redis/req', 'server CPU µs/req', 'store CPU µs/req', 'non-2xx+err'];
+  const lines = rows.map((r) => [
+    r.label,
+    r.path,
+    String(r.requestsPerSecond),
+    String(r.latencyP50Ms),
+    String(r.latencyP99Ms),
+    r.postgresPerRequest.toFixed(2),
+    r.redisPerRequest.toFixed(2),
+    String(r.serverCpuUsPerRequest),
+    String(r.storeCpuUsPerRequest),
+    String(r.non2xx + r.errors),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const format = (cells: string[]) => '| ' + cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  console.log(format(header));
+  console.log('|' + widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
+  for (const line of lines) console.log(format(line));
+  for (const s of skipped) console.log(`skipped ${s.system}: ${s.reason}`);
+  console.log('');
+  for (const g of goals) {
+    const verdict = g.met === null ? 'not measured' : g.met ? 'met' : 'MISSED';
+    console.log(`${g.claim}: ${g.ratio ?? '-'}x (goal >= ${g.goal}x) ${verdict}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const only = process.env.BENCH_SYSTEMS?.split(',').map((s) => s.trim());
+  const systems = only ? SYSTEMS.filter((s) => only.includes(s.id)) : SYSTEMS;
+  const startedAt = new Date();
+  const loadBefore = loadavg();
+  const admin = await adminClient();
+  const redis = await startPrivateRedis();
+  const rows: Row[] = [];
+  const skipped: Skipped[] = [];
+  const versions = {
+    postgres: (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version,
+    redis: /redis_version:(\S+)/.exec(await redis.client.info('server'))?.[1],
+  };
+  try {
+    await recreateDatabase(admin);
+    console.error(`${DURATION} s per route (after ${WARMUP} s warm-up), ${CONNECTIONS} connections, ${POOL_SIZE} sessions`);
+    for (const system of systems) {
+      try {
+        rows.push(...(await benchSystem(system, admin, redis)));
+      } catch (error) {
+        // eslint-disable-next-line no-control-regex
+        const lines = (error as Error).message.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+        const reason = lines.find((l) => /error/i.test(l) && !/^\s+at /.test(l))?.trim() ?? lines[0];
+        skipped.push({ system: system.id, reason });
+        console.error(`  ${system.id} skipped: ${reason}`);
+      }
+    }
+  } finally {
+    await dropDatabase(admin).catch(() => undefined);
+    await admin.end();
+    await redis.stop();
+  }
+  const goals = targets(rows);
+  printTable(rows, skipped, goals);
+  const report = {
+    startedAt: startedAt.toISOString(),
+    settings: { durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, sessions: POOL_SIZE, nodeOptions: NODE_OPTIONS },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      node: process.version,
+      loadAverageBefore: loadBefore.map((v) => round(v)),
+      loadAverageAfter: loadavg().map((v) => round(v)),
+      ...versions,
+    },
+    rows,
+    skipped,
+    targets: goals,
+  };
+  const directory = join(ROOT, 'bench', 'results');
+  mkdirSync(directory, { recursive: true });
+  const file = join(directory, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(`\nload average before/after: ${report.machine.loadAverageBefore.join(' ')} / ${report.machine.loadAverageAfter.join(' ')}`);
+  console.log(`written to ${file}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

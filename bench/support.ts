@@ -1,0 +1,206 @@
+/**
+ * What the benchmark scripts share: the services they run against (a dedicated PostgreSQL
+ * database, a private Redis server) and the servers under test, started one at a time as child
+ * processes.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
+import { createClient } from 'redis';
+
+export const ROOT = resolve(__dirname, '..');
+/** Ports 3400-3499 are the benchmark's: servers under test on 3401, the private Redis on 3479. */
+export const APP_PORT = Number(process.env.BENCH_PORT ?? 3401);
+export const REDIS_PORT = Number(process.env.BENCH_REDIS_PORT ?? 3479);
+export const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
+export const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BENCH_DATABASE = 'sessions_bench';
+export const SECRET_KEY = 'bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz';
+
+export function databaseUrl(name = BENCH_DATABASE): string {
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A connection to the admin database: statistics are read from outside the measured database. */
+export async function adminClient(): Promise<Client> {
+  const client = new Client({ connectionString: POSTGRES_ADMIN_URL });
+  await client.connect();
+  return client;
+}
+
+export async function recreateDatabase(admin: Client): Promise<void> {
+  await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+}
+
+export async function dropDatabase(admin: Client): Promise<void> {
+  await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** CPU time (user + system) a process has used, in milliseconds; 0 once it is gone. */
+export function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+export interface PostgresCounts {
+  /** Committed + rolled-back transactions of the database so far. */
+  statements: number;
+  /** CPU time of the server processes that were connected to it, in ms (they started after the previous reading). */
+  backendCpuMs: number;
+}
+
+/**
+ * Statements the measured database has run so far (committed + rolled back transactions; every
+ * session statement of every system here runs in its own autocommit transaction). A backend
+ * publishes its counts at most once a second, or when it exits, so the connections to the database
+ * are ended first (the servers' pools reconnect on their next query) and the count is read once they
+ * are gone.
+ */
+export async function postgresCounts(admin: Client): Promise<PostgresCounts> {
+  const { rows: backends } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [BENCH_DATABASE]);
+  const backendCpuMs = backends.reduce((sum, { pid }) => sum + processCpuMs(pid), 0);
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [BENCH_DATABASE]);
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [BENCH_DATABASE]);
+    if (Number(rows[0].n) === 0) break;
+    await sleep(50);
+  }
+  await admin.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await admin.query<{ n: string }>(
+    'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1',
+    [BENCH_DATABASE],
+  );
+  return { statements: Number(rows[0].n), backendCpuMs };
+}
+
+export type RedisClient = ReturnType<typeof createClient>;
+
+/** A redis-server of the benchmark's own, so `INFO commandstats` counts only the systems under test. */
+export async function startPrivateRedis(): Promise<{ client: RedisClient; pid: number | undefined; stop(): Promise<void> }> {
+  const server = spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const client = createClient({ url: REDIS_URL });
+  client.on('error', () => undefined);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.connect();
+      break;
+    } catch (error) {
+      if (attempt > 50 || server.exitCode !== null) throw new Error(`redis-server did not start on port ${REDIS_PORT}: ${String(error)}`);
+      await sleep(100);
+    }
+  }
+  return {
+    client,
+    pid: server.pid,
+    stop: async () => {
+      await client.quit().catch(() => undefined);
+      await stopProcess(server);
+    },
+  };
+}
+
+/** Redis commands run since the last reset, by command (the bench's own INFO/CONFIG left out). */
+export async function redisCommandCounts(client: RedisClient): Promise<Record<string, number>> {
+  const info = await client.info('commandstats');
+  const counts: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (match[1] !== 'info' && match[1] !== 'config') counts[match[1]] = Number(match[2]);
+  }
+  return counts;
+}
+
+export async function resetRedisCounts(client: RedisClient): Promise<void> {
+  await client.configResetStat();
+}
+
+export interface ServerSpec {
+  /** `node` arguments after the node options: a script and its arguments. */
+  script: string[];
+  env: Record<string, string>;
+}
+
+export interface RunningServer {
+  process: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Runs a TypeScript file of bench/ (the peers) with ts-node; compiled JS runs as is. */
+export function nodeArguments(spec: ServerSpec, nodeOptions: string[] = []): string[] {
+  const typescript = spec.script[0].endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
+  return [...nodeOptions, ...typescript, ...spec.script];
+}
+
+export async function startServer(spec: ServerSpec, nodeOptions: string[] = []): Promise<RunningServer> {
+  const child = spawn(process.execPath, nodeArguments(spec, nodeOptions), {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', TS_NODE_PROJECT: resolve(ROOT, 'tsconfig.json'), ...spec.env, PORT: String(APP_PORT) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const url = `http://127.0.0.1:${APP_PORT}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited during start-up:\n${output.trim()}`);
+    try {
+      const response = await fetch(`${url}/ping`);
+      await response.arrayBuffer();
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stopProcess(child);
+      throw new Error(`the server did not answer /ping within 60 s:\n${output.trim()}`);
+    }
+    await sleep(100);
+  }
+  return { process: child, url, stop: () => stopProcess(child) };
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** `count` sessions created through the server's own `/counter` route: their `name=value` cookies. */
+export async function createSessions(url: string, count: number, concurrency = 16): Promise<string[]> {
+  const cookies: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      const response = await fetch(`${url}/counter`);
+      await response.arrayBuffer();
+      const setCookie = response.headers.getSetCookie()[0];
+      if (!response.ok || !setCookie) throw new Error(`GET /counter gave ${response.status} without a session cookie`);
+      cookies.push(setCookie.split(';')[0]);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return cookies;
+}

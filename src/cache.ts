@@ -1,0 +1,30 @@
+/**
+ * The example app's session cache from `REDIS_URL` (used by the cache and cached_db engines): set →
+ * Redis through a Keyv Redis store, registered as the app's `CacheModule`, whose `CACHE_MANAGER`
+ * the sessions module picks up; unset → nothing registered, the sessions module's in-memory cache.
+ */
+import { CacheModule } from '@nestjs/cache-manager';
+import type { DynamicModule } from '@nestjs/common';
+import { createKeyv } from '@keyv/redis';
+import type { Keyv } from 'keyv';
+
+/** Prefix of every key the app writes (`sessions::django.contrib.sessions.cache<key>`). */
+export const REDIS_NAMESPACE = 'sessions';
+const REDIS_CONNECT_TIMEOUT_MS = 2000;
+
+/**
+ * A Keyv on Redis that fails fast while Redis is down instead of queueing commands until it is back:
+ * reads then miss and cached_db serves from the database. Errors reach the cache's caller (which logs
+ * failed writes) instead of being swallowed by Keyv.
+ */
+export function redisKeyv(url: string, namespace = REDIS_NAMESPACE): Keyv {
+  return createKeyv(
+    { url, disableOfflineQueue: true, socket: { connectTimeout: REDIS_CONNECT_TIMEOUT_MS } },
+    { namespace, throwOnErrors: true, connectionTimeout: REDIS_CONNECT_TIMEOUT_MS },
+  );
+}
+
+/** The app's CacheModule for this Redis URL (none without one); it disconnects Redis when the app closes. */
+export function cacheModules(redisUrl: string | undefined, namespace?: string): DynamicModule[] {
+  return redisUrl ? [CacheModule.register({ isGlobal: true, stores: [redisKeyv(redisUrl, namespace)] })] : [];
+}

@@ -1,0 +1,78 @@
+/**
+ * The scheduled clearsessions job: a cron job (module option `clearExpired.cron`, default daily;
+ * 6 fields for seconds; `false` disables it) in the app's `SchedulerRegistry`. The library does not
+ * import `ScheduleModule.forRoot()` (a second forRoot in the app would fire every @Cron twice): the
+ * app imports it, and without it the job cannot run, which is logged once.
+ */
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob, CronTime } from 'cron';
+import { SESSIONS_CONFIG } from '../sessions.constants';
+import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
+import { ClearSessionsNotSupportedError, ClearSessionsService } from './clear-sessions.service';
+
+export const CLEARSESSIONS_JOB_NAME = 'sessions:clearsessions';
+
+@Injectable()
+export class ClearSessionsScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('ClearSessions');
+  private job: CronJob | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
+    private readonly service: ClearSessionsService,
+    @Optional() private readonly registry?: SchedulerRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const { cron, timeZone } = this.config.clearExpired;
+    if (cron === false) return;
+    try {
+      new CronTime(cron, timeZone);
+    } catch (error) {
+      throw new SessionsOptionsError(`SessionsModule option "clearExpired.cron" (${JSON.stringify(cron)}, time zone ${timeZone}) is invalid: ${(error as Error).message}`);
+    }
+    if (!this.registry) {
+      this.logger.warn(
+        `The clearsessions job (cron "${cron}") is not scheduled: import ScheduleModule.forRoot() in the app, or set clearExpired.cron to false`,
+      );
+      return;
+    }
+    this.job = CronJob.from({ cronTime: cron, timeZone, onTick: () => this.tick(), start: false, waitForCompletion: true });
+    this.registry.addCronJob(CLEARSESSIONS_JOB_NAME, this.job);
+    this.job.start();
+  }
+
+  /** Stops the job and lets a purge in progress finish while the database is still open. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.job) return;
+    if (this.registry?.doesExist('cron', CLEARSESSIONS_JOB_NAME)) this.registry.deleteCronJob(CLEARSESSIONS_JOB_NAME);
+    else await this.job.stop();
+    this.job = undefined;
+    await this.running;
+  }
+
+  private tick(): Promise<void> {
+    this.running = this.clear().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async clear(): Promise<void> {
+    try {
+      const result = await this.service.run();
+      if (result.status === 'skipped') return;
+      // A frequent schedule finding nothing stays out of the default log.
+      const level = result.deleted > 0 ? 'log' : 'debug';
+      this.logger[level](`Deleted ${result.deleted} expired sessions in ${result.elapsedMs} ms`);
+    } catch (error) {
+      if (error instanceof ClearSessionsNotSupportedError) {
+        // It will never succeed: say so once and stop asking.
+        this.logger.warn(`${error.message} The clearsessions job is stopped.`);
+        void this.job?.stop();
+        return;
+      }
+      this.logger.error(`Clearing expired sessions failed: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * SessionBase without storage: Django's SessionBaseTests (TESTS.md section J, #113–#125) and the pure
+ * parts of the API (key generation, isoformat, expiry arithmetic, flags) the engine suites do not pin down.
+ */
+import { emptyData, isoformat, newSessionKey, parseIsoDatetime, SessionBase, VALID_KEY_CHARS } from './session';
+import { NotImplementedError, SessionKeyError, SessionNotLoadedError } from './session.errors';
+import { resolveSessionsOptions } from './sessions.options';
+
+/** Django's bare `SessionBase()`: a subclass that provides no engine methods. */
+class BareSession<T extends object = Record<string, unknown>> extends SessionBase<T> {}
+
+const config = resolveSessionsOptions({ secretKey: 'session-spec-secret' });
+const bare = (key: string | null = null) => new BareSession(key, config);
+
+describe('SessionBaseTests (section J)', () => {
+  it.each([
+    ['#113/#114 create', (s: BareSession) => s.create(), 'subclasses of SessionBase must provide a create() method'],
+    ['#115/#116 delete', (s: BareSession) => s.delete(), 'subclasses of SessionBase must provide a delete() method'],
+    ['#117/#118 exists', (s: BareSession) => s.exists(null), 'subclasses of SessionBase must provide an exists() method'],
+    ['#119/#120 load', (s: BareSession) => s.load(), 'subclasses of SessionBase must provide a load() method'],
+    ['#121/#122 save', (s: BareSession) => s.save(), 'subclasses of SessionBase must provide a save() method'],
+  ])('%s is not implemented', async (_label, call, message) => {
+    const promise = call(bare());
+    await expect(promise).rejects.toThrow(NotImplementedError);
+    await expect(promise).rejects.toThrow(message);
+  });
+
+  it('#123/#124 the test cookie works without storage', () => {
+    const session = bare();
+    expect(session.has('testcookie')).toBe(false);
+    session.setTestCookie();
+    expect(session.testCookieWorked()).toBe(true);
+    session.deleteTestCookie();
+    expect(session.has('testcookie')).toBe(false);
+    expect(() => session.deleteTestCookie()).toThrow(SessionKeyError);
+  });
+
+  it('#125 a fresh session is empty', () => {
+    expect(bare().isEmpty()).toBe(true);
+  });
+});
+
+describe('isEmpty (SPEC §3)', () => {
+  it('is false once data is set, and false for a valid key even before loading', () => {
+    const withData = bare();
+    withData.set('a', 1);
+    expect(withData.isEmpty()).toBe(false);
+    expect(bare('abcdefgh12345678').isEmpty()).toBe(false);
+  });
+
+  it('stays true after a read of a fresh session', () => {
+    const session = bare();
+    session.get('x');
+    expect(session.isEmpty()).toBe(true);
+  });
+});
+
+describe('data methods', () => {
+  it('getItem and deleteItem of a missing key throw KeyError; a failed delete does not mark the session modified', () => {
+    const session = bare();
+    expect(() => session.getItem('missing')).toThrow(SessionKeyError);
+    expect(() => session.deleteItem('missing')).toThrow(SessionKeyError);
+    expect(session.modified).toBe(false);
+  });
+
+  it('update marks the session modified even with nothing to merge', () => {
+    const session = bare();
+    session.update({});
+    expect(session.modified).toBe(true);
+  });
+
+  it('clear does not load, keeps the key, and marks the session accessed and modified', () => {
+    const session = bare('abcdefgh12345678');
+    session.clear();
+    expect(session.sessionKey).toBe('abcdefgh12345678');
+    expect(session.items()).toEqual([]);
+    expect(session.accessed && session.modified).toBe(true);
+  });
+
+  it('data of a keyed session cannot be read before it is loaded', () => {
+    expect(() => bare('abcdefgh12345678').get('x')).toThrow(SessionNotLoadedError);
+  });
+
+  it('keys like __proto__ are plain keys', () => {
+    const session = bare();
+    session.set('__proto__', 'value');
+    expect(session.get('__proto__')).toBe('value');
+    expect(session.keys()).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(emptyData())).toBeNull();
+  });
+
+  it('typed sessions check keys and values at compile time', () => {
+    const session = new BareSession<{ count?: number }>(null, config);
+    // Never called: these lines exist for the type checker (npm test runs tsc --noEmit).
+    const rejectedByTheCompiler = () => {
+      // @ts-expect-error a value of the wrong type
+      session.set('count', 'one');
+      // @ts-expect-error an undeclared key
+      session.set('other', 1);
+    };
+    void rejectedByTheCompiler;
+    session.set('count', 1);
+    const count: number | undefined = session.get('count');
+    expect(count).toBe(1);
+  });
+});
+
+describe('session keys (SPEC §5)', () => {
+  it('are 32 characters of [a-z0-9], every character used', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const key = newSessionKey();
+      expect(key).toMatch(/^[a-z0-9]{32}$/);
+      for (const ch of key) seen.add(ch);
+    }
+    expect([...seen].sort().join('')).toBe([...VALID_KEY_CHARS].sort().join(''));
+  });
+
+  it('are taken from clients when at least 8 characters long, whatever the characters', () => {
+    expect(bare('ABC-def_').sessionKey).toBe('ABC-def_');
+    expect(bare('1234567').sessionKey).toBeNull();
+  });
+});
+
+describe('isoformat / parseIsoDatetime (Python datetime.isoformat, SPEC §3.1 and §10.7)', () => {
+  it.each([
+    ['2030-01-01T00:00:00.000Z', '2030-01-01T00:00:00+00:00'],
+    ['2026-11-21T23:06:16.769Z', '2026-11-21T23:06:16.769000+00:00'],
+  ])('%s → %s', (iso, python) => {
+    expect(isoformat(new Date(iso))).toBe(python);
+    expect(parseIsoDatetime(python).toISOString()).toBe(iso);
+  });
+
+  it("reads Python's microseconds, other offsets, Z and naive values (as UTC)", () => {
+    expect(parseIsoDatetime('2026-11-21T23:06:16.769376+00:00').toISOString()).toBe('2026-11-21T23:06:16.769Z');
+    expect(parseIsoDatetime('2030-01-01T02:00:00+02:00').toISOString()).toBe('2030-01-01T00:00:00.000Z');
+    expect(parseIsoDatetime('2030-01-01T00:00:00Z').toISOString()).toBe('2030-01-01T00:00:00.000Z');
+    expect(parseIsoDatetime('2030-01-01T00:00:00').toISOString()).toBe('2030-01-01T00:00:00.000Z');
+  });
+
+  it('rejects garbage', () => {
+    expect(() => parseIsoDatetime('not a date')).toThrow(RangeError);
+  });
+});
+
+describe('expiry arithmetic (SPEC §3.1)', () => {
+  const modification = new Date('2030-01-01T00:00:00.000Z');
+  const at = (ms: number) => new Date(modification.getTime() + ms);
+
+  it('the age to a date is floored to whole seconds', () => {
+    const session = bare();
+    expect(session.getExpiryAge({ modification, expiry: at(-500) })).toBe(-1);
+    expect(session.getExpiryAge({ modification, expiry: at(1500) })).toBe(1);
+    expect(session.getExpiryAge({ modification, expiry: isoformat(at(1500)) })).toBe(1);
+  });
+
+  it('a stored number is returned as is; falsy values mean the cookie age', () => {
+    const session = bare();
+    expect(session.getExpiryAge({ expiry: 2.5 })).toBe(2.5);
+    expect(session.getExpiryAge({ expiry: -5 })).toBe(-5);
+    for (const expiry of [null, 0, '']) expect(session.getExpiryAge({ expiry })).toBe(1209600);
+  });
+
+  it('the expiry date of a number counts from the modification; 0 and null mean the cookie age', () => {
+    const session = bare();
+    expect(session.getExpiryDate({ modification, expiry: -10 })).toEqual(at(-10_000));
+    expect(session.getExpiryDate({ modification, expiry: 0 })).toEqual(at(1209600_000));
+    expect(session.getExpiryDate({ modification, expiry: null })).toEqual(at(1209600_000));
+    expect(session.getExpiryDate({ modification, expiry: isoformat(at(5000)) })).toEqual(at(5000));
+  });
+
+  it('setExpiry stores Python isoformat strings and numbers verbatim; null without a value changes nothing', () => {
+    const session = bare();
+    session.setExpiry(null);
+    expect(session.modified).toBe(false);
+    session.setExpiry(at(123));
+    expect(session.get('_session_expiry' as never)).toBe('2030-01-01T00:00:00.123000+00:00');
+    session.setExpiry(-3);
+    expect(session.get('_session_expiry' as never)).toBe(-3);
+  });
+
+  it('only a stored 0 means expire at browser close', () => {
+    const session = bare();
+    for (const [value, expected] of [
+      [0, true],
+      [10, false],
+      [at(1000), false],
+    ] as const) {
+      session.setExpiry(value);
+      expect(session.getExpireAtBrowserClose()).toBe(expected);
+    }
+  });
+});

@@ -1,0 +1,160 @@
+/** Django's `signing` byte for byte: the SPEC §10.3 vectors, fallback keys, tampering, Python's ASCII JSON. */
+import { inflateSync } from 'node:zlib';
+import { SessionBase, suspiciousSessionLogger } from './session';
+import { resolveSessionsOptions } from './sessions.options';
+import { b62decode, b62encode, BadSignature, dumps, loads, pythonJsonDumps, signature, SignatureExpired, unsign } from './signing';
+
+const SECRET = 'predictable-secret';
+const FROZEN = 123456789; // → base62 "8M0kX"
+const SESSION_SALT = 'django.contrib.sessions.SessionStore';
+const SIGNED_COOKIES_SALT = 'django.contrib.sessions.backends.signed_cookies';
+
+const VECTOR_A = 'eyJhIHRlc3Qga2V5IjoiYSB0ZXN0IHZhbHVlIn0:8M0kX:tVqirzXMImzHUPAKbfzf8ks5OlDnQKpoDXtdRR0PVXM';
+const VECTOR_B = '.eJyrVkrLz1eyUkpKLCIbKekoxSeWlmTElxanFsVnpgCNM1SqBQAT9CGd:8M0kX:nETZlRUt-0_Dpc3yPHQYGZuJq3hD8hywGdYAyTdm3cM';
+const VECTOR_C = 'eyJmb28iOiJiYXIifQ:8M0kX:PemOLnbHpiYnFNXCGeCuEJLkT8ffpMo8SAqt55fy8ag';
+
+/** A bare session (no storage) for encode/decode. */
+class CodecSession extends SessionBase {}
+const codec = (secretKey: string, secretKeyFallbacks: string[] = []) =>
+  new CodecSession(null, resolveSessionsOptions({ secretKey, secretKeyFallbacks }));
+
+/** Freezes only Date (I/O-free tests; timers stay real). */
+function freezeClock(seconds: number): void {
+  jest.useFakeTimers({ now: seconds * 1000, doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'queueMicrotask'] });
+}
+
+afterEach(() => jest.useRealTimers());
+
+describe('base62', () => {
+  it.each([
+    [0, '0'],
+    [61, 'z'],
+    [62, '10'],
+    [FROZEN, '8M0kX'],
+    [-FROZEN, '-8M0kX'],
+  ])('%d ↔ %s', (value, text) => {
+    expect(b62encode(value)).toBe(text);
+    expect(b62decode(text)).toBe(value);
+  });
+
+  it('rejects a character outside the alphabet', () => {
+    expect(() => b62decode('8M0k!')).toThrow();
+  });
+});
+
+describe('SPEC §10.3 vectors', () => {
+  it('A: uncompressed session data (timestamp passed)', () => {
+    expect(dumps({ 'a test key': 'a test value' }, { secret: SECRET, salt: SESSION_SALT, compress: true, timestamp: FROZEN })).toBe(VECTOR_A);
+  });
+
+  it('A: SessionBase.encode with the clock frozen', () => {
+    freezeClock(FROZEN);
+    expect(codec(SECRET).encode({ 'a test key': 'a test value' })).toBe(VECTOR_A);
+  });
+
+  it('B: compressed when zlib saves more than one byte (same JSON bytes; the deflate stream may differ)', () => {
+    // Node's bundled zlib (Chromium's fork) emits a different, equally valid deflate stream than
+    // CPython's for this input, so B is checked as interop: each side inflates the other's bytes.
+    freezeClock(FROZEN);
+    const encoded = codec(SECRET).encode({ foo: 'bar'.repeat(20), _auth_user_id: '1' });
+    const [payload, timestamp] = encoded.split(':');
+    expect(payload.startsWith('.')).toBe(true);
+    expect(timestamp).toBe('8M0kX');
+    const inflate = (token: string) => inflateSync(Buffer.from(token.split(':')[0].slice(1), 'base64url')).toString('latin1');
+    expect(inflate(encoded)).toBe(inflate(VECTOR_B));
+    expect(inflate(encoded)).toBe(`{"foo":"${'bar'.repeat(20)}","_auth_user_id":"1"}`);
+  });
+
+  it('A and B decode back', () => {
+    expect(codec(SECRET).decode(VECTOR_A)).toEqual({ 'a test key': 'a test value' });
+    expect(codec(SECRET).decode(VECTOR_B)).toEqual({ foo: 'bar'.repeat(20), _auth_user_id: '1' });
+  });
+
+  it('C: a signed_cookies cookie, valid only within max_age of its timestamp', () => {
+    expect(dumps({ foo: 'bar' }, { secret: SECRET, salt: SIGNED_COOKIES_SALT, compress: true, timestamp: FROZEN })).toBe(VECTOR_C);
+    freezeClock(FROZEN + 1209600);
+    expect(loads(VECTOR_C, { secrets: [SECRET], salt: SIGNED_COOKIES_SALT, maxAge: 1209600 })).toEqual({ foo: 'bar' });
+    freezeClock(FROZEN + 1209601);
+    expect(() => loads(VECTOR_C, { secrets: [SECRET], salt: SIGNED_COOKIES_SALT, maxAge: 1209600 })).toThrow(SignatureExpired);
+  });
+
+  it("D: Django's Signer vector (salted_hmac with the default Signer salt)", () => {
+    // Signer(key="predictable-secret", sep="/").sign("foo")
+    expect(`foo/${signature('foo', SECRET, 'django.core.signing.Signer')}`).toBe('foo/jZQoX_FtSO70jX9HLRGg2A_2s4kdDBxz1QoO_OpEQb0');
+    // The other two D vectors use a bytes key (b"\xe7") and sha512: session signing takes string
+    // secrets (validated options) and always sha256, so they have no counterpart here.
+  });
+});
+
+describe('secret key fallbacks', () => {
+  const data = { user: 'alice' };
+  let warn: jest.SpyInstance;
+  beforeEach(() => {
+    warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => warn.mockRestore());
+
+  it('data signed with an old key decodes when the old key is a fallback, and re-encodes with the new key', () => {
+    freezeClock(FROZEN);
+    const old = codec('old-secret').encode(data);
+    const rotated = codec('new-secret', ['old-secret']);
+    expect(rotated.decode(old)).toEqual(data);
+    const reencoded = rotated.encode(data);
+    expect(reencoded).toBe(codec('new-secret').encode(data));
+    expect(codec('old-secret').decode(reencoded)).toEqual({});
+  });
+
+  it('without the fallback, old data is an empty session', () => {
+    const old = codec('old-secret').encode(data);
+    expect(codec('new-secret').decode(old)).toEqual({});
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('Session data corrupted'));
+  });
+
+  it('loads tries every key and the fallbacks are never used to sign', () => {
+    const token = dumps(data, { secret: 'old-secret', salt: SESSION_SALT });
+    expect(loads(token, { secrets: ['new-secret', 'old-secret'], salt: SESSION_SALT })).toEqual(data);
+    expect(() => loads(token, { secrets: ['new-secret'], salt: SESSION_SALT })).toThrow(BadSignature);
+  });
+});
+
+describe('tampering', () => {
+  it('a changed payload, timestamp, signature or salt is a BadSignature', () => {
+    const [payload, ts, sig] = VECTOR_A.split(':');
+    const flip = (s: string) => (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
+    for (const token of [`${flip(payload)}:${ts}:${sig}`, `${payload}:8M0kY:${sig}`, `${payload}:${ts}:${flip(sig)}`, `${payload}:${ts}:${sig.slice(0, 20)}`]) {
+      expect(() => loads(token, { secrets: [SECRET], salt: SESSION_SALT })).toThrow(BadSignature);
+    }
+    expect(() => loads(VECTOR_A, { secrets: [SECRET], salt: SIGNED_COOKIES_SALT })).toThrow(BadSignature);
+    expect(() => unsign('no separator', [SECRET], SESSION_SALT)).toThrow(BadSignature);
+  });
+
+  it('the dot that marks compression is signed too', () => {
+    expect(() => loads(VECTOR_B.slice(1), { secrets: [SECRET], salt: SESSION_SALT })).toThrow(BadSignature);
+  });
+
+  it('the legacy (pre-3.1) format is an empty session with a warning by default', () => {
+    // SPEC §10.4 example; Django 4.0+ no longer reads it.
+    const legacy = 'MDMzMWM5YzAyYWFmOThhYzgzYzE5ZDMwZTFmOTFmMTZmNmM3YWY3Zjp7ImEgdGVzdCBrZXkiOiJhIHRlc3QgdmFsdWUifQ==';
+    const warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
+    expect(codec(SECRET).decode(legacy)).toEqual({});
+    expect(String(warn.mock.calls[0]?.[0])).toContain('Session data corrupted');
+    warn.mockRestore();
+  });
+});
+
+describe("Python's ensure_ascii JSON", () => {
+  it('escapes every code unit outside printable ASCII as lowercase \\uXXXX (SPEC §10.6)', () => {
+    expect(pythonJsonDumps({ k: 'é☃😀', ctl: '\u007f\u001f' })).toBe('{"k":"\\u00e9\\u2603\\ud83d\\ude00","ctl":"\\u007f\\u001f"}');
+  });
+
+  it('keeps the short escapes, "/" unescaped, and no spaces', () => {
+    expect(pythonJsonDumps({ a: '"\\\n\r\t\b\f/', b: [1, null, true] })).toBe('{"a":"\\"\\\\\\n\\r\\t\\b\\f/","b":[1,null,true]}');
+  });
+
+  it('encoded session data is ASCII JSON inside (L.5) and decodes back to the same text', () => {
+    const encoded = codec(SECRET).encode({ k: 'é' });
+    const payload = encoded.split(':')[0];
+    expect(Buffer.from(payload, 'base64url').toString('latin1')).toBe('{"k":"\\u00e9"}');
+    expect(codec(SECRET).decode(encoded)).toEqual({ k: 'é' });
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * The Node side of test/django/django_peer.py: a real Django, one long-lived Python process per
+ * database, answering JSON commands. `describeWithDjango` runs a suite only where Django can be
+ * imported; when it cannot, the suite is skipped locally but FAILS when CI=true.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** Debian's python3 has Django 3.2; set DJANGO_PYTHON to try another (e.g. .venv-django/bin/python). */
+export const DJANGO_PYTHON = process.env.DJANGO_PYTHON ?? '/usr/bin/python3';
+const PEER_SCRIPT = join(__dirname, 'django_peer.py');
+
+function probeDjango(): { version: [number, number, number] } | { error: string } {
+  const probe = spawnSync(DJANGO_PYTHON, ['-c', 'import django, psycopg2; print(*django.VERSION[:3])'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { error: (probe.error?.message ?? probe.stderr.trim()) || `exit ${String(probe.status)}` };
+  return { version: probe.stdout.trim().split(' ').map(Number) as [number, number, number] };
+}
+
+const probe = probeDjango();
+/** Django's version as [major, minor, patch], or null when it cannot be imported. */
+export const DJANGO_VERSION = 'version' in probe ? probe.version : null;
+
+export function djangoAtLeast(major: number, minor = 0): boolean {
+  return DJANGO_VERSION !== null && (DJANGO_VERSION[0] > major || (DJANGO_VERSION[0] === major && DJANGO_VERSION[1] >= minor));
+}
+
+export function describeWithDjango(name: string, suite: () => void): void {
+  if (DJANGO_VERSION) return describe(`${name} [Django ${DJANGO_VERSION.join('.')}]`, suite);
+  const reason = `Django (with psycopg2) is not importable by ${DJANGO_PYTHON}: ${'error' in probe ? probe.error : ''}`;
+  if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('needs Django: install python3-django python3-psycopg2 (CI never skips this suite)', () => {
+        throw new Error(reason);
+      });
+    });
+  } else {
+    describe.skip(`${name} (skipped: ${reason})`, suite);
+  }
+}
+
+/** `{"seconds": n}` (0: browser close), `{"date": iso}`, or `{"clear": true}`. */
+export type DjangoExpiry = { seconds: unknown } | { date: string } | { clear: true };
+
+/** A value Django computed, or the exception it raised doing so. */
+export interface Attempt<T> {
+  value?: T;
+  error?: string;
+}
+
+/** What Django sees of a session (django_peer.py `describe`). */
+export interface DjangoSession {
+  key: string | null;
+  data: Record<string, unknown> | null;
+  data_error: string | null;
+  exists: boolean;
+  expiry_age: Attempt<unknown>;
+  expiry_date: Attempt<string>;
+  expire_at_browser_close: Attempt<boolean>;
+  row: DjangoRow | null;
+  original_key_exists?: boolean;
+  /** The JSON text inside the stored signed value, and Django's own serialization of the data. */
+  stored_json?: Attempt<string>;
+  django_json?: Attempt<string>;
+}
+
+export interface DjangoRow {
+  session_data: string;
+  expire_date: string;
+}
+
+export interface DjangoSettings {
+  SECRET_KEY?: string;
+  SECRET_KEY_FALLBACKS?: string[];
+  SESSION_ENGINE?: 'db' | 'cached_db' | 'signed_cookies';
+  DEFAULT_HASHING_ALGORITHM?: 'sha1' | 'sha256';
+  SESSION_COOKIE_AGE?: number;
+}
+
+export interface DjangoLog {
+  logger: string;
+  level: string;
+  message: string;
+}
+
+export class DjangoError extends Error {
+  override name = 'DjangoError';
+  constructor(
+    message: string,
+    readonly logs: DjangoLog[],
+  ) {
+    super(message);
+  }
+}
+
+interface Answer {
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  logs: DjangoLog[];
+}
+
+export class DjangoPeer {
+  /** What Django logged during the last command (django.security.*, django.contrib.sessions). */
+  lastLogs: DjangoLog[] = [];
+  readonly #process: ChildProcessWithoutNullStreams;
+  readonly #waiting: { resolve(answer: Answer): void; reject(error: Error): void }[] = [];
+  #stderr = '';
+  #exited: Error | undefined;
+
+  /** A Django on `databaseUrl` (`sqlite:<file>` or `postgres://…`) signing with `secretKey` unless a command overrides it. */
+  constructor(databaseUrl: string, secretKey: string) {
+    this.#process = spawn(DJANGO_PYTHON, [PEER_SCRIPT, '--database', databaseUrl], {
+      env: { ...process.env, DJANGO_PEER_SECRET_KEY: secretKey, PYTHONIOENCODING: 'utf-8' },
+    });
+    this.#process.stderr.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-4000);
+    });
+    createInterface({ input: this.#process.stdout }).on('line', (line) => this.#waiting.shift()?.resolve(JSON.parse(line) as Answer));
+    this.#process.on('exit', (code) => {
+      this.#exited = new Error(`django_peer.py exited (${String(code)}): ${this.#stderr}`);
+      for (const waiter of this.#waiting.splice(0)) waiter.reject(this.#exited);
+    });
+  }
+
+  /** Runs one command; a Django exception rejects with DjangoError (message "Type: text"). */
+  async command<T = unknown>(cmd: string, args: Record<string, unknown> = {}, settings: DjangoSettings = {}): Promise<T> {
+    if (this.#exited) throw this.#exited;
+    const answer = await new Promise<Answer>((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
+      this.#process.stdin.write(JSON.stringify({ cmd, settings, ...args }) + '\n');
+    });
+    this.lastLogs = answer.logs;
+    if (!answer.ok) throw new DjangoError(answer.error ?? 'unknown error', answer.logs);
+    return answer.result as T;
+  }
+
+  create(data: Record<string, unknown>, settings?: DjangoSettings, expiry?: DjangoExpiry): Promise<DjangoSession> {
+    return this.command('create', { data, expiry }, settings);
+  }
+
+  read(key: string, settings?: DjangoSettings): Promise<DjangoSession> {
+    return this.command('read', { key }, settings);
+  }
+
+  modify(key: string, changes: { set?: Record<string, unknown>; delete?: string[]; expiry?: DjangoExpiry }, settings?: DjangoSettings): Promise<DjangoSession> {
+    return this.command('modify', { key, ...changes }, settings);
+  }
+
+  flush(key: string, settings?: DjangoSettings): Promise<{ key: string | null; original_key_exists: boolean }> {
+    return this.command('flush', { key }, settings);
+  }
+
+  cycleKey(key: string, settings?: DjangoSettings): Promise<DjangoSession> {
+    return this.command('cycle_key', { key }, settings);
+  }
+
+  row(key: string): Promise<DjangoRow | null> {
+    return this.command('row', { key });
+  }
+
+  setRow(key: string, sessionData: string): Promise<number> {
+    return this.command('set_row', { key, session_data: sessionData });
+  }
+
+  async close(): Promise<void> {
+    if (this.#exited) return;
+    const exited = new Promise((resolve) => this.#process.once('exit', resolve));
+    this.#process.stdin.end();
+    await exited;
+  }
+}
+
+/** The same text with the character at `index` replaced by another of the same alphabet. */
+export function alterOneCharacter(text: string, index: number): string {
+  const replacement = text[index] === 'A' ? 'B' : 'A';
+  return text.slice(0, index) + replacement + text.slice(index + 1);
+}

@@ -1,0 +1,186 @@
+/**
+ * The cache engine against Django's test suite (TESTS.md): the SessionTestsMixin (A) and the
+ * CacheSessionTests additions (F, #85–#89), on the in-memory cache and on the real Redis; plus the
+ * port's own checks (TESTS.md L.8: the 10 000-attempt bound, non-positive TTLs; atomic add).
+ */
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import {
+  CACHE_KEY_PREFIX,
+  CACHE_UNAVAILABLE_MESSAGE,
+  CacheSessionStore,
+  resolveSessionsOptions,
+  SessionsCache,
+  type SessionsConfig,
+} from '../../src/sessions';
+import { CACHE_KINDS, createTestCache, redisKeys, type TestCache } from '../support/caches';
+import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
+
+const SECRET_KEY = 'cache-engine-tests-secret-key';
+
+function cacheStore(config: SessionsConfig): CacheSessionStore {
+  return new CacheSessionStore(config, new SessionsCache(config));
+}
+
+describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
+  describeSessionMixin(`cache on ${kind}`, async () => {
+    const testCache = await createTestCache(kind);
+    const config = resolveSessionsOptions({ secretKey: SECRET_KEY, cache: testCache.cache });
+    const target: MixinTarget = {
+      engine: 'cache',
+      cookieAge: config.cookie.age,
+      session: (key) => cacheStore(config).session(key),
+      withConfig: (partial) => ({ session: (key) => cacheStore({ ...config, ...partial }).session(key) }),
+    };
+    return { target, teardown: () => testCache.close() };
+  });
+
+  describe('CacheSessionTests (F)', () => {
+    let testCache: TestCache;
+    let store: CacheSessionStore;
+    beforeAll(async () => {
+      testCache = await createTestCache(kind);
+      store = cacheStore(resolveSessionsOptions({ secretKey: SECRET_KEY, cache: testCache.cache }));
+    });
+    afterAll(() => testCache.close());
+
+    it('#85 an overlong key loads as an empty session without a key', async () => {
+      const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+      const session = store.session(alphabet.repeat(20));
+      expect(await session.load()).toEqual({});
+      expect(session.sessionKey).toBeNull();
+    });
+
+    it('#86 the session is stored in the cache under django.contrib.sessions.cache<key>', async () => {
+      const session = store.session();
+      session.set('x', 1);
+      await session.save();
+      expect(await session.cacheKey()).toBe(`${CACHE_KEY_PREFIX}${session.sessionKey}`);
+      expect(await testCache.cache.get(await session.cacheKey())).toEqual({ x: 1 });
+      if (kind === 'redis') {
+        expect(await redisKeys(testCache)).toContain(`${testCache.namespace}::${CACHE_KEY_PREFIX}${session.sessionKey}`);
+      }
+    });
+
+    it('#87 with a cache of its own (SESSION_CACHE_ALIAS) the sessions stay out of the default cache', async () => {
+      const defaultCache = createCache({ stores: [new Keyv()] });
+      const sessions = store.session(); // store's cache = the sessions cache, not defaultCache
+      await sessions.save();
+      expect(await defaultCache.get(await sessions.cacheKey())).toBeUndefined();
+      expect(await testCache.cache.get(await sessions.cacheKey())).toEqual({});
+    });
+
+    it('#88/#89 create then save leaves an entry at cacheKey', async () => {
+      const session = store.session();
+      await session.create();
+      await session.save();
+      expect(await testCache.cache.get(await session.cacheKey())).toEqual({});
+    });
+
+    it('the stored entry expires with the session (TTL = expiry age)', async () => {
+      const session = store.session();
+      session.setExpiry(60);
+      await session.save();
+      const expires = await testCache.cache.ttl(await session.cacheKey());
+      expect(expires! - Date.now()).toBeGreaterThan(55_000);
+      expect(expires! - Date.now()).toBeLessThanOrEqual(60_000);
+    });
+
+    it('a non-positive expiry age deletes the entry instead of storing it (L.8)', async () => {
+      const session = store.session();
+      session.set('a', 1);
+      await session.save();
+      const cacheKey = await session.cacheKey();
+      session.setExpiry(new Date(Date.now() - 1000));
+      await session.save();
+      expect(await testCache.cache.get(cacheKey)).toBeUndefined();
+    });
+
+    it('save(mustCreate) refuses a key already in the cache (set-if-absent)', async () => {
+      const first = store.session();
+      first.set('owner', 'first');
+      await first.save();
+      const second = store.session(first.sessionKey);
+      second.clear(); // data without loading: a new session that happens to draw the same key
+      second.set('owner', 'second');
+      await expect(second.save(true)).rejects.toThrow('is taken');
+      expect(await testCache.cache.get(await first.cacheKey())).toEqual({ owner: 'first' });
+    });
+
+    it('concurrent creates of one key: exactly one wins', async () => {
+      const key = 'concurrentcreatekey0000000000000';
+      const attempts = Array.from({ length: 10 }, (_, i) => {
+        const session = store.session(key);
+        session.clear();
+        session.set('writer', i);
+        return session.save(true).then(
+          () => i,
+          () => undefined,
+        );
+      });
+      const winners = (await Promise.all(attempts)).filter((i) => i !== undefined);
+      expect(winners).toHaveLength(1);
+      expect(await testCache.cache.get(`${CACHE_KEY_PREFIX}${key}`)).toEqual({ writer: winners[0] });
+      await store.session(key).delete();
+    });
+
+    it('a loaded session does not share its data object with the cache', async () => {
+      const session = store.session();
+      session.set('list', [1]);
+      await session.save();
+      const reopened = await store.session(session.sessionKey).ensureLoaded();
+      (reopened.get('list') as number[]).push(2); // mutated without save
+      const again = await store.session(session.sessionKey).ensureLoaded();
+      expect(again.get('list')).toEqual([1]);
+    });
+
+    it('clearExpired is a no-op for a cache that expires entries itself', async () => {
+      expect(await store.clearExpired()).toBe(0);
+    });
+  });
+});
+
+describe('cache engine: a cache that does not store (L.8)', () => {
+  /** A Map that silently drops every write: a cache that is unavailable without saying so. */
+  class DroppingMap<K, V> extends Map<K, V> {
+    override set(): this {
+      return this;
+    }
+  }
+
+  it('create() gives up after 10 000 attempts with Django\'s message', async () => {
+    const cache = createCache({ stores: [new Keyv({ store: new DroppingMap() })] });
+    const session = cacheStore(resolveSessionsOptions({ secretKey: SECRET_KEY, cache })).session();
+    const reads = jest.spyOn(cache, 'get');
+    await expect(session.create()).rejects.toThrow(CACHE_UNAVAILABLE_MESSAGE);
+    // Per attempt: exists() of the new key, then add's check and read-back.
+    expect(reads).toHaveBeenCalledTimes(3 * 10_000);
+  });
+});
+
+describe('cache engine: its own in-memory cache', () => {
+  it('falls back to a private in-memory cache, sweeps its expired entries and disconnects it', async () => {
+    const config = resolveSessionsOptions({ secretKey: SECRET_KEY });
+    const sessionsCache = new SessionsCache(config);
+    const store = new CacheSessionStore(config, sessionsCache);
+    const kept = store.session();
+    kept.set('a', 1);
+    await kept.save();
+    await sessionsCache.cache.set(`${CACHE_KEY_PREFIX}abandonedsession`, {}, 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await store.clearExpired()).toBe(1);
+    expect((await store.session(kept.sessionKey).ensureLoaded()).get('a')).toBe(1);
+    const disconnect = jest.spyOn(sessionsCache.cache, 'disconnect');
+    await sessionsCache.onModuleDestroy();
+    expect(disconnect).toHaveBeenCalled();
+  });
+
+  it('never disconnects a cache it was given', async () => {
+    const cache = createCache({ stores: [new Keyv()] });
+    const sessionsCache = new SessionsCache(resolveSessionsOptions({ secretKey: SECRET_KEY, cache }));
+    const disconnect = jest.spyOn(cache, 'disconnect');
+    expect(sessionsCache.cache).toBe(cache);
+    await sessionsCache.onModuleDestroy();
+    expect(disconnect).not.toHaveBeenCalled();
+  });
+});

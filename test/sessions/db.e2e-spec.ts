@@ -1,0 +1,203 @@
+/**
+ * The db engine against Django's own test suite (TESTS.md): the SessionTestsMixin (A), the
+ * DatabaseSessionTests additions (B) and the custom-model tests (C), on SQLite and PostgreSQL.
+ */
+import { Column, Entity, Index, type DataSource } from 'typeorm';
+import {
+  AbstractBaseSession,
+  DbSession,
+  DbSessionStore,
+  resolveSessionsOptions,
+  SessionEntity,
+  type SessionData,
+  type SessionRow,
+  type SessionsConfig,
+  UpdateError,
+} from '../../src/sessions';
+import { DATABASE_KINDS, openTestDataSource, type DatabaseKind } from '../support/databases';
+import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
+
+const SECRET_KEY = 'db-engine-tests-secret-key';
+
+/** Django's `sessions_tests.models.CustomSession`: an extra nullable, indexed account id. */
+@Entity({ name: 'sessions_tests_customsession' })
+class CustomSession extends AbstractBaseSession {
+  @Index('sessions_tests_customsession_account_id')
+  @Column({ name: 'account_id', type: 'integer', nullable: true })
+  accountId: number | null;
+}
+
+/** Django's custom store's session: a one-day default age. */
+class CustomDbSession<T extends object = SessionData> extends DbSession<T> {
+  override getSessionCookieAge(): number {
+    return 86400;
+  }
+}
+
+/** Django's `sessions_tests.models.SessionStore`. */
+class CustomDbSessionStore extends DbSessionStore {
+  override readonly engine = 'custom_db';
+
+  override session<T extends object = SessionData>(sessionKey?: string | null): CustomDbSession<T> {
+    return new CustomDbSession<T>(sessionKey, this.config, this);
+  }
+
+  override getModelClass() {
+    return CustomSession;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override async createModelInstance(session: DbSession<any>, data: SessionData): Promise<SessionRow> {
+    const row = await super.createModelInstance(session, data);
+    const accountId = Number(data._auth_user_id);
+    return { ...row, accountId: data._auth_user_id != null && Number.isInteger(accountId) ? accountId : null };
+  }
+}
+
+async function createCustomSessionTable(dataSource: DataSource): Promise<void> {
+  const expireType = dataSource.options.type === 'postgres' ? 'timestamp with time zone' : 'datetime';
+  await dataSource.query(
+    `CREATE TABLE "sessions_tests_customsession" ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" ${expireType} NOT NULL, "account_id" integer NULL)`,
+  );
+  await dataSource.query('CREATE INDEX "sessions_tests_customsession_expire_date" ON "sessions_tests_customsession" ("expire_date")');
+  await dataSource.query('CREATE INDEX "sessions_tests_customsession_account_id" ON "sessions_tests_customsession" ("account_id")');
+}
+
+interface DbFixture {
+  dataSource: DataSource;
+  store: DbSessionStore;
+  close(): Promise<void>;
+}
+
+async function openDbFixture(kind: DatabaseKind, custom: boolean): Promise<DbFixture> {
+  const { dataSource, close } = await openTestDataSource(kind, { entities: [SessionEntity, CustomSession] });
+  if (custom) await createCustomSessionTable(dataSource);
+  const config = resolveSessionsOptions({ secretKey: SECRET_KEY });
+  const StoreClass = custom ? CustomDbSessionStore : DbSessionStore;
+  return { dataSource, store: new StoreClass(config, dataSource), close };
+}
+
+function mixinTarget(fixture: DbFixture, custom: boolean): MixinTarget {
+  const StoreClass = custom ? CustomDbSessionStore : DbSessionStore;
+  const config = (fixture.store as unknown as { config: SessionsConfig }).config;
+  return {
+    engine: custom ? 'custom_db' : 'db',
+    cookieAge: custom ? 86400 : config.cookie.age,
+    session: (key) => fixture.store.session(key),
+    withConfig: (partial) => {
+      const store = new StoreClass({ ...config, ...partial }, fixture.dataSource);
+      return { session: (key) => store.session(key) };
+    },
+  };
+}
+
+describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
+  for (const custom of [false, true]) {
+    const engineLabel = custom ? 'custom db store' : 'db';
+
+    describeSessionMixin(`${engineLabel} on ${kind}`, async () => {
+      const fixture = await openDbFixture(kind, custom);
+      return { target: mixinTarget(fixture, custom), teardown: fixture.close };
+    });
+
+    describe(`DatabaseSessionTests (${engineLabel})`, () => {
+      let fixture: DbFixture;
+      const Model = custom ? CustomSession : SessionEntity;
+      beforeAll(async () => {
+        fixture = await openDbFixture(kind, custom);
+      });
+      afterAll(() => fixture.close());
+      beforeEach(() => fixture.dataSource.getRepository(Model).clear());
+
+      const findRow = (key: string | null) =>
+        fixture.dataSource.getRepository<AbstractBaseSession & Partial<CustomSession>>(Model).findOneByOrFail({ sessionKey: key as string });
+
+      it('#66 a row reads as its session key', async () => {
+        const session = fixture.store.session();
+        session.set('x', 1);
+        await session.save();
+        const row = await findRow(session.sessionKey);
+        expect(String(row)).toBe(session.sessionKey);
+      });
+
+      it('#67 getDecoded of a row', async () => {
+        const session = fixture.store.session();
+        session.set('x', 1);
+        await session.save();
+        expect(fixture.store.getDecoded(await findRow(session.sessionKey))).toEqual({ x: 1 });
+      });
+
+      it('#68 data written to the row by another writer is what a session loads', async () => {
+        const session = fixture.store.session();
+        session.set('y', 1);
+        await session.save();
+        const row = await findRow(session.sessionKey);
+        // Django's SessionManager.save(key, dict, expire_date): encode and store through the ORM.
+        row.sessionData = fixture.store.session().encode({ y: 2 });
+        await fixture.dataSource.getRepository(Model).save(row);
+        const reloaded = await fixture.store.session(session.sessionKey).ensureLoaded();
+        expect(reloaded.getItem('y')).toBe(2);
+      });
+
+      it('#69/#70 clearExpired deletes the expired rows only', async () => {
+        const repository = fixture.dataSource.getRepository(Model);
+        expect(await repository.count()).toBe(0);
+        const live = fixture.store.session();
+        live.set('foo', 'bar');
+        live.setExpiry(3600);
+        await live.save();
+        const expired = fixture.store.session();
+        expired.set('foo', 'bar');
+        expired.setExpiry(-3600);
+        await expired.save();
+        expect(await repository.count()).toBe(2);
+        expect(await fixture.store.clearExpired()).toBe(1);
+        expect(await repository.count()).toBe(1);
+        expect(await fixture.store.session(live.sessionKey).exists(live.sessionKey)).toBe(true);
+        expect(await fixture.store.clearExpired()).toBe(0);
+      });
+
+      it('save() of a key that has no row is an UpdateError (Django), and stores nothing', async () => {
+        const session = fixture.store.session('unknownkey12345');
+        await expect(session.save()).rejects.toThrow(UpdateError);
+        expect(await fixture.dataSource.getRepository(Model).count()).toBe(0);
+      });
+
+      // Also run with TZ=America/New_York: TypeORM must read the SQLite text as UTC.
+      it('the row has Django\'s columns and expire date', async () => {
+        const session = fixture.store.session();
+        session.set('x', 1);
+        await session.save();
+        const row = await findRow(session.sessionKey);
+        expect(row.sessionKey).toMatch(/^[a-z0-9]{32}$/);
+        expect(fixture.store.getDecoded(row)).toEqual({ x: 1 });
+        const age = (row.expireDate.getTime() - Date.now()) / 1000;
+        expect(age).toBeGreaterThan(session.getSessionCookieAge() - 60);
+        expect(age).toBeLessThanOrEqual(session.getSessionCookieAge());
+      });
+
+      if (custom) {
+        it('#71 an extra column is filled from the data', async () => {
+          const session = fixture.store.session();
+          session.set('_auth_user_id', 42);
+          await session.save();
+          expect((await findRow(session.sessionKey)).accountId).toBe(42);
+          session.pop('_auth_user_id');
+          await session.save();
+          expect((await findRow(session.sessionKey)).accountId).toBeNull();
+        });
+
+        // #72–#75 are the mixin's #45/#46 and #53/#54 with cookieAge 86400 (see mixinTarget).
+        it('#72–#75 the custom store\'s default age is one day', () => {
+          const session = fixture.store.session();
+          expect(session.getExpiryAge()).toBe(86400);
+          session.setExpiry(0);
+          expect(session.getExpiryAge()).toBe(86400);
+          session.setExpiry(10);
+          session.setExpiry(null);
+          expect(session.getExpiryAge()).toBe(86400);
+        });
+      }
+    });
+  }
+});

@@ -1,0 +1,417 @@
+/**
+ * Django's `SessionTestsMixin` (TESTS.md section A, #1–#65) as a reusable Jest suite, run once per
+ * engine. Django's [ASYNC] twins collapse into the same (async) test: every I/O method is async here.
+ * Test names carry the TESTS.md numbers.
+ *
+ * Usage (one call per engine and database):
+ *
+ *   describeSessionMixin('db on sqlite', async () => {
+ *     const { dataSource, close } = await openTestDataSource('sqlite');
+ *     const config = resolveSessionsOptions({ secretKey: 'k' });
+ *     const store = new DbSessionStore(config, dataSource);
+ *     const target: MixinTarget = {
+ *       engine: 'db',
+ *       cookieAge: config.cookie.age,
+ *       session: (key) => store.session(key),
+ *       // The same storage under other settings (Django's @override_settings; #55 needs it):
+ *       withConfig: (partial) => {
+ *         const other = new DbSessionStore({ ...config, ...partial }, dataSource);
+ *         return { session: (key) => other.session(key) };
+ *       },
+ *     };
+ *     return { target, teardown: close };
+ *   });
+ *
+ * An engine whose stores cannot be rebuilt with another config may instead pass
+ * `overrides.expireAtBrowserClose(value)`, a factory of sessions under that setting.
+ *
+ * `setup` runs once per suite (beforeAll); every test gets a fresh `target.session()` that is
+ * deleted afterwards, like Django's setUp/tearDown.
+ */
+import { SessionKeyError, UpdateError, type SessionsConfig } from '../../src/sessions';
+import { suspiciousSessionLogger, type AnySession } from '../../src/sessions/session';
+import { b62encode, signature } from '../../src/sessions/signing';
+
+export type MixinEngine = 'db' | 'cache' | 'cached_db' | 'file' | 'signed_cookies' | 'custom_db';
+
+export interface MixinTarget {
+  /** Django's `self.backend(key)`: a new session object of the engine under test. */
+  session(key?: string | null): AnySession;
+  /** The engine name, for per-engine quirks Django's subclasses encode (signed_cookies overrides/skips, file quirks). */
+  engine: MixinEngine;
+  /** Expected default expiry age (Django's get_session_cookie_age(); 86400 for the custom db store). */
+  cookieAge: number;
+  /**
+   * The same engine and storage with some settings changed (Django's `@override_settings`), e.g.
+   * `withConfig({ expireAtBrowserClose: true })`. Needed by #55 unless `overrides.expireAtBrowserClose` is given.
+   */
+  withConfig?(partial: Partial<SessionsConfig>): Pick<MixinTarget, 'session'>;
+}
+
+export interface MixinOverrides {
+  /** Sessions created with `SESSION_EXPIRE_AT_BROWSER_CLOSE = value` (used by #55 instead of `withConfig`). */
+  expireAtBrowserClose?: (value: boolean) => (key?: string | null) => AnySession;
+}
+
+/** The secret the session signs with (the mixin re-signs a bad payload for #59). */
+function secretOf(session: AnySession): string {
+  return (session as unknown as { config: SessionsConfig }).config.secretKey;
+}
+
+/** A Date with a non-zero millisecond part, so the isoformat round trip of the fraction is checked. */
+function nowWithMillis(): Date {
+  const date = new Date();
+  if (date.getUTCMilliseconds() === 0) date.setUTCMilliseconds(123);
+  return date;
+}
+
+export function describeSessionMixin(
+  label: string,
+  setup: () => Promise<{ target: MixinTarget; teardown(): Promise<void> }>,
+  overrides: MixinOverrides = {},
+): void {
+  describe(`SessionTestsMixin: ${label}`, () => {
+    let target: MixinTarget;
+    let teardown: (() => Promise<void>) | undefined;
+    let session: AnySession;
+    const extraKeys: (string | null)[] = [];
+
+    beforeAll(async () => {
+      ({ target, teardown } = await setup());
+    });
+    afterAll(async () => {
+      await teardown?.();
+    });
+    beforeEach(() => {
+      session = target.session();
+    });
+    afterEach(async () => {
+      // Django's tearDown: delete() must not throw, even without a key or a stored session.
+      await session.delete();
+      for (const key of extraKeys.splice(0)) await target.session(key).delete();
+    });
+
+    const signedCookies = () => target.engine === 'signed_cookies';
+
+    /** Sessions of the same engine with SESSION_EXPIRE_AT_BROWSER_CLOSE set to `value`. */
+    function browserCloseSessions(value: boolean): (key?: string | null) => AnySession {
+      if (overrides.expireAtBrowserClose) return overrides.expireAtBrowserClose(value);
+      if (!target.withConfig) throw new Error('MixinTarget needs withConfig() (or overrides.expireAtBrowserClose) for #55');
+      const other = target.withConfig({ expireAtBrowserClose: value });
+      return (key) => other.session(key);
+    }
+
+    it('#1 new session: neither modified nor accessed', () => {
+      expect(session.modified).toBe(false);
+      expect(session.accessed).toBe(false);
+    });
+
+    it('#2/#3 get on an empty session returns nothing', () => {
+      expect(session.get('cat')).toBeUndefined();
+      expect(session.get('cat', null)).toBeNull();
+    });
+
+    it('#4/#5 store then pop', () => {
+      session.set('cat', 'dog');
+      expect(session.modified).toBe(true);
+      expect(session.pop('cat')).toBe('dog');
+    });
+
+    it('#6/#7 pop of a present key marks the session accessed and modified', () => {
+      session.set('some key', 'exists');
+      session.accessed = false;
+      session.modified = false;
+      expect(session.pop('some key')).toBe('exists');
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(true);
+      expect(session.get('some key')).toBeUndefined();
+    });
+
+    // #10/#11 (Python keyword argument `default=`) are the same call as #8/#9 in TypeScript.
+    it('#8/#9/#10/#11 pop with a default of a missing key: accessed, not modified', () => {
+      expect(session.pop('some key', 'does not exist')).toBe('does not exist');
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(false);
+      // A default passed explicitly as undefined still counts as passed (Python's sentinel).
+      expect(session.pop('some key', undefined)).toBeUndefined();
+    });
+
+    it('#12/#13 pop without a default of a missing key throws KeyError', () => {
+      expect(() => session.pop('some key')).toThrow(SessionKeyError);
+    });
+
+    it('#14/#15 setdefault', () => {
+      expect(session.setdefault('foo', 'bar')).toBe('bar');
+      expect(session.setdefault('foo', 'baz')).toBe('bar');
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(true);
+    });
+
+    it('#16/#17 update', () => {
+      session.update({ 'update key': 1 });
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(true);
+      expect(session.get('update key')).toBe(1);
+    });
+
+    it('#18/#19 has: accessed, not modified', () => {
+      session.set('some key', 1);
+      session.modified = false;
+      session.accessed = false;
+      expect(session.has('some key')).toBe(true);
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(false);
+    });
+
+    it('#20/#21 values', () => {
+      expect(session.values()).toEqual([]);
+      expect(session.accessed).toBe(true);
+      session.set('some key', 1);
+      session.modified = false;
+      session.accessed = false;
+      expect(session.values()).toEqual([1]);
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(false);
+    });
+
+    it('#22/#23 keys', () => {
+      session.set('x', 1);
+      session.modified = false;
+      session.accessed = false;
+      expect(session.keys()).toEqual(['x']);
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(false);
+    });
+
+    it('#24/#25 items', () => {
+      session.set('x', 1);
+      session.modified = false;
+      session.accessed = false;
+      expect(session.items()).toEqual([['x', 1]]);
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(false);
+    });
+
+    it('#26 clear', () => {
+      session.set('x', 1);
+      session.modified = false;
+      session.accessed = false;
+      expect(session.items()).toEqual([['x', 1]]);
+      session.clear();
+      expect(session.items()).toEqual([]);
+      expect(session.accessed).toBe(true);
+      expect(session.modified).toBe(true);
+    });
+
+    it('#27/#28 save of a fresh session stores it under a new key', async () => {
+      // signed_cookies overrides this test with a no-op: exists() is meaningless for client-side sessions.
+      if (signedCookies()) return;
+      await session.save();
+      expect(session.sessionKey).toMatch(/^[a-z0-9]{32}$/);
+      expect(await session.exists(session.sessionKey)).toBe(true);
+    });
+
+    it('#29/#30 delete', async () => {
+      await session.save();
+      await session.delete(session.sessionKey);
+      expect(await session.exists(session.sessionKey)).toBe(false);
+    });
+
+    it('#31/#32 flush', async () => {
+      session.set('foo', 'bar');
+      await session.save();
+      const previousKey = session.sessionKey;
+      await session.flush();
+      expect(await session.exists(previousKey)).toBe(false);
+      expect(session.sessionKey).not.toBe(previousKey);
+      expect(session.sessionKey).toBeNull();
+      expect(session.modified).toBe(true);
+      expect(session.accessed).toBe(true);
+    });
+
+    it('#33/#34 cycleKey: new key, same data, old session gone', async () => {
+      // signed_cookies overrides this test with a no-op (an issued cookie cannot be revoked).
+      if (signedCookies()) return;
+      session.set('a', 'c');
+      session.set('b', 'd');
+      await session.save();
+      const previousKey = session.sessionKey;
+      const previousItems = session.items();
+      await session.cycleKey();
+      expect(await session.exists(previousKey)).toBe(false);
+      expect(session.sessionKey).not.toBe(previousKey);
+      expect(session.items()).toEqual(previousItems);
+    });
+
+    it('#35/#36 cycleKey of a session not loaded yet keeps the stored data', async () => {
+      session.set('a', 'c');
+      session.set('b', 'd');
+      await session.save();
+      const previousItems = session.items();
+      const reopened = target.session(session.sessionKey);
+      expect(reopened.isLoaded).toBe(false);
+      await reopened.cycleKey();
+      extraKeys.push(reopened.sessionKey);
+      expect(Object.fromEntries(reopened.items())).toEqual(Object.fromEntries(previousItems));
+    });
+
+    it('#37/#38 save does not clear the data', async () => {
+      session.set('a', 'b');
+      await session.save();
+      expect(session.getItem('a')).toBe('b');
+    });
+
+    it('#39/#40 an invalid (too short) key is never taken', async () => {
+      const invalid = target.session('1');
+      try {
+        await invalid.save();
+        expect(invalid.sessionKey).not.toBe('1');
+        expect(invalid.get('cat')).toBeUndefined();
+        await invalid.delete();
+      } finally {
+        await invalid.delete('1');
+      }
+    });
+
+    // #41–#43 [INT] set Django's private `_session_key`; the constructor runs the same validation.
+    it('#41 an empty key is no key', () => {
+      expect(target.session('').sessionKey).toBeNull();
+    });
+
+    it('#42 a 7-character key is no key', () => {
+      expect(target.session('1234567').sessionKey).toBeNull();
+    });
+
+    it('#43 an 8-character key is taken', () => {
+      expect(target.session('12345678').sessionKey).toBe('12345678');
+    });
+
+    it('#44 sessionKey is read-only', () => {
+      // @ts-expect-error sessionKey has no setter: assigning it is a compile error...
+      expect(() => (session.sessionKey = 'abcdefghijkl')).toThrow(TypeError); // ...and a TypeError at run time.
+      expect(session.sessionKey).toBeNull();
+    });
+
+    it('#45/#46 default expiry', () => {
+      expect(session.getExpiryAge()).toBe(target.cookieAge);
+      session.setExpiry(0);
+      expect(session.getExpiryAge()).toBe(target.cookieAge);
+    });
+
+    it('#47/#48 custom expiry in seconds', () => {
+      const modification = new Date();
+      session.setExpiry(10);
+      expect(session.getExpiryDate({ modification })).toEqual(new Date(modification.getTime() + 10_000));
+      expect(session.getExpiryAge({ modification })).toBe(10);
+    });
+
+    it('#49/#50 custom expiry as a time span from a frozen now (Django: timedelta)', () => {
+      // Python's timedelta has no JS counterpart: the port's equivalent is a Date computed from "now".
+      const modification = nowWithMillis();
+      jest.useFakeTimers({ now: modification, doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'queueMicrotask'] });
+      try {
+        session.setExpiry(new Date(Date.now() + 10_000));
+        expect(session.getExpiryDate({ modification })).toEqual(new Date(modification.getTime() + 10_000));
+        expect(session.getExpiryAge({ modification })).toBe(10);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
+    it('#51/#52 custom expiry as a Date (stored as isoformat, milliseconds kept)', () => {
+      const modification = nowWithMillis();
+      session.setExpiry(new Date(modification.getTime() + 10_000));
+      expect(session.getExpiryDate({ modification })).toEqual(new Date(modification.getTime() + 10_000));
+      expect(session.getExpiryAge({ modification })).toBe(10);
+    });
+
+    it('#53/#54 setExpiry(null) goes back to the default age', () => {
+      session.setExpiry(null);
+      session.setExpiry(10);
+      session.setExpiry(null);
+      expect(session.getExpiryAge()).toBe(target.cookieAge);
+    });
+
+    it('#55/#56 getExpireAtBrowserClose under both settings', () => {
+      for (const [setting, afterNull] of [
+        [false, false],
+        [true, true],
+      ] as const) {
+        const other = browserCloseSessions(setting)();
+        other.setExpiry(10);
+        expect(other.getExpireAtBrowserClose()).toBe(false);
+        other.setExpiry(0);
+        expect(other.getExpireAtBrowserClose()).toBe(true);
+        other.setExpiry(null);
+        expect(other.getExpireAtBrowserClose()).toBe(afterNull);
+      }
+    });
+
+    it('#57 decode(encode(data)) round-trips', () => {
+      const data = { 'a test key': 'a test value' };
+      expect(session.decode(session.encode(data))).toEqual(data);
+    });
+
+    it('#58 undecodable data is an empty session and a "Session data corrupted" warning', () => {
+      const warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
+      try {
+        for (const bad of ['Zmxhc2tkajphbGtkamY=', 'bad:encoded:value']) {
+          warn.mockClear();
+          expect(session.decode(bad)).toEqual({});
+          expect(warn).toHaveBeenCalled();
+          expect(String(warn.mock.calls[0][0])).toContain('Session data corrupted');
+        }
+      } finally {
+        warn.mockRestore();
+      }
+    });
+
+    it('#59 a validly signed payload that is not JSON decodes to an empty session, silently', () => {
+      // TimestampSigner(salt=key_salt).sign(b"invalid data") in Python signs the text "b'invalid data'".
+      const value = `b'invalid data':${b62encode(Math.floor(Date.now() / 1000))}`;
+      const token = `${value}:${signature(value, secretOf(session), session.keySalt)}`;
+      const warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
+      try {
+        expect(session.decode(token)).toEqual({});
+        expect(warn).not.toHaveBeenCalled();
+      } finally {
+        warn.mockRestore();
+      }
+    });
+
+    it('#60/#61 a session past its expiry date is not loaded', async () => {
+      session.set('foo', 'bar');
+      session.setExpiry(new Date(Date.now() - 10_000));
+      await session.save();
+      const oldKey = session.sessionKey;
+      const reopened = await target.session(oldKey).ensureLoaded();
+      extraKeys.push(oldKey, reopened.sessionKey);
+      // signed_cookies: Django's expected failure, kept as is — a cookie's validity follows only the
+      // cookie age, never a per-session expiry (Django ticket #19201).
+      expect(reopened.has('foo')).toBe(signedCookies());
+    });
+
+    it('#62/#63 loading an unknown key creates no record', async () => {
+      if (signedCookies()) return; // skipped by Django: no external store to create records in
+      const unknown = target.session('someunknownkey');
+      await unknown.load();
+      expect(unknown.sessionKey).toBeNull();
+      // The file engine's exists(null) invents a key as a side effect (Django quirk), hence the order.
+      expect(await unknown.exists(unknown.sessionKey)).toBe(false);
+      expect(unknown.sessionKey).not.toBe('someunknownkey');
+      extraKeys.push(unknown.sessionKey);
+    });
+
+    it('#64/#65 save does not resurrect a session deleted in another context', async () => {
+      if (signedCookies()) return; // skipped by Django: a cookie session cannot be queried
+      session.set('test_data', 'value1');
+      await session.save(true);
+      const other = target.session(session.sessionKey);
+      await other.delete();
+      session.set('test_data', 'value2');
+      await expect(session.save()).rejects.toThrow(UpdateError);
+      expect(await session.load()).toEqual({});
+    });
+  });
+}
+
