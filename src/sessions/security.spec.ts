@@ -66,6 +66,9 @@ describe('hashKeysAtRest', () => {
     expect(() => resolveSessionsOptions({ secretKey: 'k', hashKeysAtRest: 'yes' as unknown as boolean })).toThrow(
       new SessionsOptionsError('SessionsModule option "hashKeysAtRest" must be a boolean, got "yes"'),
     );
+    expect(() => resolveSessionsOptions({ secretKey: 'k', engine: 'file', hashKeysAtRest: true })).toThrow(
+      new SessionsOptionsError('SessionsModule option "hashKeysAtRest" applies to the db and cached_db engines only, not file'),
+    );
   });
 
   it('stores 40 characters (the column size) that differ from the key', () => {

@@ -151,6 +151,9 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   checkBoolean('saveEveryRequest', options.saveEveryRequest);
   checkBoolean('acceptLegacyFormat', options.acceptLegacyFormat);
   checkBoolean('hashKeysAtRest', options.hashKeysAtRest);
+  if (options.hashKeysAtRest && typeof engine === 'string' && engine !== 'db' && engine !== 'cached_db') {
+    fail('hashKeysAtRest', `applies to the db and cached_db engines only, not ${engine}`);
+  }
   if (options.filePath !== undefined && (typeof options.filePath !== 'string' || options.filePath === '')) {
     fail('filePath', 'must be a non-empty string');
   }

@@ -54,14 +54,17 @@ export function pythonJsonDumps(value: unknown): string {
   );
 }
 
+/** `sha256` (Django 3.1+), or `sha1`: the signatures of Django < 3.1, still accepted by 3.1/3.2. */
+export type SigningAlgorithm = 'sha256' | 'sha1';
+
 const derivedKeys = new Map<string, Buffer>();
 
-/** `salted_hmac`'s derived key: SHA256(salt + "signer" + secret), memoised (a handful of keys live). */
-function derivedKey(salt: string, secret: string): Buffer {
-  const id = `${salt}\u0000${secret}`;
+/** `salted_hmac`'s derived key: HASH(salt + "signer" + secret), memoised (a handful of keys live). */
+function derivedKey(salt: string, secret: string, algorithm: SigningAlgorithm): Buffer {
+  const id = `${algorithm}\u0000${salt}\u0000${secret}`;
   let key = derivedKeys.get(id);
   if (!key) {
-    key = createHash('sha256')
+    key = createHash(algorithm)
       .update(salt + 'signer' + secret, 'utf8')
       .digest();
     derivedKeys.set(id, key);
@@ -69,9 +72,9 @@ function derivedKey(salt: string, secret: string): Buffer {
   return key;
 }
 
-/** Django `Signer(key, salt=salt, algorithm="sha256").signature(value)`. */
-export function signature(value: string, secret: string, salt: string): string {
-  return createHmac('sha256', derivedKey(salt, secret)).update(value, 'utf8').digest('base64url');
+/** Django `Signer(key, salt=salt, algorithm=algorithm).signature(value)`. */
+export function signature(value: string, secret: string, salt: string, algorithm: SigningAlgorithm = 'sha256'): string {
+  return createHmac(algorithm, derivedKey(salt, secret, algorithm)).update(value, 'utf8').digest('base64url');
 }
 
 export interface DumpsOptions {
@@ -103,24 +106,28 @@ export interface LoadsOptions {
   salt: string;
   /** Seconds; only the signed_cookies engine passes one. */
   maxAge?: number;
+  /** Also accept HMAC-SHA1 signatures (Django < 3.1 cookies, SPEC §10.4): the `acceptLegacyFormat` option. */
+  acceptSha1?: boolean;
 }
 
 /** Verifies the signature against every key (constant time) and returns the signed value. */
-export function unsign(token: string, secrets: readonly string[], salt: string): string {
+export function unsign(token: string, secrets: readonly string[], salt: string, algorithms: readonly SigningAlgorithm[] = ['sha256']): string {
   const sep = token.lastIndexOf(':');
   if (sep < 0) throw new BadSignature('No ":" found in value');
   const value = token.slice(0, sep);
   const given = Buffer.from(token.slice(sep + 1), 'utf8');
   for (const secret of secrets) {
-    const expected = Buffer.from(signature(value, secret, salt), 'utf8');
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return value;
+    for (const algorithm of algorithms) {
+      const expected = Buffer.from(signature(value, secret, salt, algorithm), 'utf8');
+      if (expected.length === given.length && timingSafeEqual(expected, given)) return value;
+    }
   }
   throw new BadSignature(`Signature "${token.slice(sep + 1)}" does not match`);
 }
 
 /** `signing.loads(token, key=..., fallback_keys=..., salt=..., max_age=...)`. */
 export function loads<T = unknown>(token: string, options: LoadsOptions): T {
-  const value = unsign(token, options.secrets, options.salt);
+  const value = unsign(token, options.secrets, options.salt, options.acceptSha1 ? ['sha256', 'sha1'] : ['sha256']);
   const sep = value.lastIndexOf(':');
   if (sep < 0) throw new BadSignature('No timestamp found in value');
   const timestamp = b62decode(value.slice(sep + 1));

@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 import { hashSessionKey } from '../../src/sessions/engines/db';
 import { SessionTestController } from '../fixtures/session-test.controller';
 import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, type TestApp } from '../support/app';
-import { DATABASE_KINDS } from '../support/databases';
+import { DATABASE_KINDS, type DatabaseKind } from '../support/databases';
 
 describe.each(HTTP_PLATFORMS)('default cookie attributes (%s)', (platform) => {
   let t: TestApp;
@@ -27,10 +27,12 @@ describe.each(HTTP_PLATFORMS)('default cookie attributes (%s)', (platform) => {
   });
 });
 
-describe.each(DATABASE_KINDS)('hashKeysAtRest (%s)', (database) => {
+const HASHED_SETUPS: [DatabaseKind, 'db' | 'cached_db'][] = [...DATABASE_KINDS.map((kind): [DatabaseKind, 'db'] => [kind, 'db']), ['sqlite', 'cached_db']];
+
+describe.each(HASHED_SETUPS)('hashKeysAtRest (%s, %s engine)', (database, engine) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ database, sessions: { hashKeysAtRest: true }, controllers: [SessionTestController] });
+    t = await createTestApp({ database, sessions: { engine, hashKeysAtRest: true }, controllers: [SessionTestController] });
   });
   afterAll(() => t.close());
 

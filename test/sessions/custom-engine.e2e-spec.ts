@@ -18,7 +18,7 @@ import {
   type SessionsConfig,
 } from '../../src/sessions';
 import { createTestApp, responseSessionKey, TEST_SECRET_KEY, type TestApp } from '../support/app';
-import { describeExampleAppFlows } from '../support/engine-http';
+import { describeBehaviourMatrix, describeExampleAppFlows } from '../support/engine-http';
 
 /** The README's example engine: sessions in a Map, as signed strings (like the db engine's rows). */
 class MemorySession<T extends object = SessionData> extends SessionBase<T> {
@@ -117,3 +117,4 @@ describe('a custom engine outside Nest', () => {
 });
 
 describeExampleAppFlows('custom engine', () => ({ engine: MemorySessionStore }));
+describeBehaviourMatrix('custom engine', () => ({ engine: MemorySessionStore }), 'server');

@@ -18,7 +18,7 @@ import {
   type SessionsModuleOptions,
 } from '../../src/sessions';
 import { createTestApp, responseSessionKey, TEST_SECRET_KEY } from '../support/app';
-import { describeExampleAppFlows } from '../support/engine-http';
+import { describeBehaviourMatrix, describeExampleAppFlows } from '../support/engine-http';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
 
 const MISSING_DIRECTORY = '/if/this/directory/exists/you/have/a/weird/computer';
@@ -161,8 +161,8 @@ describe('file engine storage (SPEC §7.4)', () => {
     expect(session.sessionKey).toBe(key);
   });
 
-  it('a key that could climb out of the directory is never read: fresh session, no key', async () => {
-    for (const key of ['../../../../etc/passwd', '..\\..\\windows', 'ABCDEFGHIJKLMNOP', 'abc.defghijk']) {
+  it('a key that could climb out of the directory, or is too long for a file name, is never read: fresh session, no key', async () => {
+    for (const key of ['../../../../etc/passwd', '..\\..\\windows', 'ABCDEFGHIJKLMNOP', 'abc.defghijk', 'a'.repeat(1240)]) {
       const session = await store.session(key).ensureLoaded();
       expect(session.sessionKey).toBeNull();
       expect(await session.exists(key)).toBe(false);
@@ -293,3 +293,4 @@ beforeAll(async () => {
 });
 afterAll(() => rm(flowsDirectory, { recursive: true, force: true }));
 describeExampleAppFlows('file', () => ({ engine: 'file', filePath: flowsDirectory }));
+describeBehaviourMatrix('file', () => ({ engine: 'file', filePath: flowsDirectory }), 'server');

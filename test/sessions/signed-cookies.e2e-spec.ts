@@ -17,7 +17,7 @@ import {
 } from '../../src/sessions';
 import { b62encode, dumps, loads, signature } from '../../src/sessions/signing';
 import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, TEST_SECRET_KEY, type TestApp } from '../support/app';
-import { describeExampleAppFlows } from '../support/engine-http';
+import { describeBehaviourMatrix, describeExampleAppFlows } from '../support/engine-http';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
 
 const TWO_WEEKS = 1209600;
@@ -225,3 +225,4 @@ describe.each(HTTP_PLATFORMS)('signed_cookies engine in the app (%s)', (platform
 });
 
 describeExampleAppFlows('signed_cookies', () => ({ engine: 'signed_cookies' }));
+describeBehaviourMatrix('signed_cookies', () => ({ engine: 'signed_cookies' }), 'cookie');

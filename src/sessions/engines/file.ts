@@ -52,12 +52,12 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
     const key = this.sessionKey;
     if (key === null) return 'missing';
     let content: string;
-    let modified: number;
+    let mtimeMs: number;
     try {
       const file = await open(this.keyToFile(key), 'r');
       try {
         content = await file.readFile('latin1');
-        modified = (await file.stat()).mtimeMs;
+        mtimeMs = (await file.stat()).mtimeMs;
       } finally {
         await file.close();
       }
@@ -69,7 +69,7 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
     const data = this.decode(content);
     // Django's expiry: the stored one, else the file's mtime + cookie age (a positive number of
     // seconds is an age that never runs out here, a Django quirk kept for compatibility).
-    const expiry = data[EXPIRY_KEY] || new Date(modified + this.getSessionCookieAge() * 1000);
+    const expiry = data[EXPIRY_KEY] || new Date(mtimeMs + this.getSessionCookieAge() * 1000);
     if (this.getExpiryAge({ expiry }) <= 0) {
       await this.delete();
       return 'expired';

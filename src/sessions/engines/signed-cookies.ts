@@ -5,11 +5,11 @@
  * stays valid until the cookie age runs out, even after a logout.
  */
 import { Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
-import { emptyData, SessionBase, type SessionData } from '../session';
+import { emptyData, SessionBase, suspiciousSessionLogger, type SessionData } from '../session';
 import { sessionCookie } from '../session-response';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
-import { dumps, loads } from '../signing';
+import { BadSignature, dumps, loads, SignatureExpired } from '../signing';
 import { SessionStore } from './session-store';
 
 /** The salt of the cookie's signature (fixed, unlike the other engines' `keySalt`). */
@@ -49,10 +49,14 @@ export class SignedCookieSession<TData extends object = SessionData> extends Ses
         secrets: [this.config.secretKey, ...this.config.secretKeyFallbacks],
         salt: SIGNED_COOKIES_SALT,
         maxAge: this.getSessionCookieAge(),
+        acceptSha1: this.config.acceptLegacyFormat,
       });
       if (isPlainObject(data)) return Object.assign(emptyData(), data);
-    } catch {
-      // reset below, as Django does for every exception
+    } catch (error) {
+      // Reset below, as Django does for every exception; a forged or altered cookie is also logged.
+      if (error instanceof BadSignature && !(error instanceof SignatureExpired)) {
+        suspiciousSessionLogger.warn(`Session data corrupted: ${error.message}`);
+      }
     }
     await this.create();
     return emptyData();
