@@ -6,7 +6,7 @@
 import { isLegacySessionData, legacyLoads } from './legacy-format';
 import { parseIsoDatetime, SessionBase, SESSION_KEY_SALT, suspiciousSessionLogger } from './session';
 import { resolveSessionsOptions, type SessionsModuleOptions } from './sessions.options';
-import { BadSignature } from './signing';
+import { BadSignature, loads } from './signing';
 
 class BareSession extends SessionBase {}
 const session = (options: Partial<SessionsModuleOptions> = {}) => new BareSession(null, resolveSessionsOptions({ secretKey: 'predictable-secret', ...options }));
@@ -58,6 +58,17 @@ describe('the pre-3.1 legacy session format (SPEC §10.4)', () => {
   it('tells the formats apart by the separator only the current one has', () => {
     expect(isLegacySessionData(LEGACY_VECTOR)).toBe(true);
     expect(isLegacySessionData(CURRENT_VECTOR)).toBe(false);
+  });
+});
+
+describe('pre-3.1 HMAC-SHA1 signatures of signed_cookies cookies (SPEC §10.4)', () => {
+  const SHA1_COOKIE = 'eyJmb28iOiJiYXIifQ:8M0kX:B66F_edtd-Yt5iDWPFDKL6yKgCM';
+  const options = { secrets: ['predictable-secret'], salt: 'django.contrib.sessions.backends.signed_cookies' };
+
+  it('are accepted only with acceptSha1 (the acceptLegacyFormat option)', () => {
+    expect(loads(SHA1_COOKIE, { ...options, acceptSha1: true })).toEqual({ foo: 'bar' });
+    expect(() => loads(SHA1_COOKIE, options)).toThrow(BadSignature);
+    expect(() => loads(SHA1_COOKIE, { ...options, secrets: ['another-secret'], acceptSha1: true })).toThrow(BadSignature);
   });
 });
 

@@ -143,6 +143,11 @@ export class DjangoPeer {
     return this.command('read', { key }, settings);
   }
 
+  /** The session of a `Cookie` request header, parsed by Django's own cookie parser. */
+  readCookie(cookieHeader: string, settings?: DjangoSettings): Promise<DjangoSession> {
+    return this.command('read', { cookie: cookieHeader }, settings);
+  }
+
   modify(key: string, changes: { set?: Record<string, unknown>; delete?: string[]; expiry?: DjangoExpiry }, settings?: DjangoSettings): Promise<DjangoSession> {
     return this.command('modify', { key, ...changes }, settings);
   }

@@ -154,9 +154,14 @@ def set_expiry(session, expiry):
         session.set_expiry(None)
 
 
+def is_signed_cookies(session):
+    return type(session).__module__ == ENGINES['signed_cookies']
+
+
 def stored_row(key):
+    """The django_session row of this key (db and cached_db engines)."""
     from django.conf import settings
-    if key is None or not settings.SESSION_ENGINE.startswith('django.contrib.sessions.backends.') or 'cookies' in settings.SESSION_ENGINE:
+    if key is None or settings.SESSION_ENGINE not in (ENGINES['db'], ENGINES['cached_db']):
         return None
     from django.contrib.sessions.models import Session
     row = Session.objects.filter(pk=key).values('session_data', 'expire_date').first()
@@ -171,8 +176,7 @@ def signed_json(session, session_data):
         def loads(self, data):
             return data.decode('latin-1')
 
-    signed_cookies = 'cookies' in type(session).__module__
-    salt = 'django.contrib.sessions.backends.signed_cookies' if signed_cookies else session.key_salt
+    salt = ENGINES['signed_cookies'] if is_signed_cookies(session) else session.key_salt
     return signing.loads(session_data, salt=salt, serializer=RawText)
 
 
@@ -193,7 +197,7 @@ def describe(session, original_key=None):
     }
     if original_key is not None and original_key != key:
         described['original_key_exists'] = session.exists(original_key)
-    stored = row['session_data'] if row else (key if 'cookies' in type(session).__module__ else None)
+    stored = row['session_data'] if row else (key if is_signed_cookies(session) else None)
     if stored and 'value' in data:
         # Django's serializer on the decoded data vs the bytes actually stored: equal when the other
         # side wrote exactly what Django would have written.
@@ -222,6 +226,11 @@ def cmd_create(args):
 
 
 def cmd_read(args):
+    """By key, or by a Cookie header as a browser sends it (through Django's own cookie parser)."""
+    if 'cookie' in args:
+        from django.conf import settings
+        from django.http.cookie import parse_cookie
+        return describe(session_store(parse_cookie(args['cookie']).get(settings.SESSION_COOKIE_NAME)))
     return describe(session_store(args['key']))
 
 
@@ -267,8 +276,16 @@ def cmd_set_row(args):
     return Session.objects.filter(pk=args['key']).update(session_data=args['session_data'])
 
 
+def cmd_migrate(_):
+    """Django's own `migrate` of the sessions app: creates django_session as a Django site has it."""
+    from django.core.management import call_command
+    call_command('migrate', 'sessions', verbosity=0)
+    return True
+
+
 COMMANDS = {
     'version': cmd_version,
+    'migrate': cmd_migrate,
     'create': cmd_create,
     'read': cmd_read,
     'modify': cmd_modify,

@@ -8,8 +8,7 @@ import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import { loadConfig } from '../../src/app.config';
 import { AppModule } from '../../src/app.module';
-import { Session, SESSION_ENGINES, type SessionEngineName } from '../../src/sessions';
-import { SESSION_ENGINE_STORES } from '../../src/sessions/sessions.providers';
+import { Session, type SessionEngineName } from '../../src/sessions';
 
 export interface AppSessionState {
   key: string | null;
@@ -50,11 +49,6 @@ export class InteropController {
     session.setExpiry(date);
     return { expiryDate: session.getExpiryDate().toISOString() };
   }
-}
-
-/** Engines this build registers (cached_db and signed_cookies arrive with their own issues). */
-export function availableEngines<T extends SessionEngineName>(names: T[]): T[] {
-  return names.filter((name) => SESSION_ENGINES.includes(name) && SESSION_ENGINE_STORES[name] !== undefined);
 }
 
 export interface InteropAppOptions {

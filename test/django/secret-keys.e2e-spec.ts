@@ -8,7 +8,7 @@ import { suspiciousSessionLogger } from '../../src/sessions/session';
 import { responseSessionKey } from '../support/app';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases';
 import { alterOneCharacter, describeWithDjango, djangoAtLeast, DjangoPeer, type DjangoLog } from './django-peer';
-import { availableEngines, startInteropApp, type AppSessionState, type InteropApp } from './interop-app';
+import { startInteropApp, type AppSessionState, type InteropApp } from './interop-app';
 
 const SECRET_KEY = 'django-interop-current-secret-key';
 const OLD_SECRET_KEY = 'django-interop-old-secret-key';
@@ -17,7 +17,7 @@ const CORRUPTED: DjangoLog = { logger: 'django.security.SuspiciousSession', leve
 
 describeWithDjango('Django and the app share a SECRET_KEY', () => {
   describe.each(DATABASE_KINDS)('on %s', (kind) => {
-    describe.each(availableEngines(['db', 'cached_db']))('%s engine', (engine) => {
+    describe.each(['db', 'cached_db'] as const)('%s engine', (engine) => {
       let database: TestDatabase;
       let app: InteropApp;
       let django: DjangoPeer;

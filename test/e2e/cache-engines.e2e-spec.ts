@@ -5,15 +5,18 @@
  * stopping Redis (a redis-server of this test's own) does not break requests, and two app
  * instances on one PostgreSQL + Redis share their sessions at once.
  */
-import { Logger, type INestApplication } from '@nestjs/common';
+import { CACHE_MANAGER, CacheModule } from '@nestjs/cache-manager';
+import { Logger, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { loadConfig } from '../../src/app.config';
 import { AppController } from '../../src/app.controller';
 import { AppModule } from '../../src/app.module';
 import { cacheModules } from '../../src/cache';
-import { CACHE_KEY_PREFIX, CACHED_DB_KEY_PREFIX, SessionsCache, SessionStore } from '../../src/sessions';
+import { CACHE_KEY_PREFIX, CACHED_DB_KEY_PREFIX, SessionsCache, SessionStore, type SessionsModuleOptions } from '../../src/sessions';
 import { SESSIONS_CACHE } from '../../src/sessions/sessions.constants';
 import { createTestApp, HTTP_PLATFORMS, responseSessionKey, TEST_SECRET_KEY, type TestApp } from '../support/app';
 import { CACHE_KINDS, privateRedis, REDIS_URL, uniqueNamespace } from '../support/caches';
@@ -87,6 +90,32 @@ describe.each(MATRIX)('%s engine over HTTP (%s, %s cache)', (engine, platform, c
     expect(res.body).toEqual({ count: 1 });
     expect(responseSessionKey(res.headers)).not.toBe(sent);
     expect(await sessionsCache().get(PREFIX[engine] + sent)).toBeUndefined();
+  });
+});
+
+describe('which cache the cache engines use', () => {
+  const open = async (sessions: Partial<SessionsModuleOptions>, imports: DynamicModule[]) => {
+    const t = await createTestApp({ sessions: { engine: 'cache', ...sessions }, imports });
+    return { t, cache: t.app.get<SessionsCache>(SESSIONS_CACHE).cache };
+  };
+
+  it("the app's CACHE_MANAGER, even from a CacheModule that is not global", async () => {
+    const { t, cache } = await open({}, [CacheModule.register({ stores: [new Keyv()] })]);
+    try {
+      expect(cache).toBe(t.app.get(CACHE_MANAGER, { strict: false }));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('the cache option before the CACHE_MANAGER', async () => {
+    const own = createCache({ stores: [new Keyv()] });
+    const { t, cache } = await open({ cache: own }, [CacheModule.register({ isGlobal: true })]);
+    try {
+      expect(cache).toBe(own);
+    } finally {
+      await t.close();
+    }
   });
 });
 

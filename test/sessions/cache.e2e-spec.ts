@@ -3,17 +3,20 @@
  * CacheSessionTests additions (F, #85–#89), on the in-memory cache and on the real Redis; plus the
  * port's own checks (TESTS.md L.8: the 10 000-attempt bound, non-positive TTLs; atomic add).
  */
+import KeyvRedis from '@keyv/redis';
+import { Logger } from '@nestjs/common';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import {
   CACHE_KEY_PREFIX,
+  CACHE_OPERATION_TIMEOUT_MS,
   CACHE_UNAVAILABLE_MESSAGE,
   CacheSessionStore,
   resolveSessionsOptions,
   SessionsCache,
   type SessionsConfig,
 } from '../../src/sessions';
-import { CACHE_KINDS, createTestCache, redisKeys, type TestCache } from '../support/caches';
+import { CACHE_KINDS, createTestCache, REDIS_URL, redisKeys, uniqueNamespace, type TestCache } from '../support/caches';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
 
 const SECRET_KEY = 'cache-engine-tests-secret-key';
@@ -140,6 +143,27 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
   });
 });
 
+describe('cache engine on Redis wrapped by the app in its own Keyv (namespace at both levels)', () => {
+  it('set-if-absent writes the key and value Keyv reads back', async () => {
+    const namespace = uniqueNamespace('keyv-layout');
+    const keyv = new Keyv({ store: new KeyvRedis(REDIS_URL), namespace });
+    const cache = createCache({ stores: [keyv] });
+    try {
+      const store = cacheStore(resolveSessionsOptions({ secretKey: SECRET_KEY, cache }));
+      const session = store.session();
+      session.set('layout', 'nested');
+      await session.save();
+      expect((await store.session(session.sessionKey).ensureLoaded()).get('layout')).toBe('nested');
+      const second = store.session(session.sessionKey);
+      second.clear();
+      await expect(second.save(true)).rejects.toThrow('is taken');
+    } finally {
+      await keyv.clear();
+      await cache.disconnect();
+    }
+  });
+});
+
 describe('cache engine: a cache that does not store (L.8)', () => {
   /** A Map that silently drops every write: a cache that is unavailable without saying so. */
   class DroppingMap<K, V> extends Map<K, V> {
@@ -155,6 +179,32 @@ describe('cache engine: a cache that does not store (L.8)', () => {
     await expect(session.create()).rejects.toThrow(CACHE_UNAVAILABLE_MESSAGE);
     // Per attempt: exists() of the new key, then add's check and read-back.
     expect(reads).toHaveBeenCalledTimes(3 * 10_000);
+  });
+});
+
+describe('cache engine: a cache that does not answer', () => {
+  /** A Map whose reads never complete: a cache server that stopped answering. */
+  class HangingMap<K, V> extends Map<K, V> {
+    override get(): V | undefined {
+      return new Promise<never>(() => undefined) as unknown as V;
+    }
+  }
+
+  it('a read pending for CACHE_OPERATION_TIMEOUT_MS is a miss', async () => {
+    const cache = createCache({ stores: [new Keyv({ store: new HangingMap() })] });
+    const session = cacheStore(resolveSessionsOptions({ secretKey: SECRET_KEY, cache })).session('somesessionkey12345');
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.useFakeTimers();
+    try {
+      const loading = session.load();
+      await jest.advanceTimersByTimeAsync(CACHE_OPERATION_TIMEOUT_MS);
+      expect(await loading).toEqual({});
+      expect(session.sessionKey).toBeNull();
+      expect(String(warn.mock.calls.at(-1)?.[0])).toMatch(/^Error reading from cache \(HangingMap\), treated as a miss: cache read took longer than/);
+    } finally {
+      jest.useRealTimers();
+      warn.mockRestore();
+    }
   });
 });
 

@@ -86,9 +86,13 @@ export function privateRedis(port: number): PrivateRedis {
     port,
     async start() {
       if (await isListening(port)) throw new Error(`Port ${port} is already taken: cannot start a private redis-server there`);
+      let spawnError: Error | undefined;
       server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      server.once('error', (error) => (spawnError = error));
       for (let attempt = 0; !(await isListening(port)); attempt++) {
-        if (attempt > 100 || server.exitCode !== null) throw new Error(`redis-server did not start on port ${port}`);
+        if (attempt > 100 || server.exitCode !== null || spawnError) {
+          throw new Error(`redis-server did not start on port ${port}${spawnError ? `: ${spawnError.message}` : ''}`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
