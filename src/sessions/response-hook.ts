@@ -12,7 +12,8 @@ export type ResponseStepResult =
   | { kind: 'headers'; apply: (res: ServerResponse, writeHeadHeaders: OutgoingHttpHeaders | undefined) => void }
   | { kind: 'replace'; statusCode: number; body: string; contentType: string };
 
-export type ResponseStep = (statusCode: number) => Promise<ResponseStepResult>;
+/** A step that needs no I/O may answer synchronously: the response then goes out at once, nothing held. */
+export type ResponseStep = (statusCode: number) => ResponseStepResult | Promise<ResponseStepResult>;
 
 const HOOKED = Symbol('sessions.responseHooked');
 
@@ -48,28 +49,34 @@ export function runBeforeHeaders(res: ServerResponse, step: ResponseStep): void 
     started = true;
     const writeHead = held.find((h) => h.method === 'writeHead');
     const statusCode = writeHead ? Number(writeHead.args[0]) : res.statusCode;
-    step(statusCode).then(
-      (result) => {
-        restore();
-        if (result.kind === 'replace') {
-          const body = Buffer.from(result.body);
-          for (const name of res.getHeaderNames()) res.removeHeader(name);
-          res.statusCode = result.statusCode;
-          res.setHeader('content-type', result.contentType);
-          res.setHeader('content-length', body.length);
-          (original.end as (chunk: Buffer) => ServerResponse).call(res, body);
-          return;
-        }
-        const headers = writeHead ? writeHeadObject(writeHead.args) : undefined;
-        result.apply(res, headers);
-        replay();
-      },
-      (error: unknown) => {
-        // The step reports its own failures as 'replace'; reaching here is a bug, never a hung response.
-        restore();
-        res.destroy(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+    const finish = (result: ResponseStepResult) => {
+      restore();
+      if (result.kind === 'replace') {
+        const body = Buffer.from(result.body);
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        res.statusCode = result.statusCode;
+        res.setHeader('content-type', result.contentType);
+        res.setHeader('content-length', body.length);
+        (original.end as (chunk: Buffer) => ServerResponse).call(res, body);
+        return;
+      }
+      const headers = writeHead ? writeHeadObject(writeHead.args) : undefined;
+      result.apply(res, headers);
+      replay();
+    };
+    const fail = (error: unknown) => {
+      // The step reports its own failures as 'replace'; reaching here is a bug, never a hung response.
+      restore();
+      res.destroy(error instanceof Error ? error : new Error(String(error)));
+    };
+    let outcome: ResponseStepResult | Promise<ResponseStepResult>;
+    try {
+      outcome = step(statusCode);
+    } catch (error) {
+      return fail(error);
+    }
+    if (outcome instanceof Promise) outcome.then(finish, fail);
+    else finish(outcome);
   };
 
   const hold =

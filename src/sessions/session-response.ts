@@ -59,6 +59,14 @@ export function sessionCookie(config: SessionsConfig, value: string, maxAge: num
   });
 }
 
+/** The headers of a response whose session Django would not save (no I/O); undefined when it must be saved. */
+export function headersWithoutSaving(session: AnySession, requestHadCookie: boolean, config: SessionsConfig): SessionHeaders | undefined {
+  const empty = session.isEmpty();
+  if (requestHadCookie && empty) return { setCookie: deletionCookie(config), vary: true };
+  if (!((session.modified || config.saveEveryRequest) && !empty)) return { vary: session.accessed };
+  return undefined;
+}
+
 /**
  * Saves the session when Django would and returns the headers to add. Throws
  * SessionInterruptedException (400) when the stored session vanished during the request.
@@ -69,10 +77,9 @@ export async function processResponse(
   statusCode: number,
   config: SessionsConfig,
 ): Promise<SessionHeaders> {
-  const { accessed, modified } = session;
-  const empty = session.isEmpty();
-  if (requestHadCookie && empty) return { setCookie: deletionCookie(config), vary: true };
-  if (!((modified || config.saveEveryRequest) && !empty)) return { vary: accessed };
+  const unsaved = headersWithoutSaving(session, requestHadCookie, config);
+  if (unsaved) return unsaved;
+  const { accessed } = session;
   await session.ensureLoaded();
   const maxAge = session.getExpireAtBrowserClose() ? undefined : session.getExpiryAge();
   if (statusCode >= 500) return { vary: accessed };

@@ -10,7 +10,15 @@ import { SessionStore } from './engines/session-store';
 import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
 import { attachSession, getSession, sessionOf } from './session.request';
 import { sessionHttpError } from './session.errors';
-import { addVaryCookie, appendSetCookie, patchHeaderObject, processResponse, readSessionCookie, type SessionHeaders } from './session-response';
+import {
+  addVaryCookie,
+  appendSetCookie,
+  headersWithoutSaving,
+  patchHeaderObject,
+  processResponse,
+  readSessionCookie,
+  type SessionHeaders,
+} from './session-response';
 import type { AnySession } from './session';
 import { SESSIONS_CONFIG } from './sessions.constants';
 import type { SessionsConfig } from './sessions.options';
@@ -33,14 +41,23 @@ export class SessionMiddleware implements NestMiddleware {
     next();
   }
 
-  private async persist(session: AnySession, requestHadCookie: boolean, statusCode: number): Promise<ResponseStepResult> {
-    let headers: SessionHeaders;
+  /** Synchronous when nothing is saved (most requests), so the response is not held for a tick. */
+  private persist(session: AnySession, requestHadCookie: boolean, statusCode: number): ResponseStepResult | Promise<ResponseStepResult> {
+    let unsaved: SessionHeaders | undefined;
     try {
-      headers = await processResponse(session, requestHadCookie, statusCode, this.config);
+      unsaved = headersWithoutSaving(session, requestHadCookie, this.config);
     } catch (error) {
       return this.errorResponse(error);
     }
-    return { kind: 'headers', apply: (res, writeHeadHeaders) => applySessionHeaders(res, writeHeadHeaders, headers) };
+    return unsaved ? headersStep(unsaved) : this.save(session, requestHadCookie, statusCode);
+  }
+
+  private async save(session: AnySession, requestHadCookie: boolean, statusCode: number): Promise<ResponseStepResult> {
+    try {
+      return headersStep(await processResponse(session, requestHadCookie, statusCode, this.config));
+    } catch (error) {
+      return this.errorResponse(error);
+    }
   }
 
   /** A 400 for SessionInterrupted; a 503 when the store failed. Never a stack trace, never a cookie. */
@@ -68,6 +85,13 @@ export class SessionLoadMiddleware implements NestMiddleware {
     await getSession(req);
     next();
   }
+}
+
+const NO_HEADERS: ResponseStepResult = { kind: 'headers', apply: () => undefined };
+
+function headersStep(headers: SessionHeaders): ResponseStepResult {
+  if (!headers.setCookie && !headers.vary) return NO_HEADERS;
+  return { kind: 'headers', apply: (res, writeHeadHeaders) => applySessionHeaders(res, writeHeadHeaders, headers) };
 }
 
 function applySessionHeaders(res: ServerResponse, writeHeadHeaders: OutgoingHttpHeaders | undefined, headers: SessionHeaders): void {
