@@ -179,6 +179,14 @@ describe('expiry arithmetic (SPEC §3.1)', () => {
     expect(session.get('_session_expiry' as never)).toBe(-3);
   });
 
+  it('a corrupt stored expiry (not a number or an ISO date) falls back to the cookie age instead of failing', () => {
+    const session = bare();
+    for (const expiry of ['not a date', true, { at: 1 }, ['2030']]) {
+      expect(session.getExpiryAge({ modification, expiry })).toBe(1209600);
+      expect(session.getExpiryDate({ modification, expiry })).toEqual(at(1209600_000));
+    }
+  });
+
   it('only a stored 0 means expire at browser close', () => {
     const session = bare();
     for (const [value, expected] of [

@@ -295,25 +295,39 @@ export abstract class SessionBase<TData extends object = SessionData> {
   }
 
   /**
+   * The stored `_session_expiry` as a number of seconds or a date; undefined for "the global policy".
+   * A value that is neither (corrupt data) is ignored with a warning instead of failing the request.
+   */
+  private storedExpiry(options: ExpiryOptions): number | Date | undefined {
+    const expiry = 'expiry' in options ? options.expiry : this.get(EXPIRY_KEY as Key<TData>);
+    if (!expiry) return undefined;
+    if (typeof expiry === 'number' || expiry instanceof Date) return expiry;
+    if (typeof expiry === 'string') {
+      try {
+        return parseIsoDatetime(expiry);
+      } catch {
+        // fall through to the warning
+      }
+    }
+    suspiciousSessionLogger.warn(`Ignoring an invalid ${EXPIRY_KEY}: ${JSON.stringify(expiry)}`);
+    return undefined;
+  }
+
+  /**
    * Seconds until the session expires: a number as stored (0 or absent: the cookie age), or the
    * floored distance to a stored date.
    */
   getExpiryAge(options: ExpiryOptions = {}): number {
-    const modification = options.modification ?? new Date();
-    const expiry = 'expiry' in options ? options.expiry : this.get(EXPIRY_KEY as Key<TData>);
-    if (!expiry) return this.getSessionCookieAge();
+    const expiry = this.storedExpiry(options);
+    if (expiry === undefined) return this.getSessionCookieAge();
     if (typeof expiry === 'number') return expiry;
-    const date = expiry instanceof Date ? expiry : parseIsoDatetime(String(expiry));
-    return Math.floor((date.getTime() - modification.getTime()) / 1000);
+    return Math.floor((expiry.getTime() - (options.modification ?? new Date()).getTime()) / 1000);
   }
 
   getExpiryDate(options: ExpiryOptions = {}): Date {
-    const modification = options.modification ?? new Date();
-    const expiry = 'expiry' in options ? options.expiry : this.get(EXPIRY_KEY as Key<TData>);
+    const expiry = this.storedExpiry(options);
     if (expiry instanceof Date) return expiry;
-    if (typeof expiry === 'string' && expiry !== '') return parseIsoDatetime(expiry);
-    const seconds = (typeof expiry === 'number' && expiry) || this.getSessionCookieAge();
-    return new Date(modification.getTime() + seconds * 1000);
+    return new Date((options.modification ?? new Date()).getTime() + (expiry || this.getSessionCookieAge()) * 1000);
   }
 
   /**
