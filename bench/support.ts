@@ -33,13 +33,13 @@ export async function adminClient(): Promise<Client> {
   return client;
 }
 
-export async function recreateDatabase(admin: Client): Promise<void> {
-  await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+export async function recreateDatabase(admin: Client, name = BENCH_DATABASE): Promise<void> {
+  await dropDatabase(admin, name);
+  await admin.query(`CREATE DATABASE ${name}`);
 }
 
-export async function dropDatabase(admin: Client): Promise<void> {
-  await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+export async function dropDatabase(admin: Client, name = BENCH_DATABASE): Promise<void> {
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -119,7 +119,8 @@ export async function redisCommandCounts(client: RedisClient): Promise<Record<st
   const info = await client.info('commandstats');
   const counts: Record<string, number> = {};
   for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    if (match[1] !== 'info' && match[1] !== 'config') counts[match[1]] = Number(match[2]);
+    const command = match[1].split('|')[0]; // Redis 7 names subcommands `config|resetstat`
+    if (command !== 'info' && command !== 'config') counts[match[1]] = Number(match[2]);
   }
   return counts;
 }
@@ -187,20 +188,32 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** `count` sessions created through the server's own `/counter` route: their `name=value` cookies. */
-export async function createSessions(url: string, count: number, concurrency = 16): Promise<string[]> {
+/**
+ * `count` sessions created through the server's own `/counter` route: their `name=value` cookies.
+ * `readBack`: each one is also read once with its cookie (`GET /session`), and no cookie is kept.
+ */
+export async function createSessions(url: string, count: number, { concurrency = 16, readBack = false } = {}): Promise<string[]> {
   const cookies: string[] = [];
   let next = 0;
-  const worker = async () => {
-    while (next < count) {
+  const worker = async (limit = count) => {
+    while (next < Math.min(limit, count)) {
       next++;
       const response = await fetch(`${url}/counter`);
       await response.arrayBuffer();
       const setCookie = response.headers.getSetCookie()[0];
       if (!response.ok || !setCookie) throw new Error(`GET /counter gave ${response.status} without a session cookie`);
-      cookies.push(setCookie.split(';')[0]);
+      const cookie = setCookie.split(';')[0];
+      if (!readBack) {
+        cookies.push(cookie);
+        continue;
+      }
+      const read = await fetch(`${url}/session`, { headers: { cookie } });
+      await read.arrayBuffer();
+      if (!read.ok) throw new Error(`GET /session gave ${read.status}`);
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  // One request alone first: it opens the server's store connections before the concurrent ones.
+  await worker(1);
+  await Promise.all(Array.from({ length: concurrency }, () => worker()));
   return cookies;
 }
