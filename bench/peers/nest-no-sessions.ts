@@ -1,5 +1,5 @@
 /**
- * The ceiling: the example app exactly as `dist/src/main.js` builds it (same compiled controller,
+ * The ceiling: the example app as `src/main.ts` builds it (same controller,
  * same TypeORM data source, Express platform) minus SessionsModule. Only its session-free route
  * (`/ping`) is measured: the others need a session by definition.
  */
@@ -7,8 +7,8 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppController } from '../../dist/src/app.controller';
-import { databaseOptions } from '../../dist/src/database';
+import { AppController } from '../../src/app.controller';
+import { databaseOptions } from '../../src/database';
 
 @Module({
   imports: [TypeOrmModule.forRoot({ ...databaseOptions(process.env.DATABASE_URL), migrationsRun: true })],

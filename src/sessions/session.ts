@@ -380,6 +380,15 @@ export abstract class SessionBase<TData extends object = SessionData> {
   }
 
   /**
+   * The data a save writes (Django's `_get_session(no_load=must_create)`): the stored data is loaded
+   * first, unless the save creates a new record from what is in memory.
+   */
+  protected async dataToSave(mustCreate: boolean): Promise<SessionData> {
+    if (!mustCreate) await this.ensureLoaded();
+    return this.getSessionData(mustCreate);
+  }
+
+  /**
    * Django's `create()` of the engines that store by key: a new key, `save(true)`, again with another
    * key on CreateError (a collision); then the session counts as modified. With `limit`, gives up
    * after that many collisions with an Error of that message (Django's cache engine).

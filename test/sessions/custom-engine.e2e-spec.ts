@@ -49,8 +49,7 @@ class MemorySession<T extends object = SessionData> extends SessionBase<T> {
 
   override async save(mustCreate = false): Promise<void> {
     if (this.sessionKey === null) return this.create();
-    if (!mustCreate) await this.ensureLoaded();
-    const data = this.getSessionData(mustCreate);
+    const data = await this.dataToSave(mustCreate);
     const key = await this.getOrCreateSessionKey();
     if (mustCreate && this.records.has(key)) throw new CreateError();
     if (!mustCreate && !this.records.has(key)) throw new UpdateError();

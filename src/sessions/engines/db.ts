@@ -67,8 +67,7 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
 
   override async save(mustCreate = false): Promise<void> {
     if (this.sessionKey === null) return this.create();
-    if (!mustCreate) await this.ensureLoaded();
-    const data = this.getSessionData(mustCreate);
+    const data = await this.dataToSave(mustCreate);
     const row = await this.store.createModelInstance(this, data);
     if (mustCreate) {
       if (!(await this.store.insertRow(row))) throw new CreateError(`Session key ${row.sessionKey} is taken`);

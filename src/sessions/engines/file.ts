@@ -107,8 +107,7 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
    */
   override async save(mustCreate = false): Promise<void> {
     if (this.sessionKey === null) return this.create();
-    if (!mustCreate) await this.ensureLoaded();
-    const data = this.getSessionData(mustCreate);
+    const data = await this.dataToSave(mustCreate);
     const path = this.keyToFile(await this.getOrCreateSessionKey());
     try {
       const flags = constants.O_WRONLY | (mustCreate ? constants.O_CREAT | constants.O_EXCL : 0);
