@@ -1,6 +1,10 @@
+import { Controller, Get, Session as NestSession, UseInterceptors, type CallHandler, type NestInterceptor } from '@nestjs/common';
+import { INTERCEPTORS_METADATA } from '@nestjs/common/constants';
+import { MetadataScanner } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { lastValueFrom, of } from 'rxjs';
-import { SessionInterceptor } from './session.interceptor';
+import { Session, type Session as SessionType } from './session.decorator';
+import { interceptSessionHandlers, SessionInterceptor } from './session.interceptor';
 
 class RpcController {
   handle(): string {
@@ -27,5 +31,45 @@ describe('SessionInterceptor outside HTTP', () => {
     const context = new ExecutionContextHost([{ headers: {} }, {}], RpcController, RpcController.prototype.handle);
     context.setType('http');
     expect(await lastValueFrom(interceptor.intercept(context, { handle: () => of('ok') }))).toBe('ok');
+  });
+});
+
+class AuditInterceptor implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler) {
+    return next.handle();
+  }
+}
+
+@Controller()
+class MixedController {
+  @Get('ours')
+  @UseInterceptors(AuditInterceptor)
+  ours(@Session() session: SessionType): unknown {
+    return session.toJSON();
+  }
+
+  @Get('nest')
+  nest(@NestSession() session: Record<string, unknown>): unknown {
+    return session;
+  }
+
+  @Get('none')
+  none(): string {
+    return 'no session';
+  }
+}
+
+describe('interceptSessionHandlers', () => {
+  const interceptorsOf = (handler: object): unknown[] => Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? [];
+
+  it('puts the interceptor first on handlers that declare a session (ours or Nest\'s), on no other, once', () => {
+    const first = new SessionInterceptor();
+    interceptSessionHandlers([MixedController], first, new MetadataScanner());
+    // A second app of the same process: the handlers keep one interceptor.
+    interceptSessionHandlers([MixedController], new SessionInterceptor(), new MetadataScanner());
+    const prototype = MixedController.prototype;
+    expect(interceptorsOf(prototype.ours)).toEqual([first, AuditInterceptor]);
+    expect(interceptorsOf(prototype.nest)).toEqual([first]);
+    expect(interceptorsOf(prototype.none)).toEqual([]);
   });
 });

@@ -1,15 +1,24 @@
 /**
  * Loads the session before a handler that declares it (`@Session()` from this package or from
- * `@nestjs/common`), so the handler reads it synchronously; other handlers do no session I/O.
+ * `@nestjs/common`), so the handler reads it synchronously. SessionsModule registers it and puts it
+ * first among the interceptors of exactly those handlers (interceptSessionHandlers): a global
+ * interceptor would make Nest run every route through an RxJS pipeline, session or not.
  * Saving happens later, in SessionMiddleware's response hook, which also covers guards and errors.
  * Non-HTTP contexts (WebSocket, microservices, GraphQL) pass through untouched.
  */
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor, type Type } from '@nestjs/common';
+import { INTERCEPTORS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import type { MetadataScanner } from '@nestjs/core';
 import { from, type Observable, switchMap } from 'rxjs';
 import { sessionParamFactory } from './session.decorator';
 import { getSession, sessionOf } from './session.request';
+
+/** Whether the handler `methodName` of `controller` has a `@Session()` parameter (ours or Nest's). */
+function declaresSessionParam(controller: Type<unknown>, methodName: string): boolean {
+  const args: Record<string, { factory?: unknown }> = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, methodName) ?? {};
+  return Object.entries(args).some(([key, arg]) => key.startsWith(`${RouteParamtypes.SESSION}:`) || arg.factory === sessionParamFactory);
+}
 
 const declaresSession = new WeakMap<object, boolean>();
 
@@ -17,10 +26,7 @@ function handlerDeclaresSession(context: ExecutionContext): boolean {
   const handler = context.getHandler();
   let declared = declaresSession.get(handler);
   if (declared === undefined) {
-    const args: Record<string, { factory?: unknown }> = Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {};
-    declared = Object.entries(args).some(
-      ([key, arg]) => key.startsWith(`${RouteParamtypes.SESSION}:`) || arg.factory === sessionParamFactory,
-    );
+    declared = declaresSessionParam(context.getClass(), handler.name);
     declaresSession.set(handler, declared);
   }
   return declared;
@@ -35,5 +41,23 @@ export class SessionInterceptor implements NestInterceptor {
     if (!session || session.isLoaded || !handlerDeclaresSession(context)) return next.handle();
     // getSession: a failing store becomes a 503 for the exception filters, not a 500.
     return from(getSession(request)).pipe(switchMap(() => next.handle()));
+  }
+}
+
+/**
+ * Puts `interceptor` first among the interceptors of every handler of `controllers` that declares the
+ * session. Runs before Nest builds the routes (SessionsModule.configure). Handlers that already have a
+ * SessionInterceptor keep theirs: controller classes are shared by every app of a process.
+ */
+export function interceptSessionHandlers(controllers: Type<unknown>[], interceptor: SessionInterceptor, scanner: MetadataScanner): void {
+  for (const controller of controllers) {
+    const prototype = controller.prototype as Record<string, object>;
+    for (const methodName of scanner.getAllMethodNames(prototype)) {
+      if (!declaresSessionParam(controller, methodName)) continue;
+      const handler = prototype[methodName];
+      const interceptors: unknown[] = Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? [];
+      if (interceptors.some((i) => i === SessionInterceptor || i instanceof SessionInterceptor)) continue;
+      Reflect.defineMetadata(INTERCEPTORS_METADATA, [interceptor, ...interceptors], handler);
+    }
   }
 }

@@ -1,9 +1,9 @@
-import { Logger, Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
+import { Logger, Module, RequestMethod, type MiddlewareConsumer, type NestModule, type Type } from '@nestjs/common';
+import { DiscoveryModule, DiscoveryService, HttpAdapterHost, MetadataScanner } from '@nestjs/core';
 import { ClearSessionsScheduler } from './clearsessions/clear-sessions.scheduler';
 import { ClearSessionsService } from './clearsessions/clear-sessions.service';
 import { SessionStore } from './engines/session-store';
-import { SessionInterceptor } from './session.interceptor';
+import { interceptSessionHandlers, SessionInterceptor } from './session.interceptor';
 import { SessionMiddleware } from './session.middleware';
 import { exposeSessionOnFastifyRequests } from './session.request';
 import { SESSIONS_CONFIG } from './sessions.constants';
@@ -16,22 +16,31 @@ import { sessionsProviders } from './sessions.providers';
  * `dataSource` (the TypeORM data source name, default 'default'; false without TypeORM).
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     ...sessionsProviders,
     SessionMiddleware,
-    { provide: APP_INTERCEPTOR, useClass: SessionInterceptor },
+    SessionInterceptor,
     ClearSessionsService,
     ClearSessionsScheduler,
   ],
   exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService],
 })
 export class SessionsModule extends ConfigurableModuleClass implements NestModule {
-  constructor(private readonly adapterHost: HttpAdapterHost) {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly interceptor: SessionInterceptor,
+  ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
     exposeSessionOnFastifyRequests(this.adapterHost.httpAdapter, (message) => new Logger('Sessions').warn(message));
+    // Before Nest builds the routes: only handlers that declare the session get the interceptor.
+    const controllers = this.discovery.getControllers().flatMap((wrapper) => (wrapper.metatype ? [wrapper.metatype as Type<unknown>] : []));
+    interceptSessionHandlers(controllers, this.interceptor, this.scanner);
     consumer.apply(SessionMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 }
