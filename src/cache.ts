@@ -4,7 +4,8 @@
  * the sessions module picks up; unset → nothing registered, the sessions module's in-memory cache.
  */
 import { CacheModule } from '@nestjs/cache-manager';
-import type { DynamicModule } from '@nestjs/common';
+import { Logger, type DynamicModule } from '@nestjs/common';
+import type KeyvRedis from '@keyv/redis';
 import { createKeyv } from '@keyv/redis';
 import type { Keyv } from 'keyv';
 
@@ -24,7 +25,26 @@ export function redisKeyv(url: string, namespace = REDIS_NAMESPACE): Keyv {
   );
 }
 
-/** The app's CacheModule for this Redis URL (none without one); it disconnects Redis when the app closes. */
+/**
+ * `redisKeyv`, connected: without an offline queue, requests racing the first connection would fail
+ * ("The client is offline"). Redis down at start-up is a warning, not a failed start: cache
+ * operations fail fast, and the client connects again on a later one.
+ */
+export async function connectedRedisKeyv(url: string, namespace?: string): Promise<Keyv> {
+  const keyv = redisKeyv(url, namespace);
+  try {
+    await (keyv.store as KeyvRedis<unknown>).getClient();
+  } catch (error) {
+    new Logger('Cache').warn(`Redis is unreachable at start-up, cache operations fail until it is back: ${(error as Error).message}`);
+  }
+  return keyv;
+}
+
+/**
+ * The app's CacheModule for this Redis URL (none without one), connected before the app listens;
+ * it disconnects Redis when the app closes.
+ */
 export function cacheModules(redisUrl: string | undefined, namespace?: string): DynamicModule[] {
-  return redisUrl ? [CacheModule.register({ isGlobal: true, stores: [redisKeyv(redisUrl, namespace)] })] : [];
+  if (!redisUrl) return [];
+  return [CacheModule.registerAsync({ isGlobal: true, useFactory: async () => ({ stores: [await connectedRedisKeyv(redisUrl, namespace)] }) })];
 }

@@ -8,7 +8,7 @@ import { HttpException, Inject, Injectable, Logger, type NestMiddleware } from '
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { SessionStore } from './engines/session-store';
 import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
-import { attachSession, getSession, sessionOf } from './session.request';
+import { attachSession, getSession, hasSession, sessionOf } from './session.request';
 import { sessionHttpError } from './session.errors';
 import {
   addVaryCookie,
@@ -26,6 +26,8 @@ import type { SessionsConfig } from './sessions.options';
 @Injectable()
 export class SessionMiddleware implements NestMiddleware {
   private readonly logger = new Logger('Sessions');
+  /** Another session of the store, for `req.session.regenerate()` and `reload()`. */
+  private readonly openSession = (sessionKey: string | null) => this.store.session(sessionKey);
 
   constructor(
     private readonly store: SessionStore,
@@ -33,11 +35,20 @@ export class SessionMiddleware implements NestMiddleware {
   ) {}
 
   use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
-    if (sessionOf(req)) return next(); // mounted twice: the first one owns the request
+    if (hasSession(req)) return next(); // mounted twice: the first one owns the request
     const cookie = readSessionCookie(req.headers.cookie, this.config.cookie.name);
-    attachSession(req, this.store.session(cookie), (key) => this.store.session(key));
-    // The request's session at the time of the response: `req.session.regenerate()` may replace it.
-    runBeforeHeaders(res, (statusCode) => this.persist(sessionOf(req) as AnySession, cookie !== undefined, statusCode));
+    const requestHadCookie = cookie !== undefined;
+    const session = this.store.session(cookie);
+    const hookResponse = () => {
+      // The request's session at the time of the response: `req.session.regenerate()` may replace it.
+      if (!res.headersSent) runBeforeHeaders(res, (statusCode) => this.persist(sessionOf(req) as AnySession, requestHadCookie, statusCode));
+    };
+    // A session nobody touches leaves the response alone unless Django would still delete its cookie
+    // (an invalid one) or save it (saveEveryRequest): otherwise the hook waits for the first access.
+    const untouched = headersWithoutSaving(session, requestHadCookie, this.config);
+    const changesResponse = !untouched || untouched.setCookie !== undefined || untouched.vary;
+    attachSession(req, session, this.openSession, changesResponse ? undefined : hookResponse);
+    if (changesResponse) hookResponse();
     next();
   }
 

@@ -1,8 +1,8 @@
 /**
  * Where a request's session lives: a WeakMap keyed by the raw Node request (the same object under
- * Express and Fastify, where Nest hands guards a wrapper with `.raw`). `req.session` holds its
- * express-session-compatible view (session.compat.ts); on Fastify the wrapper's `req.session` reads
- * the same view (SessionsModule decorates the request).
+ * Express and Fastify, where Nest hands guards a wrapper with `.raw`). `req.session` reads its
+ * express-session-compatible view (session.compat.ts, built on first read); on Fastify the
+ * wrapper's `req.session` reads the same view (SessionsModule decorates the request).
  */
 import type { IncomingMessage } from 'node:http';
 import type { AnySession, SessionBase, SessionData } from './session';
@@ -11,7 +11,11 @@ import { sessionHttpError } from './session.errors';
 
 interface RequestSession {
   session: AnySession;
-  view: SessionView;
+  /** Created on the first read of `req.session`. */
+  view: SessionView | undefined;
+  open: (sessionKey: string | null) => AnySession;
+  /** Runs once, on the first access to the session by any way (then cleared). */
+  onFirstAccess: (() => void) | undefined;
 }
 
 const sessions = new WeakMap<object, RequestSession>();
@@ -22,29 +26,72 @@ function rawRequest(req: AnyRequest): object {
   return req.raw ?? req;
 }
 
+/** The request's entry, after running its first-access callback. */
+function accessEntry(req: AnyRequest): RequestSession | undefined {
+  const entry = sessions.get(rawRequest(req));
+  if (entry?.onFirstAccess) {
+    const onFirstAccess = entry.onFirstAccess;
+    entry.onFirstAccess = undefined;
+    onFirstAccess();
+  }
+  return entry;
+}
+
+function viewOf(entry: RequestSession): SessionView {
+  return (entry.view ??= createSessionView(entry.session, { replace: (key) => replaceSession(entry, key) }));
+}
+
+function replaceSession(entry: RequestSession, sessionKey: string | null): AnySession {
+  entry.session = entry.open(sessionKey);
+  entry.view = undefined;
+  return entry.session;
+}
+
+/**
+ * `req.session`, shared by every request: the view is only built when read. Assigning replaces the
+ * accessor with the value, as assigning a plain property would.
+ */
+const SESSION_PROPERTY: PropertyDescriptor = {
+  get(this: AnyRequest) {
+    return sessionViewOf(this);
+  },
+  set(this: AnyRequest, value: unknown) {
+    Object.defineProperty(this, 'session', { value, writable: true, enumerable: true, configurable: true });
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/** Whether the request already has its session (no access: first-access callbacks do not run). */
+export function hasSession(req: AnyRequest): boolean {
+  return sessions.has(rawRequest(req));
+}
+
 /**
  * Gives the request its session; `open(key)` makes another session object of the same store
- * (for `req.session.regenerate()` and `reload()`).
+ * (for `req.session.regenerate()` and `reload()`). `onFirstAccess` runs once, when code first
+ * reaches the session (sessionOf, getSession, `req.session`, `@Session()`).
  */
-export function attachSession(req: AnyRequest, session: AnySession, open: (sessionKey: string | null) => AnySession): void {
-  const raw = rawRequest(req) as { session?: unknown };
-  const put = (current: AnySession): AnySession => {
-    const entry = { session: current, view: createSessionView(current, { replace: (key) => put(open(key)) }) };
-    sessions.set(raw, entry);
-    raw.session = entry.view;
-    return current;
-  };
-  put(session);
+export function attachSession(
+  req: AnyRequest,
+  session: AnySession,
+  open: (sessionKey: string | null) => AnySession,
+  onFirstAccess?: () => void,
+): void {
+  const raw = rawRequest(req);
+  sessions.set(raw, { session, view: undefined, open, onFirstAccess });
+  Object.defineProperty(raw, 'session', SESSION_PROPERTY);
 }
 
 /** The request's session object, not loaded (no I/O); undefined outside the sessions middleware. */
 export function sessionOf<T extends object = SessionData>(req: AnyRequest): SessionBase<T> | undefined {
-  return sessions.get(rawRequest(req))?.session as SessionBase<T> | undefined;
+  return accessEntry(req)?.session as SessionBase<T> | undefined;
 }
 
 /** What `req.session` holds: the session with express-session's methods and its data as properties. */
 export function sessionViewOf(req: AnyRequest): SessionView | undefined {
-  return sessions.get(rawRequest(req))?.view;
+  const entry = accessEntry(req);
+  return entry && viewOf(entry);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { Logger, Module, RequestMethod, type MiddlewareConsumer, type NestModule, type Type } from '@nestjs/common';
+import { Logger, Module, type NestModule, type Type } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DiscoveryModule, DiscoveryService, HttpAdapterHost, MetadataScanner } from '@nestjs/core';
 import { ClearSessionsScheduler } from './clearsessions/clear-sessions.scheduler';
 import { ClearSessionsService } from './clearsessions/clear-sessions.service';
@@ -32,15 +33,18 @@ export class SessionsModule extends ConfigurableModuleClass implements NestModul
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly interceptor: SessionInterceptor,
+    private readonly middleware: SessionMiddleware,
   ) {
     super();
   }
 
-  configure(consumer: MiddlewareConsumer): void {
+  configure(): void {
     exposeSessionOnFastifyRequests(this.adapterHost.httpAdapter, (message) => new Logger('Sessions').warn(message));
     // Before Nest builds the routes: only handlers that declare the session get the interceptor.
     const controllers = this.discovery.getControllers().flatMap((wrapper) => (wrapper.metatype ? [wrapper.metatype as Type<unknown>] : []));
     interceptSessionHandlers(controllers, this.interceptor, this.scanner);
-    consumer.apply(SessionMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+    // Mounted on the HTTP server itself, for every request: ahead of the middleware of every module's
+    // configure() (Nest mounts those later), without Nest's per-request path matching of a catch-all.
+    this.adapterHost.httpAdapter?.use((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => this.middleware.use(req, res, next));
   }
 }

@@ -57,6 +57,11 @@ describe.each(MATRIX)('%s engine over HTTP (%s, %s cache)', (engine, platform, c
     expect(stores).toEqual([cacheKind === 'redis' ? 'KeyvRedis' : 'Map']);
   });
 
+  it('answers a burst of concurrent first requests (the cache is connected before the app listens)', async () => {
+    const responses = await Promise.all(Array.from({ length: 20 }, () => counter()));
+    expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 200));
+  });
+
   it('counts across requests, the session living in the cache', async () => {
     const first = await counter().expect(200);
     expect(first.body).toEqual({ count: 1 });

@@ -217,6 +217,14 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
         expect((await row(responseSessionKey(res.headers)))?.data).toEqual({ hello: 'res' });
       });
 
+      it('a session first reached after the response went out: the response is intact, nothing saved', async () => {
+        const before = (await rows()).length;
+        const res = await get('/t/late').expect(200);
+        expect(res.text).toBe('sent');
+        expect(res.headers['set-cookie']).toBeUndefined();
+        expect((await rows()).length).toBe(before);
+      });
+
       it('L.6 an existing Vary is merged: "Accept-Encoding, Cookie"', async () => {
         const res = await get('/t/vary').expect(200);
         expect(res.headers.vary).toBe('Accept-Encoding, Cookie');
