@@ -1,14 +1,16 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { AnySession, SessionBase, SessionData } from './session';
-import { sessionOf } from './session.request';
+import { getSession } from './session.request';
 
-export function sessionParamFactory(_data: unknown, context: ExecutionContext): AnySession | undefined {
-  return sessionOf(context.switchToHttp().getRequest());
+/** The loaded session: Nest awaits a custom parameter's promise before calling the handler. */
+export function sessionParamFactory(_data: unknown, context: ExecutionContext): Promise<AnySession> {
+  return getSession(context.switchToHttp().getRequest());
 }
 
 /**
  * `@Session() session: Session<MyData>`: the request's session, loaded before the handler runs
- * (by SessionInterceptor), with typed keys and values.
+ * (a failing store answers 503), with typed keys and values. Loading here, in the parameter, costs
+ * no interceptor pipeline; Nest's own `@Session()` gets SessionInterceptor for the same effect.
  */
 export const Session = createParamDecorator(sessionParamFactory);
 

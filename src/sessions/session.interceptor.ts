@@ -1,8 +1,9 @@
 /**
- * Loads the session before a handler that declares it (`@Session()` from this package or from
- * `@nestjs/common`), so the handler reads it synchronously. SessionsModule registers it and puts it
- * first among the interceptors of exactly those handlers (interceptSessionHandlers): a global
- * interceptor would make Nest run every route through an RxJS pipeline, session or not.
+ * Loads the session before a handler that declares Nest's own `@Session()` (from `@nestjs/common`,
+ * which hands over `req.session` as it is), so the handler reads it synchronously. SessionsModule
+ * registers it and puts it first among the interceptors of exactly those handlers
+ * (interceptSessionHandlers): a global interceptor would make Nest run every route through an RxJS
+ * pipeline, session or not. This package's `@Session()` loads the session itself, in the parameter.
  * Saving happens later, in SessionMiddleware's response hook, which also covers guards and errors.
  * Non-HTTP contexts (WebSocket, microservices, GraphQL) pass through untouched.
  */
@@ -11,13 +12,12 @@ import { INTERCEPTORS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/const
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import type { MetadataScanner } from '@nestjs/core';
 import { from, type Observable, switchMap } from 'rxjs';
-import { sessionParamFactory } from './session.decorator';
 import { getSession, sessionOf } from './session.request';
 
-/** Whether the handler `methodName` of `controller` has a `@Session()` parameter (ours or Nest's). */
+/** Whether the handler `methodName` of `controller` has a parameter decorated with Nest's `@Session()`. */
 function declaresSessionParam(controller: Type<unknown>, methodName: string): boolean {
-  const args: Record<string, { factory?: unknown }> = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, methodName) ?? {};
-  return Object.entries(args).some(([key, arg]) => key.startsWith(`${RouteParamtypes.SESSION}:`) || arg.factory === sessionParamFactory);
+  const args: Record<string, unknown> = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, methodName) ?? {};
+  return Object.keys(args).some((key) => key.startsWith(`${RouteParamtypes.SESSION}:`));
 }
 
 const declaresSession = new WeakMap<object, boolean>();
@@ -45,8 +45,8 @@ export class SessionInterceptor implements NestInterceptor {
 }
 
 /**
- * Puts `interceptor` first among the interceptors of every handler of `controllers` that declares the
- * session. Runs before Nest builds the routes (SessionsModule.configure). Handlers that already have a
+ * Puts `interceptor` first among the interceptors of every handler of `controllers` that declares
+ * Nest's `@Session()`. Runs before Nest builds the routes (SessionsModule.configure). Handlers that already have a
  * SessionInterceptor keep theirs: controller classes are shared by every app of a process.
  */
 export function interceptSessionHandlers(controllers: Type<unknown>[], interceptor: SessionInterceptor, scanner: MetadataScanner): void {
