@@ -19,7 +19,7 @@ import {
   readSessionCookie,
   type SessionHeaders,
 } from './session-response';
-import type { AnySession } from './session';
+import { isValidSessionKey, type AnySession } from './session';
 import { SESSIONS_CONFIG } from './sessions.constants';
 import type { SessionsConfig } from './sessions.options';
 
@@ -38,16 +38,15 @@ export class SessionMiddleware implements NestMiddleware {
     if (hasSession(req)) return next(); // mounted twice: the first one owns the request
     const cookie = readSessionCookie(req.headers.cookie, this.config.cookie.name);
     const requestHadCookie = cookie !== undefined;
-    const session = this.store.session(cookie);
     const hookResponse = () => {
       // The request's session at the time of the response: `req.session.regenerate()` may replace it.
       if (!res.headersSent) runBeforeHeaders(res, (statusCode) => this.persist(sessionOf(req) as AnySession, requestHadCookie, statusCode));
     };
-    // A session nobody touches leaves the response alone unless Django would still delete its cookie
-    // (an invalid one) or save it (saveEveryRequest): otherwise the hook waits for the first access.
-    const untouched = headersWithoutSaving(session, requestHadCookie, this.config);
-    const changesResponse = !untouched || untouched.setCookie !== undefined || untouched.vary;
-    attachSession(req, session, this.openSession, changesResponse ? undefined : hookResponse);
+    // Django's rules for a session nobody touches: its cookie is deleted when the key is invalid, and
+    // it is saved when saveEveryRequest; otherwise the response is left alone (and the session not even
+    // opened) until code first reaches it.
+    const changesResponse = requestHadCookie && (!isValidSessionKey(cookie) || this.config.saveEveryRequest);
+    attachSession(req, this.openSession, cookie ?? null, changesResponse ? undefined : hookResponse);
     if (changesResponse) hookResponse();
     next();
   }

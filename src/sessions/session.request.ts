@@ -1,5 +1,5 @@
 /**
- * Where a request's session lives: a WeakMap keyed by the raw Node request (the same object under
+ * Where a request's session lives: on the raw Node request (the same object under
  * Express and Fastify, where Nest hands guards a wrapper with `.raw`). `req.session` reads its
  * express-session-compatible view (session.compat.ts, built on first read); on Fastify the
  * wrapper's `req.session` reads the same view (SessionsModule decorates the request).
@@ -10,7 +10,10 @@ import { createSessionView, type SessionView } from './session.compat';
 import { sessionHttpError } from './session.errors';
 
 interface RequestSession {
-  session: AnySession;
+  /** Opened on the first access (most requests never touch their session); replaced by regenerate/reload. */
+  session: AnySession | undefined;
+  /** The key the request came with (its session cookie). */
+  sessionKey: string | null;
   /** Created on the first read of `req.session`. */
   view: SessionView | undefined;
   open: (sessionKey: string | null) => AnySession;
@@ -18,17 +21,25 @@ interface RequestSession {
   onFirstAccess: (() => void) | undefined;
 }
 
-const sessions = new WeakMap<object, RequestSession>();
+/**
+ * The entry lives on the raw request under a symbol: a plain property add is far cheaper per request
+ * than a WeakMap entry, which the garbage collector must treat as an ephemeron (measured: ~30k
+ * instructions of a ~700k request).
+ */
+const ENTRY = Symbol('sessions.request');
+
+type RawRequest = object & { [ENTRY]?: RequestSession };
 
 type AnyRequest = object & { raw?: IncomingMessage | object };
 
-function rawRequest(req: AnyRequest): object {
+
+function rawRequest(req: AnyRequest): RawRequest {
   return req.raw ?? req;
 }
 
 /** The request's entry, after running its first-access callback. */
 function accessEntry(req: AnyRequest): RequestSession | undefined {
-  const entry = sessions.get(rawRequest(req));
+  const entry = rawRequest(req)[ENTRY];
   if (entry?.onFirstAccess) {
     const onFirstAccess = entry.onFirstAccess;
     entry.onFirstAccess = undefined;
@@ -37,8 +48,12 @@ function accessEntry(req: AnyRequest): RequestSession | undefined {
   return entry;
 }
 
+function sessionIn(entry: RequestSession): AnySession {
+  return (entry.session ??= entry.open(entry.sessionKey));
+}
+
 function viewOf(entry: RequestSession): SessionView {
-  return (entry.view ??= createSessionView(entry.session, { replace: (key) => replaceSession(entry, key) }));
+  return (entry.view ??= createSessionView(sessionIn(entry), { replace: (key) => replaceSession(entry, key) }));
 }
 
 function replaceSession(entry: RequestSession, sessionKey: string | null): AnySession {
@@ -64,28 +79,29 @@ const SESSION_PROPERTY: PropertyDescriptor = {
 
 /** Whether the request already has its session (no access: first-access callbacks do not run). */
 export function hasSession(req: AnyRequest): boolean {
-  return sessions.has(rawRequest(req));
+  return rawRequest(req)[ENTRY] !== undefined;
 }
 
 /**
- * Gives the request its session; `open(key)` makes another session object of the same store
- * (for `req.session.regenerate()` and `reload()`). `onFirstAccess` runs once, when code first
- * reaches the session (sessionOf, getSession, `req.session`, `@Session()`).
+ * Gives the request its session: `open(sessionKey)` makes it on first access (also later session
+ * objects of the same store, for `req.session.regenerate()` and `reload()`). `onFirstAccess` runs
+ * once, when code first reaches the session (sessionOf, getSession, `req.session`, `@Session()`).
  */
 export function attachSession(
   req: AnyRequest,
-  session: AnySession,
   open: (sessionKey: string | null) => AnySession,
+  sessionKey: string | null,
   onFirstAccess?: () => void,
 ): void {
   const raw = rawRequest(req);
-  sessions.set(raw, { session, view: undefined, open, onFirstAccess });
+  raw[ENTRY] = { session: undefined, sessionKey, view: undefined, open, onFirstAccess };
   Object.defineProperty(raw, 'session', SESSION_PROPERTY);
 }
 
 /** The request's session object, not loaded (no I/O); undefined outside the sessions middleware. */
 export function sessionOf<T extends object = SessionData>(req: AnyRequest): SessionBase<T> | undefined {
-  return accessEntry(req)?.session as SessionBase<T> | undefined;
+  const entry = accessEntry(req);
+  return entry && (sessionIn(entry) as SessionBase<T>);
 }
 
 /** What `req.session` holds: the session with express-session's methods and its data as properties. */

@@ -27,6 +27,11 @@ export const EXPIRY_KEY = '_session_expiry';
 /** The logger Django calls `django.security.SuspiciousSession`. */
 export const suspiciousSessionLogger = new Logger('SuspiciousSession');
 
+/** Django's `_validate_session_key`: a key shorter than 8 characters is never taken. */
+export function isValidSessionKey(key: string | null | undefined): key is string {
+  return typeof key === 'string' && key.length >= 8;
+}
+
 /** 32 characters of `[a-z0-9]` from the CSPRNG (`get_random_string(32, VALID_KEY_CHARS)`). */
 export function newSessionKey(): string {
   let key = '';
@@ -111,7 +116,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
   }
 
   protected validateSessionKey(key: string | null | undefined): key is string {
-    return typeof key === 'string' && key.length >= 8;
+    return isValidSessionKey(key);
   }
 
   /** `django.contrib.sessions.SessionStore`, the salt that signs stored session data. */

@@ -27,7 +27,7 @@ describe('req.session view', () => {
       key = session.sessionKey;
     }
     const req: { session?: SessionView } = {};
-    attachSession(req, store.session(key), (k) => store.session(k));
+    attachSession(req, (k) => store.session(k), key);
     return { req, key };
   }
 
@@ -91,7 +91,7 @@ describe('req.session view', () => {
     const failing = await openTestDataSource('sqlite');
     const brokenStore = new DbSessionStore(resolveSessionsOptions({ secretKey: TEST_SECRET_KEY }), failing.dataSource);
     const req: { session?: SessionView } = {};
-    attachSession(req, brokenStore.session(null), (k) => brokenStore.session(k));
+    attachSession(req, (k) => brokenStore.session(k), null);
     await failing.dataSource.destroy();
     (req.session as SessionView).x = 1;
     await expect(callback((cb) => (req.session as SessionView).save(cb))).rejects.toBeInstanceOf(SessionStoreUnavailableException);
