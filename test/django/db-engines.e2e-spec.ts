@@ -6,10 +6,10 @@
  */
 import request from 'supertest';
 import { responseSessionKey } from '../support/app';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases';
+import { createTestDatabase, DATABASE_KINDS } from '../support/databases';
 import { describeWithDjango, djangoAtLeast, DjangoPeer, type DjangoSession } from './django-peer';
 import { ENCODING_CASES } from './encoding-cases';
-import { startInteropApp, type AppSessionState, type InteropApp } from './interop-app';
+import { shareWithDjango, startInteropApp, type AppSessionState } from './interop-app';
 
 const SECRET_KEY = 'django-interop-db-engines-secret-key';
 const COOKIE_AGE = 1209600;
@@ -17,30 +17,17 @@ const COOKIE_AGE = 1209600;
 describeWithDjango('Django and the app share db sessions', () => {
   describe.each(DATABASE_KINDS)('on %s', (kind) => {
     describe.each(['db', 'cached_db'] as const)('%s engine', (engine) => {
-      let database: TestDatabase;
-      let app: InteropApp;
-      let django: DjangoPeer;
+      const shared = shareWithDjango(kind, { secretKey: SECRET_KEY, engine });
       const settings = { SESSION_ENGINE: engine };
 
-      beforeAll(async () => {
-        database = await createTestDatabase(kind);
-        app = await startInteropApp({ databaseUrl: database.url, secretKey: SECRET_KEY, engine });
-        django = new DjangoPeer(database.url, SECRET_KEY);
-      });
-      afterAll(async () => {
-        await django?.close();
-        await app?.close();
-        await database?.drop();
-      });
-
       async function appState(key: string): Promise<AppSessionState> {
-        const res = await request(app.server).get('/interop/state').set('Cookie', `sessionid=${key}`).expect(200);
+        const res = await request(shared.app.server).get('/interop/state').set('Cookie', `sessionid=${key}`).expect(200);
         return res.body as AppSessionState;
       }
 
       /** POST /session (merge): returns the key the response cookie carries. */
       async function appWrite(data: Record<string, unknown>, key?: string): Promise<string> {
-        const req = request(app.server).post('/session');
+        const req = request(shared.app.server).post('/session');
         if (key) req.set('Cookie', `sessionid=${key}`);
         const res = await req.send(data).expect(200);
         const newKey = responseSessionKey(res.headers);
@@ -49,7 +36,7 @@ describeWithDjango('Django and the app share db sessions', () => {
       }
 
       async function appPost(path: string, key: string, body: object = {}): Promise<{ key: string | undefined; body: unknown }> {
-        const res = await request(app.server).post(path).set('Cookie', `sessionid=${key}`).send(body).expect(200);
+        const res = await request(shared.app.server).post(path).set('Cookie', `sessionid=${key}`).send(body).expect(200);
         return { key: responseSessionKey(res.headers), body: res.body };
       }
 
@@ -62,7 +49,7 @@ describeWithDjango('Django and the app share db sessions', () => {
       describe('Django writes, the app reads through the cookie', () => {
         it('data, key and the default expiry', async () => {
           const data = { user: 'ada', cart: [1, 2, 3], prefs: { lang: 'fr' } };
-          const written = await django.create(data, settings);
+          const written = await shared.django.create(data, settings);
           const state = await appState(written.key as string);
           expect(state).toEqual({
             key: written.key,
@@ -74,23 +61,23 @@ describeWithDjango('Django and the app share db sessions', () => {
         });
 
         it('set_expiry(seconds) and set_expiry(0)', async () => {
-          const sliding = await django.create({ a: 1 }, settings, { seconds: 300 });
+          const sliding = await shared.django.create({ a: 1 }, settings, { seconds: 300 });
           expect(await appState(sliding.key as string)).toMatchObject({ data: { a: 1, _session_expiry: 300 }, expiryAge: 300, expireAtBrowserClose: false });
-          const browser = await django.create({ a: 1 }, settings, { seconds: 0 });
+          const browser = await shared.django.create({ a: 1 }, settings, { seconds: 0 });
           expect(await appState(browser.key as string)).toMatchObject({ data: { _session_expiry: 0 }, expiryAge: COOKIE_AGE, expireAtBrowserClose: true });
         });
 
         it('set_expiry(datetime): an ISO string on Django 5, impossible with the JSON serializer on 3.2', async () => {
           const date = '2031-02-03T09:35:06.789012+05:30';
           if (djangoAtLeast(5)) {
-            const written = await django.create({ a: 1 }, settings, { date });
+            const written = await shared.django.create({ a: 1 }, settings, { date });
             expect(written.data).toEqual({ a: 1, _session_expiry: date });
             const state = await appState(written.key as string);
             expect(state.expiryDate).toBe('2031-02-03T04:05:06.789Z');
             expect(state.expireAtBrowserClose).toBe(false);
           } else if (!djangoAtLeast(4)) {
             // Django 3.2 keeps the datetime object in the session: its JSON serializer cannot store it.
-            await expect(django.create({ a: 1 }, settings, { date })).rejects.toThrow(/TypeError: Object of type datetime is not JSON serializable/);
+            await expect(shared.django.create({ a: 1 }, settings, { date })).rejects.toThrow(/TypeError: Object of type datetime is not JSON serializable/);
           }
         });
 
@@ -104,9 +91,9 @@ describeWithDjango('Django and the app share db sessions', () => {
           ['Z (Python 3.11+ fromisoformat)', '2031-02-03T04:05:06Z', '2031-02-03T04:05:06.000Z'],
         ])('reads _session_expiry stored as %s', async (_form, stored, expected) => {
           // Written with Django's own encoder, as Django 4.x/5.x sessions hold it.
-          const written = await django.create({ a: 1 }, settings);
-          const sessionData = await django.command<string>('encode', { data: { a: 1, _session_expiry: stored } }, settings);
-          await django.setRow(written.key as string, sessionData);
+          const written = await shared.django.create({ a: 1 }, settings);
+          const sessionData = await shared.django.command<string>('encode', { data: { a: 1, _session_expiry: stored } }, settings);
+          await shared.django.setRow(written.key as string, sessionData);
           const state = await appState(written.key as string);
           expect(state.data._session_expiry).toBe(stored);
           expect(state.expiryDate).toBe(expected);
@@ -118,20 +105,20 @@ describeWithDjango('Django and the app share db sessions', () => {
           ['a float', { __py__: 'float', value: '2.5' }, 2.5, false],
           ['zero as a float', { __py__: 'float', value: '0.0' }, COOKIE_AGE, true],
         ])('reads _session_expiry stored as %s of seconds', async (_form, seconds, age, browserClose) => {
-          const written = await django.create({ a: 1 }, settings, { seconds });
+          const written = await shared.django.create({ a: 1 }, settings, { seconds });
           expect(await appState(written.key as string)).toMatchObject({ expiryAge: age, expireAtBrowserClose: browserClose });
         });
 
         it('a session Django modified', async () => {
-          const written = await django.create({ a: 1, b: 2 }, settings);
-          const modified = await django.modify(written.key as string, { set: { c: 3 }, delete: ['a'] }, settings);
+          const written = await shared.django.create({ a: 1, b: 2 }, settings);
+          const modified = await shared.django.modify(written.key as string, { set: { c: 3 }, delete: ['a'] }, settings);
           expect(modified.key).toBe(written.key);
           expect((await appState(written.key as string)).data).toEqual({ b: 2, c: 3 });
         });
 
         it('cycle_key(): the old key is gone, the data lives under the new one', async () => {
-          const written = await django.create({ a: 1 }, settings);
-          const cycled = await django.cycleKey(written.key as string, settings);
+          const written = await shared.django.create({ a: 1 }, settings);
+          const cycled = await shared.django.cycleKey(written.key as string, settings);
           expect(cycled.key).not.toBe(written.key);
           expect(cycled.original_key_exists).toBe(false);
           expect(await appState(cycled.key as string)).toMatchObject({ key: cycled.key, data: { a: 1 } });
@@ -139,14 +126,14 @@ describeWithDjango('Django and the app share db sessions', () => {
         });
 
         it('flush(): the app no longer knows the key', async () => {
-          const written = await django.create({ a: 1 }, settings);
-          const flushed = await django.flush(written.key as string, settings);
+          const written = await shared.django.create({ a: 1 }, settings);
+          const flushed = await shared.django.flush(written.key as string, settings);
           expect(flushed).toEqual({ key: null, original_key_exists: false });
           expect(await appState(written.key as string)).toMatchObject({ key: null, data: {} });
         });
 
         it('an empty session keeps its key', async () => {
-          const written = await django.create({}, settings);
+          const written = await shared.django.create({}, settings);
           expect(written.row?.session_data).toMatch(/^e30:/);
           expect(await appState(written.key as string)).toMatchObject({ key: written.key, data: {} });
         });
@@ -158,7 +145,7 @@ describeWithDjango('Django and the app share db sessions', () => {
           const before = Date.now();
           const key = await appWrite(data);
           const after = Date.now();
-          const seen = await django.read(key, settings);
+          const seen = await shared.django.read(key, settings);
           expect(seen).toMatchObject({ key, data, exists: true, expiry_age: { value: COOKIE_AGE }, expire_at_browser_close: { value: false } });
           const expireDate = new Date(seen.row?.expire_date as string).getTime();
           expect(expireDate).toBeGreaterThanOrEqual(before + COOKIE_AGE * 1000 - 1);
@@ -169,7 +156,7 @@ describeWithDjango('Django and the app share db sessions', () => {
         it('modify: the same key, the merged data', async () => {
           const key = await appWrite({ a: 1 });
           expect(await appWrite({ b: 2 }, key)).toBe(key);
-          expect(await django.read(key, settings)).toMatchObject({ key, data: { a: 1, b: 2 } });
+          expect(await shared.django.read(key, settings)).toMatchObject({ key, data: { a: 1, b: 2 } });
         });
 
         it('setExpiry(seconds): Django computes the same age and row expiry', async () => {
@@ -177,7 +164,7 @@ describeWithDjango('Django and the app share db sessions', () => {
           const before = Date.now();
           await appPost('/session/expiry', key, { seconds: 300 });
           const after = Date.now();
-          const seen = await django.read(key, settings);
+          const seen = await shared.django.read(key, settings);
           expect(seen).toMatchObject({ data: { a: 1, _session_expiry: 300 }, expiry_age: { value: 300 }, expire_at_browser_close: { value: false } });
           const expireDate = new Date(seen.row?.expire_date as string).getTime();
           expect(expireDate).toBeGreaterThanOrEqual(before + 300_000 - 1);
@@ -188,7 +175,7 @@ describeWithDjango('Django and the app share db sessions', () => {
         it('setExpiry(0): expires at browser close for Django too', async () => {
           const key = await appWrite({ a: 1 });
           await appPost('/session/expiry', key, { seconds: 0 });
-          expect(await django.read(key, settings)).toMatchObject({
+          expect(await shared.django.read(key, settings)).toMatchObject({
             data: { a: 1, _session_expiry: 0 },
             expiry_age: { value: COOKIE_AGE },
             expire_at_browser_close: { value: true },
@@ -196,9 +183,9 @@ describeWithDjango('Django and the app share db sessions', () => {
         });
 
         it('setExpiry(null): back to the global policy', async () => {
-          const written = await django.create({ a: 1 }, settings, { seconds: 300 });
+          const written = await shared.django.create({ a: 1 }, settings, { seconds: 300 });
           await appPost('/session/expiry', written.key as string, { seconds: null });
-          expect(await django.read(written.key as string, settings)).toMatchObject({ data: { a: 1 }, expiry_age: { value: COOKIE_AGE } });
+          expect(await shared.django.read(written.key as string, settings)).toMatchObject({ data: { a: 1 }, expiry_age: { value: COOKIE_AGE } });
         });
 
         it('setExpiry(Date): Django 5 reads the date; Django 3.2 cannot', async () => {
@@ -206,7 +193,7 @@ describeWithDjango('Django and the app share db sessions', () => {
           const date = new Date(Date.now() + 3 * 86400_000);
           await appPost('/interop/expiry-date', key, { date: date.toISOString() });
           const readFrom = Date.now();
-          const seen = await django.read(key, settings);
+          const seen = await shared.django.read(key, settings);
           const readUntil = Date.now();
           const iso = `${date.toISOString().slice(0, 23)}000+00:00`;
           expect(seen.data).toEqual({ a: 1, _session_expiry: iso });
@@ -222,7 +209,7 @@ describeWithDjango('Django and the app share db sessions', () => {
             // the "age", cannot compute a date, and cannot save the session again.
             expect(seen.expiry_age.value).toBe(iso);
             expect(seen.expiry_date.error).toMatch(/^TypeError/);
-            await expect(django.modify(key, { set: { b: 2 } }, settings)).rejects.toThrow(/TypeError/);
+            await expect(shared.django.modify(key, { set: { b: 2 } }, settings)).rejects.toThrow(/TypeError/);
           }
         });
 
@@ -232,27 +219,27 @@ describeWithDjango('Django and the app share db sessions', () => {
           expect(body).toEqual({ a: 1, b: [2] });
           expect(newKey).toMatch(/^[a-z0-9]{32}$/);
           expect(newKey).not.toBe(key);
-          expect(await django.read(newKey as string, settings)).toMatchObject({ key: newKey, data: { a: 1, b: [2] }, exists: true });
-          expect(await django.read(key, settings)).toMatchObject({ key: null, data: {}, exists: false });
+          expect(await shared.django.read(newKey as string, settings)).toMatchObject({ key: newKey, data: { a: 1, b: [2] }, exists: true });
+          expect(await shared.django.read(key, settings)).toMatchObject({ key: null, data: {}, exists: false });
         });
 
         it('flush: Django no longer knows the key', async () => {
           const key = await appWrite({ a: 1 });
-          await request(app.server).delete('/session').set('Cookie', `sessionid=${key}`).expect(200);
-          expect(await django.read(key, settings)).toMatchObject({ key: null, data: {}, exists: false });
+          await request(shared.app.server).delete('/session').set('Cookie', `sessionid=${key}`).expect(200);
+          expect(await shared.django.read(key, settings)).toMatchObject({ key: null, data: {}, exists: false });
         });
 
         it('an empty session under its key', async () => {
           const key = await appWrite({ a: 1 });
           await appPost('/interop/replace', key, {});
-          const seen = await django.read(key, settings);
+          const seen = await shared.django.read(key, settings);
           expect(seen).toMatchObject({ key, data: {}, exists: true });
           expect(seen.row?.session_data).toMatch(/^e30:/);
         });
 
         it('a session the app wrote and Django modified reads back in the app', async () => {
           const key = await appWrite({ a: 1 });
-          await django.modify(key, { set: { fromDjango: 'é' } }, settings);
+          await shared.django.modify(key, { set: { fromDjango: 'é' } }, settings);
           const state = await appState(key);
           expect(state.key).toBe(key);
           if (engine === 'db') expect(state.data).toEqual({ a: 1, fromDjango: 'é' });
@@ -263,21 +250,21 @@ describeWithDjango('Django and the app share db sessions', () => {
 
       describe.each(ENCODING_CASES)('encoding: $name', ({ data, sameBytes, compressed }) => {
         it('Django → app', async () => {
-          const written = await django.create(data, settings);
+          const written = await shared.django.create(data, settings);
           if (compressed !== undefined) expect(written.row?.session_data.startsWith('.')).toBe(compressed);
           expect((await appState(written.key as string)).data).toEqual(data);
         });
 
         it('app → Django', async () => {
           const key = await appWrite(data);
-          const seen = await django.read(key, settings);
+          const seen = await shared.django.read(key, settings);
           const stored = seen.row?.session_data as string;
           if (compressed !== undefined) expect(stored.startsWith('.')).toBe(compressed);
           expect(seen.data).toEqual(data);
           if (sameBytes) {
             expectDjangoBytes(seen);
             // Same bytes, same decision to compress.
-            const djangoEncoded = await django.command<string>('encode', { data }, settings);
+            const djangoEncoded = await shared.django.command<string>('encode', { data }, settings);
             expect(stored.startsWith('.')).toBe(djangoEncoded.startsWith('.'));
           } else {
             expect(seen.stored_json?.value).not.toBe(seen.django_json?.value);
@@ -287,12 +274,12 @@ describeWithDjango('Django and the app share db sessions', () => {
 
       describe('values only Python writes', () => {
         it('a float with an integral value and an integer beyond 2^53 load as the nearest doubles', async () => {
-          const written = await django.create({ one: { __py__: 'float', value: '1.0' }, huge: { __py__: 'int', value: '18446744073709551617' } }, settings);
+          const written = await shared.django.create({ one: { __py__: 'float', value: '1.0' }, huge: { __py__: 'int', value: '18446744073709551617' } }, settings);
           expect((await appState(written.key as string)).data).toEqual({ one: 1, huge: 18446744073709551616 });
         });
 
         it('NaN (Python JSON, not JSON) makes an empty session, never an error', async () => {
-          const written = await django.create({ n: { __py__: 'nan' } }, settings);
+          const written = await shared.django.create({ n: { __py__: 'nan' } }, settings);
           expect(await appState(written.key as string)).toMatchObject({ key: written.key, data: {} });
         });
       });

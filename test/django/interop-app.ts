@@ -9,6 +9,8 @@ import type { Server } from 'node:http';
 import { loadConfig } from '../../src/app.config';
 import { AppModule } from '../../src/app.module';
 import { Session, type SessionEngineName } from '../../src/sessions';
+import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
+import { DjangoPeer } from './django-peer';
 
 export interface AppSessionState {
   key: string | null;
@@ -83,4 +85,27 @@ export async function startInteropApp(options: InteropAppOptions): Promise<Inter
   const app = moduleRef.createNestApplication({ logger: false });
   await app.init();
   return { app, server: app.getHttpServer() as Server, close: () => app.close() };
+}
+
+/** A private database with the example app and a Django peer on it, for the tests of one describe block. */
+export interface SharedWithDjango {
+  database: TestDatabase;
+  app: InteropApp;
+  django: DjangoPeer;
+}
+
+/** Opens the database, the app and the Django peer before the enclosing block's tests; closes them after. */
+export function shareWithDjango(kind: DatabaseKind, options: Omit<InteropAppOptions, 'databaseUrl'>): SharedWithDjango {
+  const shared = {} as SharedWithDjango;
+  beforeAll(async () => {
+    shared.database = await createTestDatabase(kind);
+    shared.app = await startInteropApp({ ...options, databaseUrl: shared.database.url });
+    shared.django = new DjangoPeer(shared.database.url, options.secretKey);
+  });
+  afterAll(async () => {
+    await shared.django?.close();
+    await shared.app?.close();
+    await shared.database?.drop();
+  });
+  return shared;
 }
