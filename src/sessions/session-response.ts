@@ -59,7 +59,10 @@ export function sessionCookie(config: SessionsConfig, value: string, maxAge: num
   });
 }
 
-/** The headers of a response whose session Django would not save (no I/O); undefined when it must be saved. */
+/**
+ * Django's `process_response` for a session it does not save: the headers to add (no I/O), or
+ * undefined when the session must be saved (`saveForResponse`).
+ */
 export function headersWithoutSaving(session: AnySession, requestHadCookie: boolean, config: SessionsConfig): SessionHeaders | undefined {
   const empty = session.isEmpty();
   if (requestHadCookie && empty) return { setCookie: deletionCookie(config), vary: true };
@@ -68,17 +71,11 @@ export function headersWithoutSaving(session: AnySession, requestHadCookie: bool
 }
 
 /**
- * Saves the session when Django would and returns the headers to add. Throws
- * SessionInterruptedException (400) when the stored session vanished during the request.
+ * Saves a session that `headersWithoutSaving` says Django saves, and returns the headers to add
+ * (none on a 5xx, which saves nothing). Throws SessionInterruptedException (400) when the stored
+ * session vanished during the request.
  */
-export async function processResponse(
-  session: AnySession,
-  requestHadCookie: boolean,
-  statusCode: number,
-  config: SessionsConfig,
-): Promise<SessionHeaders> {
-  const unsaved = headersWithoutSaving(session, requestHadCookie, config);
-  if (unsaved) return unsaved;
+export async function saveForResponse(session: AnySession, statusCode: number, config: SessionsConfig): Promise<SessionHeaders> {
   const { accessed } = session;
   await session.ensureLoaded();
   const maxAge = session.getExpireAtBrowserClose() ? undefined : session.getExpiryAge();

@@ -15,7 +15,7 @@ import {
   appendSetCookie,
   headersWithoutSaving,
   patchHeaderObject,
-  processResponse,
+  saveForResponse,
   readSessionCookie,
   type SessionHeaders,
 } from './session-response';
@@ -59,12 +59,12 @@ export class SessionMiddleware implements NestMiddleware {
     } catch (error) {
       return this.errorResponse(error);
     }
-    return unsaved ? headersStep(unsaved) : this.save(session, requestHadCookie, statusCode);
+    return unsaved ? headersStep(unsaved) : this.save(session, statusCode);
   }
 
-  private async save(session: AnySession, requestHadCookie: boolean, statusCode: number): Promise<ResponseStepResult> {
+  private async save(session: AnySession, statusCode: number): Promise<ResponseStepResult> {
     try {
-      return headersStep(await processResponse(session, requestHadCookie, statusCode, this.config));
+      return headersStep(await saveForResponse(session, statusCode, this.config));
     } catch (error) {
       return this.errorResponse(error);
     }

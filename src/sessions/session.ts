@@ -277,7 +277,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
   /** Never throws: tampered or corrupt data decodes to an empty session (tampering is logged). */
   decode(sessionData: string): SessionData {
     try {
-      const secrets = [this.config.secretKey, ...this.config.secretKeyFallbacks];
+      const secrets = this.config.secretKeys;
       const value =
         this.config.acceptLegacyFormat && isLegacySessionData(sessionData)
           ? legacyLoads(sessionData, secrets, this.keySalt)

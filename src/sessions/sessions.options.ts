@@ -86,6 +86,8 @@ export interface SessionsModuleExtras {
 export interface SessionsConfig {
   secretKey: string;
   secretKeyFallbacks: readonly string[];
+  /** `secretKey` then the fallbacks: every key a signature is checked against, in that order. */
+  secretKeys: readonly string[];
   engine: SessionEngineName | Type<SessionStore>;
   cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain: string | null };
   expireAtBrowserClose: boolean;
@@ -171,6 +173,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   return {
     secretKey: options.secretKey,
     secretKeyFallbacks: [...fallbacks],
+    secretKeys: [options.secretKey, ...fallbacks],
     engine,
     cookie: {
       name,

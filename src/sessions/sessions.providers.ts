@@ -11,7 +11,7 @@ import { SESSIONS_CACHE, SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sess
 import { resolveSessionsOptions, type SessionEngineName, type SessionsConfig, type SessionsModuleOptions } from './sessions.options';
 
 /** The built-in engines by their `SESSION_ENGINE` name. */
-export const SESSION_ENGINE_STORES: Partial<Record<SessionEngineName, Type<SessionStore>>> = {
+export const SESSION_ENGINE_STORES: Record<SessionEngineName, Type<SessionStore>> = {
   db: DbSessionStore,
   cache: CacheSessionStore,
   cached_db: CachedDbSessionStore,
@@ -39,9 +39,7 @@ export const sessionsProviders: Provider[] = [
     provide: SessionStore,
     inject: [SESSIONS_CONFIG, ModuleRef],
     useFactory: (config: SessionsConfig, moduleRef: ModuleRef): Promise<SessionStore> => {
-      const engine = typeof config.engine === 'string' ? SESSION_ENGINE_STORES[config.engine] : config.engine;
-      if (!engine) throw new Error(`SessionsModule option "engine": the ${String(config.engine)} engine is not available`);
-      return moduleRef.create(engine);
+      return moduleRef.create(typeof config.engine === 'string' ? SESSION_ENGINE_STORES[config.engine] : config.engine);
     },
   },
 ];

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import { CreateError, UpdateError } from '../session.errors';
-import { SessionBase, type SessionData } from '../session';
+import { emptyData, SessionBase, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../session.entity';
 import { SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -46,7 +46,7 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
 
   override async load(): Promise<SessionData> {
     const row = await this.getSessionFromDb();
-    return row ? this.decode(row.sessionData) : (Object.create(null) as SessionData);
+    return row ? this.decode(row.sessionData) : emptyData();
   }
 
   /** Django's `_get_session_from_db`: the unexpired row, or null with the key dropped (also used by cached_db). */

@@ -46,7 +46,7 @@ export class SignedCookieSession<TData extends object = SessionData> extends Ses
   override async load(): Promise<SessionData> {
     try {
       const data = loads(this.sessionKey as string, {
-        secrets: [this.config.secretKey, ...this.config.secretKeyFallbacks],
+        secrets: this.config.secretKeys,
         salt: SIGNED_COOKIES_SALT,
         maxAge: this.getSessionCookieAge(),
         acceptSha1: this.config.acceptLegacyFormat,
