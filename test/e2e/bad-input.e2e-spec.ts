@@ -8,7 +8,7 @@ import { SESSION_KEY_SALT } from '../../src/sessions';
 import type { DbSessionStore } from '../../src/sessions/engines/db';
 import { b62encode, dumps, signature } from '../../src/sessions/signing';
 import { SessionTestController } from '../fixtures/session-test.controller';
-import { createTestApp, HTTP_PLATFORMS, responseSessionKey, TEST_SECRET_KEY, type TestApp } from '../support/app';
+import { createTestApp, HTTP_PLATFORMS, responseSessionKey, TEST_SECRET_KEY, storedSessionData, type TestApp } from '../support/app';
 
 /** A correctly signed session_data whose payload is `payload` (so decoding, not the signature, fails). */
 function signedPayload(payload: string): string {
@@ -56,10 +56,7 @@ describe.each(HTTP_PLATFORMS)('bad input (%s)', (platform) => {
   });
   afterAll(() => t.close());
 
-  async function storedData(key: string): Promise<Record<string, unknown> | null> {
-    const session = await t.store.session(key).ensureLoaded();
-    return session.sessionKey === null ? null : (session.toJSON() as Record<string, unknown>);
-  }
+  const storedData = (key: string | undefined) => storedSessionData(t.store, key);
 
   async function storeSession(data: Record<string, unknown>): Promise<string> {
     const session = t.store.session(null);

@@ -6,7 +6,7 @@ import { Controller, Get, Injectable } from '@nestjs/common';
 import request from 'supertest';
 import { Session } from '../../src/sessions';
 import { SESSION_INTERRUPTED_MESSAGE } from '../../src/sessions/session.errors';
-import { createTestApp, responseCookie, responseSessionKey, type TestApp } from '../support/app';
+import { createTestApp, responseCookie, responseSessionKey, storedSessionData, type TestApp } from '../support/app';
 import { DATABASE_KINDS } from '../support/databases';
 
 /** Holds a request at a point of the test's choosing: `arm()`, then `reached`, then `open()`. */
@@ -65,10 +65,7 @@ describe.each(DATABASE_KINDS)('concurrent requests on one session (%s)', (databa
   });
   afterAll(() => t.close());
 
-  async function stored(key: string): Promise<Record<string, unknown> | null> {
-    const session = await t.store.session(key).ensureLoaded();
-    return session.sessionKey === null ? null : (session.toJSON() as Record<string, unknown>);
-  }
+  const stored = (key: string | undefined) => storedSessionData(t.store, key);
 
   async function newSession(): Promise<string> {
     return responseSessionKey((await request(t.server).get('/c/increment').expect(200)).headers) as string;

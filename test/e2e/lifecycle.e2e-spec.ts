@@ -4,7 +4,7 @@
  */
 import request from 'supertest';
 import { LifecycleController } from '../fixtures/lifecycle.controller';
-import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, type TestApp } from '../support/app';
+import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, storedSessionData, type TestApp } from '../support/app';
 
 describe.each(HTTP_PLATFORMS)('session lifecycle (%s)', (platform) => {
   let t: TestApp;
@@ -13,11 +13,7 @@ describe.each(HTTP_PLATFORMS)('session lifecycle (%s)', (platform) => {
   });
   afterAll(() => t.close());
 
-  /** The stored data of a key, or null when no row has it. */
-  async function stored(key: string | undefined): Promise<Record<string, unknown> | null> {
-    const session = await t.store.session(key).ensureLoaded();
-    return session.sessionKey === null ? null : (session.toJSON() as Record<string, unknown>);
-  }
+  const stored = (key: string | undefined) => storedSessionData(t.store, key);
 
   function newKey(headers: Record<string, unknown>): string {
     const key = responseSessionKey(headers);

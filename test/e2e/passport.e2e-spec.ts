@@ -23,7 +23,7 @@ import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import request from 'supertest';
 import { Session, SessionLoadMiddleware } from '../../src/sessions';
-import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, type TestApp } from '../support/app';
+import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, storedSessionData, type TestApp } from '../support/app';
 
 interface User {
   id: number;
@@ -123,10 +123,7 @@ describe.each(HTTP_PLATFORMS)('passport login sessions (%s)', (platform) => {
   });
   afterAll(() => t.close());
 
-  async function stored(key: string): Promise<Record<string, unknown> | null> {
-    const session = await t.store.session(key).ensureLoaded();
-    return session.sessionKey === null ? null : (session.toJSON() as Record<string, unknown>);
-  }
+  const stored = (key: string | undefined) => storedSessionData(t.store, key);
 
   it('logs in under a new session key, sees the user, and logs out', async () => {
     const visit = await request(t.server).get('/auth/visit').expect(200);

@@ -81,3 +81,9 @@ export function responseSessionKey(headers: Record<string, unknown>, name = 'ses
   const cookie = responseCookie(headers, name);
   return cookie === undefined ? undefined : decodeURIComponent(cookie.slice(name.length + 1).split(';')[0]);
 }
+
+/** The data stored under a session key (read through the store), or null when the store has no such session. */
+export async function storedSessionData(store: SessionStore, key: string | null | undefined): Promise<Record<string, unknown> | null> {
+  const session = await store.session(key).ensureLoaded();
+  return session.sessionKey === null ? null : (session.toJSON() as Record<string, unknown>);
+}
