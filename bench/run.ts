@@ -1,11 +1,14 @@
 /**
  * `npm run bench`: the example app per engine against the express-session peers and a no-session
  * ceiling, one server at a time, on the same three routes, over a pool of existing sessions.
- * Prints one table and writes it to bench/results/<timestamp>.json (README "Performance").
+ * The systems take turns over several rounds (a slow minute of a shared machine then hits all of
+ * them, not one), and every measured route starts on a vacuumed, checkpointed database (no system
+ * inherits another's dead rows). Prints one table of medians over the rounds and writes it, with
+ * every round, to bench/results/<timestamp>.json (README "Performance").
  *
- * Knobs (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
- * BENCH_POOL (sessions, 300), BENCH_SYSTEMS (comma-separated system ids, default all),
- * BENCH_NODE_OPTIONS (extra node options for the servers, e.g. --cpu-prof).
+ * Knobs (environment): BENCH_ROUNDS (default 3), BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3),
+ * BENCH_CONNECTIONS (50), BENCH_POOL (sessions, 300), BENCH_SYSTEMS (comma-separated system ids,
+ * default all), BENCH_NODE_OPTIONS (extra node options for the servers, e.g. --cpu-prof).
  */
 import autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ import {
   processCpuMs,
   recreateDatabase,
   redisCommandCounts,
+  settleDatabase,
   REDIS_URL,
   resetRedisCounts,
   ROOT,
@@ -31,6 +35,7 @@ import {
   type ServerSpec,
 } from './support';
 
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -82,6 +87,7 @@ const SYSTEMS: System[] = [
 ];
 
 interface Row {
+  round: number;
   system: string;
   label: string;
   route: RouteName;
@@ -101,8 +107,34 @@ interface Row {
 }
 
 interface Skipped {
+  round: number;
   system: string;
   reason: string;
+}
+
+/** One line of the table: the round with the median req/s of a system's route, and the spread of all rounds. */
+interface Summary extends Row {
+  rounds: number;
+  requestsPerSecondMin: number;
+  requestsPerSecondMax: number;
+}
+
+function summarise(rows: Row[]): Summary[] {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const id = `${row.system} ${row.route}`;
+    groups.set(id, [...(groups.get(id) ?? []), row]);
+  }
+  return [...groups.values()].map((runs) => {
+    const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    return {
+      ...median,
+      rounds: runs.length,
+      requestsPerSecondMin: sorted[0].requestsPerSecond,
+      requestsPerSecondMax: sorted.at(-1)!.requestsPerSecond,
+    };
+  });
 }
 
 function load(url: string, path: string, cookies: string[], duration: number): Promise<{
@@ -136,13 +168,14 @@ function randomCookies(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `sessionid=${i.toString(36).padStart(32, 'x')}`);
 }
 
-async function benchSystem(system: System, admin: Client, redis: { client: RedisClient; pid: number | undefined }): Promise<Row[]> {
+async function benchSystem(roundNumber: number, system: System, admin: Client, redis: { client: RedisClient; pid: number | undefined }): Promise<Row[]> {
   const server = await startServer(system.server, NODE_OPTIONS);
   try {
     const cookies = system.hasSessions ? await createSessions(server.url, POOL_SIZE) : randomCookies(POOL_SIZE);
     const rows: Row[] = [];
     for (const route of system.routes) {
       const path = ROUTES[route];
+      await settleDatabase();
       if (WARMUP > 0) await load(server.url, path, cookies, WARMUP);
       const postgresBefore = await postgresCounts(admin);
       await resetRedisCounts(redis.client);
@@ -158,6 +191,7 @@ async function benchSystem(system: System, admin: Client, redis: { client: Redis
       const perRequestUs = (ms: number) => round((ms * 1000) / sent, 0);
       const redisTotal = Object.values(redisCounts).reduce((a, b) => a + b, 0);
       rows.push({
+        round: roundNumber,
         system: system.id,
         label: system.label,
         route,
@@ -174,7 +208,7 @@ async function benchSystem(system: System, admin: Client, redis: { client: Redis
         serverCpuUsPerRequest: perRequestUs(serverCpuMs),
         storeCpuUsPerRequest: perRequestUs(postgresAfter.backendCpuMs + redisCpuMs),
       });
-      console.error(`  ${system.id} ${path}: ${rows.at(-1)!.requestsPerSecond} req/s`);
+      console.error(`  round ${roundNumber}: ${system.id} ${path}: ${rows.at(-1)!.requestsPerSecond} req/s`);
     }
     return rows;
   } finally {
@@ -189,7 +223,7 @@ interface Target {
   met: boolean | null;
 }
 
-function targets(rows: Row[]): Target[] {
+function targets(rows: Summary[]): Target[] {
   const rate = (system: string, route: RouteName) => rows.find((r) => r.system === system && r.route === route)?.requestsPerSecond;
   const target = (claim: string, ours: number | undefined, theirs: number | undefined, goal: number): Target => {
     const ratio = ours && theirs ? round(ours / theirs) : null;
@@ -203,12 +237,13 @@ function targets(rows: Row[]): Target[] {
   ];
 }
 
-function printTable(rows: Row[], skipped: Skipped[], goals: Target[]): void {
-  const header = ['system', 'route', 'req/s', 'p50 ms', 'p99 ms', 'PG/req', 'Redis/req', 'server CPU µs/req', 'store CPU µs/req', 'non-2xx+err'];
+function printTable(rows: Summary[], skipped: Skipped[], goals: Target[]): void {
+  const header = ['system', 'route', 'req/s', 'rounds min-max', 'p50 ms', 'p99 ms', 'PG/req', 'Redis/req', 'server CPU µs/req', 'store CPU µs/req', 'non-2xx+err'];
   const lines = rows.map((r) => [
     r.label,
     r.path,
     String(r.requestsPerSecond),
+    `${r.requestsPerSecondMin}-${r.requestsPerSecondMax}`,
     String(r.latencyP50Ms),
     String(r.latencyP99Ms),
     r.postgresPerRequest.toFixed(2),
@@ -222,7 +257,7 @@ function printTable(rows: Row[], skipped: Skipped[], goals: Target[]): void {
   console.log(format(header));
   console.log('|' + widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
   for (const line of lines) console.log(format(line));
-  for (const s of skipped) console.log(`skipped ${s.system}: ${s.reason}`);
+  for (const s of skipped) console.log(`skipped ${s.system} in round ${s.round}: ${s.reason}`);
   console.log('');
   for (const g of goals) {
     const verdict = g.met === null ? 'not measured' : g.met ? 'met' : 'MISSED';
@@ -245,16 +280,18 @@ async function main(): Promise<void> {
   };
   try {
     await recreateDatabase(admin);
-    console.error(`${DURATION} s per route (after ${WARMUP} s warm-up), ${CONNECTIONS} connections, ${POOL_SIZE} sessions`);
-    for (const system of systems) {
-      try {
-        rows.push(...(await benchSystem(system, admin, redis)));
-      } catch (error) {
-        // eslint-disable-next-line no-control-regex
-        const lines = (error as Error).message.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
-        const reason = lines.find((l) => /error/i.test(l) && !/^\s+at /.test(l))?.trim() ?? lines[0];
-        skipped.push({ system: system.id, reason });
-        console.error(`  ${system.id} skipped: ${reason}`);
+    console.error(`${ROUNDS} rounds of ${DURATION} s per route (after ${WARMUP} s warm-up), ${CONNECTIONS} connections, ${POOL_SIZE} sessions`);
+    for (let roundNumber = 1; roundNumber <= ROUNDS; roundNumber++) {
+      for (const system of systems) {
+        try {
+          rows.push(...(await benchSystem(roundNumber, system, admin, redis)));
+        } catch (error) {
+          // eslint-disable-next-line no-control-regex
+          const lines = (error as Error).message.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+          const reason = lines.find((l) => /error/i.test(l) && !/^\s+at /.test(l))?.trim() ?? lines[0];
+          skipped.push({ round: roundNumber, system: system.id, reason });
+          console.error(`  round ${roundNumber}: ${system.id} skipped: ${reason}`);
+        }
       }
     }
   } finally {
@@ -262,11 +299,12 @@ async function main(): Promise<void> {
     await admin.end();
     await redis.stop();
   }
-  const goals = targets(rows);
-  printTable(rows, skipped, goals);
+  const summary = summarise(rows);
+  const goals = targets(summary);
+  printTable(summary, skipped, goals);
   const report = {
     startedAt: startedAt.toISOString(),
-    settings: { durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, sessions: POOL_SIZE, nodeOptions: NODE_OPTIONS },
+    settings: { rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, sessions: POOL_SIZE, nodeOptions: NODE_OPTIONS },
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
@@ -275,7 +313,8 @@ async function main(): Promise<void> {
       loadAverageAfter: loadavg().map((v) => round(v)),
       ...versions,
     },
-    rows,
+    rows: summary,
+    rounds: rows,
     skipped,
     targets: goals,
   };

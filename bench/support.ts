@@ -42,6 +42,22 @@ export async function dropDatabase(admin: Client, name = BENCH_DATABASE): Promis
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
+/**
+ * The same starting point for every measured route: the dead rows of earlier runs vacuumed away
+ * (else a route measured after many writes pays for the index entries of thousands of dead
+ * versions) and a checkpoint taken (its full-page writes fall before the run, not in it).
+ */
+export async function settleDatabase(name = BENCH_DATABASE): Promise<void> {
+  const client = new Client({ connectionString: databaseUrl(name) });
+  await client.connect();
+  try {
+    await client.query('VACUUM ANALYZE');
+    await client.query('CHECKPOINT');
+  } finally {
+    await client.end();
+  }
+}
+
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** CPU time (user + system) a process has used, in milliseconds; 0 once it is gone. */
