@@ -15,93 +15,155 @@ export type ResponseStepResult =
 /** A step that needs no I/O may answer synchronously: the response then goes out at once, nothing held. */
 export type ResponseStep = (statusCode: number) => ResponseStepResult | Promise<ResponseStepResult>;
 
-const HOOKED = Symbol('sessions.responseHooked');
+type HeldMethod = 'writeHead' | 'write' | 'end' | 'flushHeaders';
+type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
+type Methods = Record<HeldMethod, Method>;
 
-type Held = { method: 'writeHead' | 'write' | 'end' | 'flushHeaders'; args: unknown[] };
+const HELD_METHODS: readonly HeldMethod[] = ['writeHead', 'write', 'end', 'flushHeaders'];
+/** What each method returns while held: what Node's own returns when nothing goes wrong. */
+const HELD_RESULT: Record<HeldMethod, (res: ServerResponse) => unknown> = {
+  writeHead: (res) => res,
+  write: () => true,
+  end: (res) => res,
+  flushHeaders: () => undefined,
+};
 
-export function runBeforeHeaders(res: ServerResponse, step: ResponseStep): void {
-  const target = res as ServerResponse & { [HOOKED]?: true };
-  if (target[HOOKED]) return;
-  target[HOOKED] = true;
+/**
+ * The responses with a hook. A WeakMap, not a property of the response: Express gives every
+ * response its app's prototype, after which V8 makes a new hidden class for each property added.
+ */
+const hooks = new WeakMap<ServerResponse, ResponseHook>();
 
-  const original = {
-    writeHead: res.writeHead,
-    write: res.write,
-    end: res.end,
-    flushHeaders: res.flushHeaders,
-  };
-  const held: Held[] = [];
-  let started = false;
+/** Prototypes carrying stand-ins (`installResponseHook`), with the methods those stand-ins shadow. */
+const prototypeOriginals = new WeakMap<object, Methods>();
 
-  // Usually these are the prototype's methods: deleting the wrappers (not assigning the originals
-  // back) returns the response to its usual shape, which Node's http code runs markedly faster on.
-  const inherited = !Object.hasOwn(res, 'writeHead') && !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end') && !Object.hasOwn(res, 'flushHeaders');
-  const restore = () => {
-    if (inherited) {
-      const own = res as Partial<ServerResponse>;
-      delete own.flushHeaders;
-      delete own.end;
-      delete own.write;
-      delete own.writeHead;
+/** Stand-ins put on a response itself, for as long as its hook holds (then deleted). */
+const ownStandIns = Object.fromEntries(
+  HELD_METHODS.map((method) => [
+    method,
+    function (this: ServerResponse, ...args: unknown[]) {
+      hooks.get(this)!.hold(method, args);
+      return HELD_RESULT[method](this);
+    },
+  ]),
+) as Methods;
+
+class ResponseHook {
+  holding = true;
+  private readonly held: { method: HeldMethod; args: unknown[] }[] = [];
+  private started = false;
+  /** The response's methods without the hook. */
+  private readonly original: Methods;
+  /** Where the stand-ins are: on the prototype ('none' here), or on the response over inherited or own methods. */
+  private readonly patched: 'none' | 'inherited' | 'own';
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly step: ResponseStep,
+  ) {
+    const fromPrototype = prototypeOriginals.get(Object.getPrototypeOf(res));
+    const target = res as unknown as Methods;
+    if (fromPrototype && HELD_METHODS.every((m) => !Object.hasOwn(res, m))) {
+      this.original = fromPrototype;
+      this.patched = 'none';
       return;
     }
-    res.writeHead = original.writeHead;
-    res.write = original.write;
-    res.end = original.end;
-    res.flushHeaders = original.flushHeaders;
-  };
+    this.original = { writeHead: target.writeHead, write: target.write, end: target.end, flushHeaders: target.flushHeaders };
+    this.patched = HELD_METHODS.some((m) => Object.hasOwn(res, m)) ? 'own' : 'inherited';
+    Object.assign(res, ownStandIns);
+  }
 
-  const replay = () => {
-    for (const { method, args } of held) (original[method] as (...a: unknown[]) => unknown).apply(res, args);
-  };
-
-  const start = () => {
-    if (started) return;
-    started = true;
-    const writeHead = held.find((h) => h.method === 'writeHead');
-    const statusCode = writeHead ? Number(writeHead.args[0]) : res.statusCode;
-    const finish = (result: ResponseStepResult) => {
-      restore();
-      if (result.kind === 'replace') {
-        const body = Buffer.from(result.body);
-        for (const name of res.getHeaderNames()) res.removeHeader(name);
-        res.statusCode = result.statusCode;
-        res.setHeader('content-type', result.contentType);
-        res.setHeader('content-length', body.length);
-        (original.end as (chunk: Buffer) => ServerResponse).call(res, body);
-        return;
-      }
-      const headers = writeHead ? writeHeadObject(writeHead.args) : undefined;
-      result.apply(res, headers);
-      replay();
-    };
-    const fail = (error: unknown) => {
-      // The step reports its own failures as 'replace'; reaching here is a bug, never a hung response.
-      restore();
-      res.destroy(error instanceof Error ? error : new Error(String(error)));
-    };
+  hold(method: HeldMethod, args: unknown[]): void {
+    this.held.push({ method, args });
+    if (this.started) return;
+    this.started = true;
+    const writeHead = this.writeHeadCall();
     let outcome: ResponseStepResult | Promise<ResponseStepResult>;
     try {
-      outcome = step(statusCode);
+      outcome = this.step(writeHead ? Number(writeHead[0]) : this.res.statusCode);
     } catch (error) {
-      return fail(error);
+      return this.fail(error);
     }
-    if (outcome instanceof Promise) outcome.then(finish, fail);
-    else finish(outcome);
-  };
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (result) => this.finish(result),
+        (error: unknown) => this.fail(error),
+      );
+    } else {
+      this.finish(outcome);
+    }
+  }
 
-  const hold =
-    (method: Held['method'], returns: (...args: unknown[]) => unknown) =>
-    (...args: unknown[]) => {
-      held.push({ method, args });
-      start();
-      return returns(...args);
-    };
+  /** The held `writeHead` arguments, when the response started with one. */
+  private writeHeadCall(): unknown[] | undefined {
+    return this.held[0].method === 'writeHead' ? this.held[0].args : undefined;
+  }
 
-  res.writeHead = hold('writeHead', () => res) as ServerResponse['writeHead'];
-  res.write = hold('write', () => true) as ServerResponse['write'];
-  res.end = hold('end', () => res) as ServerResponse['end'];
-  res.flushHeaders = hold('flushHeaders', () => undefined) as ServerResponse['flushHeaders'];
+  private finish(result: ResponseStepResult): void {
+    const { res, original } = this;
+    this.release();
+    if (result.kind === 'replace') {
+      const body = Buffer.from(result.body);
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      res.statusCode = result.statusCode;
+      res.setHeader('content-type', result.contentType);
+      res.setHeader('content-length', body.length);
+      original.end.call(res, body);
+      return;
+    }
+    const writeHead = this.writeHeadCall();
+    result.apply(res, writeHead ? writeHeadObject(writeHead) : undefined);
+    for (const { method, args } of this.held) original[method].apply(res, args);
+  }
+
+  /** The step reports its own failures as 'replace'; reaching here is a bug, never a hung response. */
+  private fail(error: unknown): void {
+    this.release();
+    this.res.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  private release(): void {
+    this.holding = false;
+    const res = this.res as unknown as Partial<Methods>;
+    if (this.patched === 'inherited') {
+      // Deleting the stand-ins, newest first, returns the response to its usual shape, which Node's
+      // http code runs markedly faster on than on one with own methods.
+      delete res.flushHeaders;
+      delete res.end;
+      delete res.write;
+      delete res.writeHead;
+    } else if (this.patched === 'own') {
+      Object.assign(res, this.original);
+    }
+  }
+}
+
+export function runBeforeHeaders(res: ServerResponse, step: ResponseStep): void {
+  if (!hooks.has(res)) hooks.set(res, new ResponseHook(res, step));
+}
+
+/**
+ * Stand-ins on a prototype that responses inherit (Express's `app.response`): hooking one of them
+ * then changes nothing on the response itself. They hold the calls of a response whose hook is
+ * holding and pass every other call on to the methods they shadow.
+ */
+export function installResponseHook(prototype: object): void {
+  if (prototypeOriginals.has(prototype)) return;
+  const target = prototype as Methods;
+  const original: Methods = { writeHead: target.writeHead, write: target.write, end: target.end, flushHeaders: target.flushHeaders };
+  prototypeOriginals.set(prototype, original);
+  for (const method of HELD_METHODS) {
+    Object.defineProperty(prototype, method, {
+      value: function (this: ServerResponse, ...args: unknown[]) {
+        const hook = hooks.get(this);
+        if (!hook?.holding) return original[method].apply(this, args);
+        hook.hold(method, args);
+        return HELD_RESULT[method](this);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
 }
 
 /** The headers object passed to `writeHead(status, [message], [headers])`, if it is a plain object. */

@@ -6,7 +6,8 @@ import { ClearSessionsService } from './clearsessions/clear-sessions.service';
 import { SessionStore } from './engines/session-store';
 import { interceptSessionHandlers, SessionInterceptor } from './session.interceptor';
 import { SessionMiddleware } from './session.middleware';
-import { exposeSessionOnFastifyRequests } from './session.request';
+import { installResponseHook } from './response-hook';
+import { defineSessionAccessor, exposeSessionOnFastifyRequests } from './session.request';
 import { SESSIONS_CONFIG } from './sessions.constants';
 import { ConfigurableModuleClass } from './sessions.module-definition';
 import { sessionsProviders } from './sessions.providers';
@@ -39,12 +40,20 @@ export class SessionsModule extends ConfigurableModuleClass implements NestModul
   }
 
   configure(): void {
-    exposeSessionOnFastifyRequests(this.adapterHost.httpAdapter, (message) => new Logger('Sessions').warn(message));
+    const adapter = this.adapterHost.httpAdapter;
+    exposeSessionOnFastifyRequests(adapter, (message) => new Logger('Sessions').warn(message));
+    if (adapter?.getType() === 'express') {
+      // Express gives each request and response its app's prototypes: what every request needs
+      // (`req.session`, the response hook's stand-ins) is put there once instead of on each of them.
+      const app = adapter.getInstance() as { request: object; response: object };
+      defineSessionAccessor(app.request);
+      installResponseHook(app.response);
+    }
     // Before Nest builds the routes: only handlers that declare the session get the interceptor.
     const controllers = this.discovery.getControllers().flatMap((wrapper) => (wrapper.metatype ? [wrapper.metatype as Type<unknown>] : []));
     interceptSessionHandlers(controllers, this.interceptor, this.scanner);
     // Mounted on the HTTP server itself, for every request: ahead of the middleware of every module's
     // configure() (Nest mounts those later), without Nest's per-request path matching of a catch-all.
-    this.adapterHost.httpAdapter?.use((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => this.middleware.use(req, res, next));
+    adapter?.use((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => this.middleware.use(req, res, next));
   }
 }
