@@ -1,8 +1,9 @@
 /** Django's `signing` byte for byte: the SPEC §10.3 vectors, fallback keys, tampering, Python's ASCII JSON. */
-import { inflateSync } from 'node:zlib';
+import { randomInt } from 'node:crypto';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { SessionBase, suspiciousSessionLogger } from './session';
 import { resolveSessionsOptions } from './sessions.options';
-import { b62decode, b62encode, BadSignature, dumps, loads, pythonJsonDumps, signature, SignatureExpired, unsign } from './signing';
+import { b62decode, b62encode, BadSignature, dumps, incompressible, loads, pythonJsonDumps, signature, SignatureExpired, unsign } from './signing';
 
 const SECRET = 'predictable-secret';
 const FROZEN = 123456789; // → base62 "8M0kX"
@@ -114,6 +115,33 @@ describe('secret key fallbacks', () => {
     const token = dumps(data, { secret: 'old-secret', salt: SESSION_SALT });
     expect(loads(token, { secrets: ['new-secret', 'old-secret'], salt: SESSION_SALT })).toEqual(data);
     expect(() => loads(token, { secrets: ['new-secret'], salt: SESSION_SALT })).toThrow(BadSignature);
+  });
+});
+
+describe('skipping the zlib attempt', () => {
+  const shrinks = (bytes: Buffer) => deflateSync(bytes).length < bytes.length - 1;
+
+  it('is only skipped where zlib could not have saved two bytes (20 000 short random payloads)', () => {
+    let skipped = 0;
+    for (let i = 0; i < 20_000; i++) {
+      // Small alphabets make repeats and low entropy likely: the cases zlib can shrink.
+      const alphabet = '{}":,0123456789abcdefghijklmnopqrstuvwxyz_'.slice(0, 2 + randomInt(41));
+      const text = Array.from({ length: 1 + randomInt(40) }, () => alphabet[randomInt(alphabet.length)]).join('');
+      const bytes = Buffer.from(text, 'latin1');
+      if (!incompressible(bytes)) continue;
+      skipped++;
+      expect({ text, shrinks: shrinks(bytes) }).toEqual({ text, shrinks: false });
+    }
+    expect(skipped).toBeGreaterThan(1000);
+  });
+
+  it('a small counter session skips it; repeats or long payloads are attempted', () => {
+    expect(incompressible(Buffer.from('{"count":123}'))).toBe(true);
+    expect(incompressible(Buffer.from('{"a":"aaaaaaaaaaaaaaaaaaaa"}'))).toBe(false);
+    expect(incompressible(Buffer.from(JSON.stringify({ k: 'abcdefghijklmnopqrstuvwxyz0123456789' })))).toBe(false);
+    expect(dumps({ count: 123 }, { secret: SECRET, salt: SESSION_SALT, compress: true, timestamp: FROZEN })).toBe(
+      dumps({ count: 123 }, { secret: SECRET, salt: SESSION_SALT, compress: false, timestamp: FROZEN }),
+    );
   });
 });
 
