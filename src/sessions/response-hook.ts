@@ -37,23 +37,28 @@ const hooks = new WeakMap<ServerResponse, ResponseHook>();
 /** Prototypes carrying stand-ins (`installResponseHook`), with the methods those stand-ins shadow. */
 const prototypeOriginals = new WeakMap<object, Methods>();
 
-/** Stand-ins put on a response itself, for as long as its hook holds (then deleted). */
-const ownStandIns = Object.fromEntries(
-  HELD_METHODS.map((method) => [
-    method,
-    function (this: ServerResponse, ...args: unknown[]) {
-      hooks.get(this)!.hold(method, args);
-      return HELD_RESULT[method](this);
-    },
-  ]),
-) as Methods;
+/**
+ * A stand-in for `method`: holds the call while the response's hook holds, and passes any other
+ * call on to the method it stands in for (`original`, looked up for the response).
+ */
+function standIn(method: HeldMethod, original: (res: ServerResponse) => Method): Method {
+  return function (this: ServerResponse, ...args: unknown[]) {
+    const hook = hooks.get(this);
+    if (!hook?.holding) return original(this).apply(this, args);
+    hook.hold(method, args);
+    return HELD_RESULT[method](this);
+  };
+}
+
+/** Stand-ins put on a response itself, for as long as its hook holds (then removed). */
+const ownStandIns = Object.fromEntries(HELD_METHODS.map((method) => [method, standIn(method, (res) => hooks.get(res)!.original[method])])) as Methods;
 
 class ResponseHook {
   holding = true;
   private readonly held: { method: HeldMethod; args: unknown[] }[] = [];
   private started = false;
   /** The response's methods without the hook. */
-  private readonly original: Methods;
+  readonly original: Methods;
   /** Where the stand-ins are: on the prototype ('none' here), or on the response over inherited or own methods. */
   private readonly patched: 'none' | 'inherited' | 'own';
 
@@ -62,14 +67,15 @@ class ResponseHook {
     private readonly step: ResponseStep,
   ) {
     const fromPrototype = prototypeOriginals.get(Object.getPrototypeOf(res));
-    const target = res as unknown as Methods;
-    if (fromPrototype && HELD_METHODS.every((m) => !Object.hasOwn(res, m))) {
+    const hasOwnMethods = HELD_METHODS.some((m) => Object.hasOwn(res, m));
+    if (fromPrototype && !hasOwnMethods) {
       this.original = fromPrototype;
       this.patched = 'none';
       return;
     }
+    const target = res as unknown as Methods;
     this.original = { writeHead: target.writeHead, write: target.write, end: target.end, flushHeaders: target.flushHeaders };
-    this.patched = HELD_METHODS.some((m) => Object.hasOwn(res, m)) ? 'own' : 'inherited';
+    this.patched = hasOwnMethods ? 'own' : 'inherited';
     Object.assign(res, ownStandIns);
   }
 
@@ -153,16 +159,7 @@ export function installResponseHook(prototype: object): void {
   const original: Methods = { writeHead: target.writeHead, write: target.write, end: target.end, flushHeaders: target.flushHeaders };
   prototypeOriginals.set(prototype, original);
   for (const method of HELD_METHODS) {
-    Object.defineProperty(prototype, method, {
-      value: function (this: ServerResponse, ...args: unknown[]) {
-        const hook = hooks.get(this);
-        if (!hook?.holding) return original[method].apply(this, args);
-        hook.hold(method, args);
-        return HELD_RESULT[method](this);
-      },
-      writable: true,
-      configurable: true,
-    });
+    Object.defineProperty(prototype, method, { value: standIn(method, () => original[method]), writable: true, configurable: true });
   }
 }
 
