@@ -69,6 +69,12 @@ export interface SessionsModuleOptions {
    * cannot find these rows. Turning it on or off logs every user out.
    */
   hashKeysAtRest?: boolean;
+  /**
+   * `db` and `cached_db` engines on PostgreSQL: concurrent requests' session loads share one
+   * SELECT, and their saves one UPDATE and one commit (default true). A request alone is sent
+   * Django's single-row statements. `false`: one statement per load and per save, always.
+   */
+  batchStatements?: boolean;
 }
 
 /** Module-graph options, known before any provider runs (see ConfigurableModuleBuilder extras). */
@@ -97,6 +103,7 @@ export interface SessionsConfig {
   clearExpired: { cron: string | false; timeZone: string; batchSize: number };
   acceptLegacyFormat: boolean;
   hashKeysAtRest: boolean;
+  batchStatements: boolean;
 }
 
 export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
@@ -153,6 +160,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   checkBoolean('saveEveryRequest', options.saveEveryRequest);
   checkBoolean('acceptLegacyFormat', options.acceptLegacyFormat);
   checkBoolean('hashKeysAtRest', options.hashKeysAtRest);
+  checkBoolean('batchStatements', options.batchStatements);
   if (options.hashKeysAtRest && typeof engine === 'string' && engine !== 'db' && engine !== 'cached_db') {
     fail('hashKeysAtRest', `applies to the db and cached_db engines only, not ${engine}`);
   }
@@ -191,5 +199,6 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,
     hashKeysAtRest: options.hashKeysAtRest ?? false,
+    batchStatements: options.batchStatements ?? true,
   };
 }

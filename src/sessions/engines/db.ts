@@ -6,6 +6,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import DataLoader from 'dataloader';
 import type { Pool } from 'pg';
 import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import { CreateError, UpdateError } from '../session.errors';
@@ -20,9 +21,10 @@ export type SessionRow = Pick<AbstractBaseSession, 'sessionKey' | 'sessionData' 
 
 const UNIQUE_VIOLATIONS = new Set(['23505', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE', 'ER_DUP_ENTRY']);
 
-function isUniqueViolation(error: unknown): boolean {
+/** The database's error code of a failed statement (thrown as QueryFailedError or by the driver). */
+function driverErrorCode(error: unknown): string {
   const driverError = (error as { driverError?: { code?: string } }).driverError ?? error;
-  return UNIQUE_VIOLATIONS.has(String((driverError as { code?: string }).code));
+  return String((driverError as { code?: string }).code);
 }
 
 /**
@@ -50,7 +52,7 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
   }
 
   /** Django's `_get_session_from_db`: the unexpired row, or null with the key dropped (also used by cached_db). */
-  protected async getSessionFromDb(): Promise<{ sessionData: string; expireDate: Date } | null> {
+  protected async getSessionFromDb(): Promise<LoadedRow | null> {
     const key = this.sessionKey;
     const row = key === null ? null : await this.store.loadRow(key);
     if (!row) this.setSessionKey(null);
@@ -91,9 +93,36 @@ interface Statements {
   load: string;
   exists: string;
   delete: string;
+  /** PostgreSQL only: the batched forms of load and of the UPDATE of the Django columns. */
+  loadMany: string;
+  updateMany: string;
 }
 
 type StatementResult = { records: ObjectLiteral[]; affected: number };
+
+/** A session row as loaded: its data and expiry. */
+export interface LoadedRow {
+  sessionData: string;
+  expireDate: Date;
+}
+
+/** The columns every session entity has (AbstractBaseSession): the only ones a batched UPDATE writes. */
+const DJANGO_ROW_PROPERTIES = 'sessionKey,sessionData,expireDate';
+
+/** PostgreSQL error codes after which a batch is retried row by row: deadlock, serialization failure. */
+const RETRY_ROW_BY_ROW = new Set(['40P01', '40001']);
+
+/** Statements a batch carries at most (array parameters, one round trip). */
+const MAX_BATCH_SIZE = 200;
+
+/**
+ * A batch collects what the requests of one event-loop turn ask (the requests whose bytes or whose
+ * previous query results arrived together) and goes out in the turn's check phase: under load many
+ * requests share one statement; a lone request's batch leaves at once, in the same turn.
+ */
+const endOfTurn = (send: () => void) => {
+  setImmediate(send);
+};
 type StatementRunner = (sql: string, parameters: unknown[]) => Promise<StatementResult>;
 
 /** PostgreSQL statement names by SQL text, shared by every store: one name never means two statements on a pooled connection. */
@@ -147,6 +176,7 @@ export class DbSessionStore extends SessionStore {
   #runStatement: StatementRunner | undefined;
   #statements: Statements | undefined;
   readonly #writes = new Map<string, string>();
+  #batches: { loads: DataLoader<string, ObjectLiteral | undefined>; updates: DataLoader<SessionRow, number> } | null | undefined;
 
   constructor(
     @Inject(SESSIONS_CONFIG) protected readonly config: SessionsConfig,
@@ -211,20 +241,25 @@ export class DbSessionStore extends SessionStore {
         load: `SELECT ${data} AS session_data, ${expire} AS expire_date FROM ${table} WHERE ${key} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)}`,
         exists: `SELECT 1 AS found FROM ${table} WHERE ${key} = ${this.placeholder(1)}`,
         delete: `DELETE FROM ${table} WHERE ${key} = ${this.placeholder(1)}`,
+        loadMany: `SELECT ${key} AS session_key, ${data} AS session_data, ${expire} AS expire_date FROM ${table} WHERE ${key} = ANY($1) AND ${expire} > $2`,
+        updateMany:
+          `UPDATE ${table} SET ${data} = v.session_data, ${expire} = v.expire_date` +
+          ` FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v(session_key, session_data, expire_date)` +
+          ` WHERE ${table}.${key} = v.session_key RETURNING ${table}.${key} AS session_key`,
       };
     }
     return this.#statements;
   }
 
   /**
-   * A Date as the driver stores it: a timestamptz on PostgreSQL, UTC text on SQLite. The SQLite text
-   * has milliseconds (`2030-01-01 00:00:00.123`), which Django parses and which TypeORM reads as UTC;
+   * A Date as a statement parameter. PostgreSQL: ISO 8601 in UTC, which the timestamptz column parses
+   * (cheaper than the driver's own Date formatting, in local time). SQLite: UTC text with
+   * milliseconds (`2030-01-01 00:00:00.123`), which Django parses and which TypeORM reads as UTC;
    * with Django's 6 digits TypeORM would read the row's expireDate in the server's local time.
    */
-  toDatabaseDate(date: Date): Date | string {
-    if (this.isPostgres) return date;
+  toDatabaseDate(date: Date): string {
     const iso = date.toISOString();
-    return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+    return this.isPostgres ? iso : `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
   }
 
   fromDatabaseDate(value: Date | string): Date {
@@ -273,11 +308,42 @@ export class DbSessionStore extends SessionStore {
     return this.config.hashKeysAtRest ? hashSessionKey(sessionKey) : sessionKey;
   }
 
+  /**
+   * PostgreSQL (`batchStatements`): the loads and the saves of concurrent requests go out together,
+   * one statement for each kind per event-loop turn (`endOfTurn`): one round trip and, for saves, one
+   * commit — one WAL flush — for all of them. A turn with a single request sends Django's own
+   * single-row statement. Null on other databases: SQLite has no round trip to share.
+   */
+  private get batches() {
+    if (this.#batches === undefined) {
+      const options = { cache: false, maxBatchSize: MAX_BATCH_SIZE, batchScheduleFn: endOfTurn };
+      this.#batches =
+        this.isPostgres && this.config.batchStatements
+          ? {
+              loads: new DataLoader<string, ObjectLiteral | undefined>((keys) => this.loadBatch(keys), options),
+              updates: new DataLoader<SessionRow, number>((rows) => this.updateBatch(rows), options),
+            }
+          : null;
+    }
+    return this.#batches;
+  }
+
   /** The unexpired row of this key, if any. */
-  async loadRow(sessionKey: string): Promise<{ sessionData: string; expireDate: Date } | null> {
-    const { records } = await this.execute(this.statements.load, [this.storedKey(sessionKey), this.toDatabaseDate(new Date())]);
-    const row = records[0];
+  async loadRow(sessionKey: string): Promise<LoadedRow | null> {
+    const key = this.storedKey(sessionKey);
+    const row = this.batches ? await this.batches.loads.load(key) : await this.loadOne(key);
     return row ? { sessionData: row.session_data as string, expireDate: this.fromDatabaseDate(row.expire_date) } : null;
+  }
+
+  private async loadOne(storedKey: string): Promise<ObjectLiteral | undefined> {
+    return (await this.execute(this.statements.load, [storedKey, this.toDatabaseDate(new Date())])).records[0];
+  }
+
+  private async loadBatch(storedKeys: readonly string[]): Promise<(ObjectLiteral | undefined)[]> {
+    if (storedKeys.length === 1) return [await this.loadOne(storedKeys[0])];
+    const { records } = await this.execute(this.statements.loadMany, [[...new Set(storedKeys)], this.toDatabaseDate(new Date())]);
+    const byKey = new Map(records.map((record) => [record.session_key as string, record]));
+    return storedKeys.map((key) => byKey.get(key));
   }
 
   /** Whether a row has this key, expired or not (Django's `exists`). */
@@ -311,15 +377,40 @@ export class DbSessionStore extends SessionStore {
       await this.execute(sql, parameters);
       return true;
     } catch (error) {
-      if (isUniqueViolation(error)) return false;
+      if (UNIQUE_VIOLATIONS.has(driverErrorCode(error))) return false;
       throw error;
     }
   }
 
   /** UPDATE of an existing row; returns the number of rows changed (0: the row is gone). */
   async updateRow(row: SessionRow): Promise<number> {
+    // Rows with a custom entity's extra columns are written one by one (the batch writes Django's columns).
+    if (this.batches && Object.keys(row).join(',') === DJANGO_ROW_PROPERTIES) return this.batches.updates.load(row);
+    return this.updateOne(row);
+  }
+
+  private async updateOne(row: SessionRow): Promise<number> {
     const { sql, parameters } = this.writeStatement('update', row);
     return (await this.execute(sql, parameters)).affected;
+  }
+
+  private async updateBatch(rows: readonly SessionRow[]): Promise<number[]> {
+    if (rows.length === 1) return [await this.updateOne(rows[0])];
+    // A session saved twice in one batch: the later save wins, as it would one after the other.
+    const latest = new Map(rows.map((row) => [this.storedKey(row.sessionKey), row]));
+    // Rows in key order, so that overlapping batches of several processes take their locks in one order.
+    const keys = [...latest.keys()].sort();
+    const parameters = [keys, keys.map((key) => latest.get(key)!.sessionData), keys.map((key) => this.toDatabaseDate(latest.get(key)!.expireDate))];
+    let updated: Set<unknown>;
+    try {
+      updated = new Set((await this.execute(this.statements.updateMany, parameters)).records.map((record) => record.session_key));
+    } catch (error) {
+      if (!RETRY_ROW_BY_ROW.has(driverErrorCode(error))) throw error;
+      // Should a deadlock happen anyway (the order of row locks is the planner's), each row on its own.
+      updated = new Set();
+      for (const [key, row] of latest) if ((await this.updateOne(row)) > 0) updated.add(key);
+    }
+    return rows.map((row) => (updated.has(this.storedKey(row.sessionKey)) ? 1 : 0));
   }
 
   async deleteRow(sessionKey: string): Promise<void> {
