@@ -84,6 +84,16 @@ describe.each(DATABASE_KINDS)('concurrent requests on one session (%s)', (databa
     expect(responses.map((r) => r.body.count)).toContain(data?.count);
   });
 
+  // On PostgreSQL these loads and saves go out in shared batched statements (db engine's batchStatements).
+  it('counts right for 30 sessions written in parallel, wave after wave', async () => {
+    const keys = await Promise.all(Array.from({ length: 30 }, () => newSession()));
+    for (let wave = 2; wave <= 4; wave++) {
+      const responses = await Promise.all(keys.map((key) => request(t.server).get('/c/increment').set('Cookie', `sessionid=${key}`)));
+      expect(responses.map((r) => [r.status, r.body.count])).toEqual(Array(30).fill([200, wave]));
+    }
+    expect((await Promise.all(keys.map(stored))).map((data) => data?.count)).toEqual(Array(30).fill(4));
+  });
+
   it('never resurrects a session flushed while parallel writers still hold it', async () => {
     const key = await newSession();
     const requests = Array.from({ length: 12 }, (_, i) =>

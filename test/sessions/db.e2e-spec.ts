@@ -12,9 +12,10 @@ import {
   type SessionData,
   type SessionRow,
   type SessionsConfig,
+  type SessionsModuleOptions,
   UpdateError,
 } from '../../src/sessions';
-import { DATABASE_KINDS, openTestDataSource, type DatabaseKind } from '../support/databases';
+import { DATABASE_KINDS, openTestDataSource, QueryCounter, type DatabaseKind } from '../support/databases';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
 
 const SECRET_KEY = 'db-engine-tests-secret-key';
@@ -69,10 +70,11 @@ interface DbFixture {
   close(): Promise<void>;
 }
 
-async function openDbFixture(kind: DatabaseKind, custom: boolean): Promise<DbFixture> {
-  const { dataSource, close } = await openTestDataSource(kind, { entities: [SessionEntity, CustomSession] });
+async function openDbFixture(kind: DatabaseKind, custom: boolean, options: Partial<SessionsModuleOptions> = {}, queries?: QueryCounter): Promise<DbFixture> {
+  const logging = queries ? { logging: true, logger: queries } : {};
+  const { dataSource, close } = await openTestDataSource(kind, { entities: [SessionEntity, CustomSession], ...logging });
   if (custom) await createCustomSessionTable(dataSource);
-  const config = resolveSessionsOptions({ secretKey: SECRET_KEY });
+  const config = resolveSessionsOptions({ secretKey: SECRET_KEY, ...options });
   const StoreClass = custom ? CustomDbSessionStore : DbSessionStore;
   return { dataSource, store: new StoreClass(config, dataSource), close };
 }
@@ -200,4 +202,143 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
       }
     });
   }
+});
+
+/**
+ * PostgreSQL batches the loads and the saves asked for in one event-loop turn (what concurrent
+ * requests do under load): each test starts its sessions' work in one turn, as those requests would.
+ */
+describe('statement batching on PostgreSQL', () => {
+  const queries = new QueryCounter(/django_session|sessions_tests_customsession/);
+  const fixtures: DbFixture[] = [];
+  const open = async (custom = false, options: Partial<SessionsModuleOptions> = {}) => {
+    const fixture = await openDbFixture('postgres', custom, options, queries);
+    fixtures.push(fixture);
+    return fixture;
+  };
+  afterEach(async () => {
+    await Promise.all(fixtures.splice(0).map((f) => f.close()));
+  });
+
+  /** Saved sessions, each holding `{ n: i }`, in the order of their keys. */
+  async function savedSessions(store: DbSessionStore, count: number): Promise<DbSession[]> {
+    const sessions: DbSession[] = [];
+    for (let i = 0; i < count; i++) {
+      const session = store.session();
+      session.set('n', i);
+      await session.save();
+      sessions.push(session);
+    }
+    queries.reset();
+    return sessions.sort((a, b) => a.sessionKey!.localeCompare(b.sessionKey!));
+  }
+
+  const reload = (store: DbSessionStore, sessions: DbSession[]) => Promise.all(sessions.map((s) => store.session(s.sessionKey).ensureLoaded()));
+
+  it('loads of one turn share one SELECT; an unknown key among them loads empty and loses its key', async () => {
+    const { store } = await open();
+    const sessions = await savedSessions(store, 5);
+    const unknown = store.session('nosuchkey0000000000000000000000');
+    const loaded = await Promise.all([...sessions.map((s) => store.session(s.sessionKey).ensureLoaded()), unknown.ensureLoaded()]);
+    expect(loaded.map((s) => s.get('n'))).toEqual([...sessions.map((s) => s.get('n')), undefined]);
+    expect(unknown.sessionKey).toBeNull();
+    expect(queries.queries).toHaveLength(1);
+    expect(queries.queries[0]).toMatch(/= ANY\(\$1\)/);
+  });
+
+  it('saves of one turn share one UPDATE; a session whose row was deleted fails alone with UpdateError', async () => {
+    const { store } = await open();
+    const sessions = await reload(store, await savedSessions(store, 4));
+    await store.session().delete(sessions[2].sessionKey);
+    queries.reset();
+    sessions.forEach((s, i) => s.set('n', 100 + i));
+    const results = await Promise.allSettled(sessions.map((s) => s.save()));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(UpdateError);
+    expect(queries.queries).toHaveLength(1);
+    expect(queries.queries[0]).toMatch(/^UPDATE .* FROM unnest\(/);
+    const stored = await reload(store, sessions);
+    expect(stored.map((s) => s.get('n'))).toEqual([100, 101, undefined, 103]);
+    expect(await store.session().exists(sessions[2].sessionKey)).toBe(false);
+  });
+
+  it('a session saved twice in one turn keeps the later save, and both saves succeed', async () => {
+    const { store } = await open();
+    const [session] = await savedSessions(store, 1);
+    const [first, second] = await reload(store, [session, session]);
+    queries.reset();
+    first.set('n', 'first');
+    second.set('n', 'second');
+    await Promise.all([first.save(), second.save()]);
+    expect(queries.queries).toHaveLength(1);
+    expect((await reload(store, [session]))[0].get('n')).toBe('second');
+  });
+
+  it('a lone load or save runs Django\'s single-row statement', async () => {
+    const { store } = await open();
+    const [session] = await savedSessions(store, 1);
+    const loaded = await store.session(session.sessionKey).ensureLoaded();
+    loaded.set('n', 7);
+    await loaded.save();
+    expect(queries.queries).toHaveLength(2);
+    expect(queries.queries[0]).toMatch(/WHERE "session_key" = \$1 AND "expire_date" > \$2$/);
+    expect(queries.queries[1]).toMatch(/^UPDATE "django_session" SET .* WHERE "session_key" = \$3$/);
+  });
+
+  it('batchStatements: false sends one statement per load and per save', async () => {
+    const { store } = await open(false, { batchStatements: false });
+    const sessions = await reload(store, await savedSessions(store, 3));
+    sessions.forEach((s) => s.set('n', 'x'));
+    await Promise.all(sessions.map((s) => s.save()));
+    expect(queries.queries).toHaveLength(3 + 3);
+    expect(queries.queries.join('\n')).not.toMatch(/ANY|unnest/);
+  });
+
+  it('hashKeysAtRest: batched loads and saves find the rows by their digests', async () => {
+    const { store } = await open(false, { hashKeysAtRest: true });
+    const sessions = await reload(store, await savedSessions(store, 3));
+    expect(queries.queries).toHaveLength(1);
+    sessions.forEach((s, i) => s.set('n', 100 - i));
+    await Promise.all(sessions.map((s) => s.save()));
+    expect(queries.queries).toHaveLength(2);
+    expect((await reload(store, sessions)).map((s) => s.get('n'))).toEqual([100, 99, 98]);
+  });
+
+  it('a custom entity\'s saves, which write its extra columns, go one by one; its loads are batched', async () => {
+    const { store, dataSource } = await open(true);
+    const sessions = await reload(store, await savedSessions(store, 3));
+    expect(queries.queries).toHaveLength(1);
+    sessions.forEach((s, i) => s.set('_auth_user_id', 10 + i));
+    await Promise.all(sessions.map((s) => s.save()));
+    expect(queries.queries).toHaveLength(1 + 3);
+    const rows = await dataSource.getRepository(CustomSession).find({ order: { accountId: 'ASC' } });
+    expect(rows.map((r) => r.accountId)).toEqual([10, 11, 12]);
+  });
+
+  it('a batch chosen as a deadlock victim is retried row by row: every save lands', async () => {
+    const { store, dataSource } = await open();
+    const [a, b] = await reload(store, await savedSessions(store, 2));
+    const other = dataSource.createQueryRunner();
+    try {
+      // Another transaction holds b's row and, once the batch holds a's and waits for b's, asks for
+      // a's: a deadlock, which the batch's backend detects first (its deadlock_timeout is the 1 s default).
+      await other.startTransaction();
+      await other.query("SET LOCAL deadlock_timeout = '20s'");
+      await other.query('UPDATE django_session SET session_data = session_data WHERE session_key = $1', [b.sessionKey]);
+      a.set('n', 'a saved');
+      b.set('n', 'b saved');
+      const saves = Promise.all([a.save(), b.save()]);
+      const waiting = async () => (await dataSource.query('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted'))[0].n as number;
+      while ((await waiting()) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      await other.query('UPDATE django_session SET session_data = session_data WHERE session_key = $1', [a.sessionKey]);
+      await other.commitTransaction();
+      await saves;
+    } finally {
+      await other.release();
+    }
+    expect((await reload(store, [a, b])).map((s) => s.get('n'))).toEqual(['a saved', 'b saved']);
+    const updates = queries.queries.filter((q) => q.startsWith('UPDATE "django_session"'));
+    expect(updates).toHaveLength(3);
+    expect(updates[0]).toMatch(/unnest/);
+  });
 });

@@ -80,9 +80,11 @@ export async function openTestDataSource(kind: DatabaseKind, extra: Partial<Data
   };
 }
 
-/** A TypeORM logger that counts the statements touching `django_session`. */
+/** A TypeORM logger that counts the statements touching `django_session` (or the tables `tables` matches). */
 export class QueryCounter implements TypeOrmLogger {
   readonly queries: string[] = [];
+
+  constructor(private readonly tables = /django_session/) {}
 
   get count(): number {
     return this.queries.length;
@@ -93,7 +95,7 @@ export class QueryCounter implements TypeOrmLogger {
   }
 
   logQuery(query: string): void {
-    if (/django_session/.test(query)) this.queries.push(query);
+    if (this.tables.test(query)) this.queries.push(query);
   }
   logQueryError(): void {}
   logQuerySlow(): void {}
