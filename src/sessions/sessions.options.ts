@@ -70,11 +70,12 @@ export interface SessionsModuleOptions {
    */
   hashKeysAtRest?: boolean;
   /**
-   * `db` and `cached_db` engines on PostgreSQL: concurrent requests' session loads share one
-   * SELECT, and their saves one UPDATE and one commit (default true). A request alone is sent
-   * Django's single-row statements. `false`: one statement per load and per save, always.
+   * Concurrent requests share store calls (default true): on PostgreSQL (`db`, `cached_db`) their
+   * session loads share one SELECT and their saves one UPDATE and one commit; with a cache
+   * (`cache`, `cached_db`) their reads share one `mget`. A request alone in its event-loop turn is
+   * sent Django's single-row statement or a plain `get`. `false`: one call per load and per save.
    */
-  batchStatements?: boolean;
+  batchStoreCalls?: boolean;
 }
 
 /** Module-graph options, known before any provider runs (see ConfigurableModuleBuilder extras). */
@@ -103,7 +104,7 @@ export interface SessionsConfig {
   clearExpired: { cron: string | false; timeZone: string; batchSize: number };
   acceptLegacyFormat: boolean;
   hashKeysAtRest: boolean;
-  batchStatements: boolean;
+  batchStoreCalls: boolean;
 }
 
 export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
@@ -160,7 +161,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   checkBoolean('saveEveryRequest', options.saveEveryRequest);
   checkBoolean('acceptLegacyFormat', options.acceptLegacyFormat);
   checkBoolean('hashKeysAtRest', options.hashKeysAtRest);
-  checkBoolean('batchStatements', options.batchStatements);
+  checkBoolean('batchStoreCalls', options.batchStoreCalls);
   if (options.hashKeysAtRest && typeof engine === 'string' && engine !== 'db' && engine !== 'cached_db') {
     fail('hashKeysAtRest', `applies to the db and cached_db engines only, not ${engine}`);
   }
@@ -199,6 +200,6 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,
     hashKeysAtRest: options.hashKeysAtRest ?? false,
-    batchStatements: options.batchStatements ?? true,
+    batchStoreCalls: options.batchStoreCalls ?? true,
   };
 }

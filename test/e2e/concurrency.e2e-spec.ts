@@ -84,7 +84,7 @@ describe.each(DATABASE_KINDS)('concurrent requests on one session (%s)', (databa
     expect(responses.map((r) => r.body.count)).toContain(data?.count);
   });
 
-  // On PostgreSQL these loads and saves go out in shared batched statements (db engine's batchStatements).
+  // On PostgreSQL these loads and saves go out in shared batched statements (db engine's batchStoreCalls).
   it('counts right for 30 sessions written in parallel, wave after wave', async () => {
     const keys = await Promise.all(Array.from({ length: 30 }, () => newSession()));
     for (let wave = 2; wave <= 4; wave++) {

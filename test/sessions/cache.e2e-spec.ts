@@ -140,6 +140,36 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
     it('clearExpired is a no-op for a cache that expires entries itself', async () => {
       expect(await store.clearExpired()).toBe(0);
     });
+
+    it('loads of one event-loop turn share one mget (batchStoreCalls); false reads key by key', async () => {
+      const sessions = await Promise.all(
+        [1, 2, 3].map(async (n) => {
+          const session = store.session();
+          session.set('n', n);
+          await session.save();
+          return session;
+        }),
+      );
+      const mget = jest.spyOn(testCache.cache, 'mget');
+      const get = jest.spyOn(testCache.cache, 'get');
+      try {
+        const unknown = store.session('nosuchsessionkey1234');
+        const loaded = await Promise.all([...sessions.map((s) => store.session(s.sessionKey).load()), unknown.load()]);
+        expect(loaded).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, {}]);
+        expect(unknown.sessionKey).toBeNull();
+        expect(mget).toHaveBeenCalledTimes(1);
+        expect(get).not.toHaveBeenCalled();
+
+        mget.mockClear();
+        const unbatched = cacheStore(resolveSessionsOptions({ secretKey: SECRET_KEY, cache: testCache.cache, batchStoreCalls: false }));
+        expect(await Promise.all(sessions.map((s) => unbatched.session(s.sessionKey).load()))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+        expect(mget).not.toHaveBeenCalled();
+        expect(get).toHaveBeenCalledTimes(3);
+      } finally {
+        mget.mockRestore();
+        get.mockRestore();
+      }
+    });
   });
 });
 

@@ -285,8 +285,8 @@ describe('statement batching on PostgreSQL', () => {
     expect(queries.queries[1]).toMatch(/^UPDATE "django_session" SET .* WHERE "session_key" = \$3$/);
   });
 
-  it('batchStatements: false sends one statement per load and per save', async () => {
-    const { store } = await open(false, { batchStatements: false });
+  it('batchStoreCalls: false sends one statement per load and per save', async () => {
+    const { store } = await open(false, { batchStoreCalls: false });
     const sessions = await reload(store, await savedSessions(store, 3));
     sessions.forEach((s) => s.set('n', 'x'));
     await Promise.all(sessions.map((s) => s.save()));

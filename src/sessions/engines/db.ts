@@ -6,7 +6,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import type { Pool } from 'pg';
 import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import { CreateError, UpdateError } from '../session.errors';
@@ -14,6 +14,7 @@ import { emptyData, SessionBase, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../session.entity';
 import { SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
+import { batchPerTurn } from './batching';
 import { SessionStore, type ClearExpiredProgress, type ClearExpiredRunOptions } from './session-store';
 
 /** A row to write: the three Django columns plus any extra columns of a custom entity (by property name). */
@@ -112,17 +113,6 @@ const DJANGO_ROW_PROPERTIES = 'sessionKey,sessionData,expireDate';
 /** PostgreSQL error codes after which a batch is retried row by row: deadlock, serialization failure. */
 const RETRY_ROW_BY_ROW = new Set(['40P01', '40001']);
 
-/** Statements a batch carries at most (array parameters, one round trip). */
-const MAX_BATCH_SIZE = 200;
-
-/**
- * A batch collects what the requests of one event-loop turn ask (the requests whose bytes or whose
- * previous query results arrived together) and goes out in the turn's check phase: under load many
- * requests share one statement; a lone request's batch leaves at once, in the same turn.
- */
-const endOfTurn = (send: () => void) => {
-  setImmediate(send);
-};
 type StatementRunner = (sql: string, parameters: unknown[]) => Promise<StatementResult>;
 
 /** PostgreSQL statement names by SQL text, shared by every store: one name never means two statements on a pooled connection. */
@@ -309,20 +299,16 @@ export class DbSessionStore extends SessionStore {
   }
 
   /**
-   * PostgreSQL (`batchStatements`): the loads and the saves of concurrent requests go out together,
-   * one statement for each kind per event-loop turn (`endOfTurn`): one round trip and, for saves, one
+   * PostgreSQL (`batchStoreCalls`): the loads and the saves of concurrent requests go out together,
+   * one statement of each kind per event-loop turn (batching.ts): one round trip and, for saves, one
    * commit — one WAL flush — for all of them. A turn with a single request sends Django's own
    * single-row statement. Null on other databases: SQLite has no round trip to share.
    */
   private get batches() {
     if (this.#batches === undefined) {
-      const options = { cache: false, maxBatchSize: MAX_BATCH_SIZE, batchScheduleFn: endOfTurn };
       this.#batches =
-        this.isPostgres && this.config.batchStatements
-          ? {
-              loads: new DataLoader<string, ObjectLiteral | undefined>((keys) => this.loadBatch(keys), options),
-              updates: new DataLoader<SessionRow, number>((rows) => this.updateBatch(rows), options),
-            }
+        this.isPostgres && this.config.batchStoreCalls
+          ? { loads: batchPerTurn((keys: readonly string[]) => this.loadBatch(keys)), updates: batchPerTurn((rows: readonly SessionRow[]) => this.updateBatch(rows)) }
           : null;
     }
     return this.#batches;

@@ -13,10 +13,12 @@ import { ModuleRef } from '@nestjs/core';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import KeyvRedis from '@keyv/redis';
 import { createCache, type Cache } from 'cache-manager';
+import type DataLoader from 'dataloader';
 import { Keyv } from 'keyv';
 import { emptyData, type SessionData } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
+import { batchPerTurn } from './batching';
 
 /** A cache operation still pending after this long counts as failed (a stopped Redis must not hang requests). */
 export const CACHE_OPERATION_TIMEOUT_MS = 2000;
@@ -54,6 +56,7 @@ export class SessionsCache implements OnModuleDestroy {
   #ownMemoryStore: Keyv | undefined;
   /** Keys an in-process `addIfAbsent` is working on (its check-then-set is atomic within the process). */
   readonly #pendingAdds = new Set<string>();
+  #reads: DataLoader<string, unknown> | null | undefined;
 
   constructor(
     @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
@@ -90,10 +93,22 @@ export class SessionsCache implements OnModuleDestroy {
     return stores.join(', ');
   }
 
+  /**
+   * `batchStoreCalls`: the reads of one event-loop turn go to the cache as one `mget` (Redis: one
+   * MGET, under one timeout); a read alone in its turn is a plain `get`.
+   */
+  private get reads(): DataLoader<string, unknown> | null {
+    if (this.#reads === undefined) {
+      const read = (keys: readonly string[]) => (keys.length === 1 ? this.cache.get<unknown>(keys[0]).then((value) => [value]) : this.cache.mget<unknown>([...keys]));
+      this.#reads = this.config.batchStoreCalls ? batchPerTurn((keys: readonly string[]) => withTimeout(read(keys), 'read')) : null;
+    }
+    return this.#reads;
+  }
+
   /** The data under `key`, or undefined: a failing or slow read is a miss (Django #17810), logged. */
   async get(key: string): Promise<SessionData | undefined> {
     try {
-      return copyData(await withTimeout(this.cache.get<unknown>(key), 'read'));
+      return copyData(await (this.reads ? this.reads.load(key) : withTimeout(this.cache.get<unknown>(key), 'read')));
     } catch (error) {
       logger.warn(`Error reading from cache (${this.description}), treated as a miss: ${errorMessage(error)}`);
       return undefined;

@@ -1,0 +1,18 @@
+/**
+ * Store calls shared by concurrent requests (the `batchStoreCalls` option). What the requests of one
+ * event-loop turn ask of a store — the requests whose bytes, or whose previous store results,
+ * arrived together — goes out as one call at the end of that turn (setImmediate, the check phase):
+ * under load many requests share one call; a request alone in its turn is sent at once.
+ */
+import DataLoader from 'dataloader';
+
+/** Keys (or rows) one shared call carries at most. */
+const MAX_BATCH_SIZE = 200;
+
+/**
+ * A DataLoader without its cache (each call reads the store afresh) whose batches are the calls of
+ * one event-loop turn. `call` answers for every key, in order (an Error instance fails that key alone).
+ */
+export function batchPerTurn<K, V>(call: (keys: readonly K[]) => Promise<readonly (V | Error)[]>): DataLoader<K, V> {
+  return new DataLoader<K, V>(call, { cache: false, maxBatchSize: MAX_BATCH_SIZE, batchScheduleFn: (send) => void setImmediate(send) });
+}
