@@ -382,8 +382,9 @@ export class DbSessionStore extends SessionStore {
 
   private async updateBatch(rows: readonly SessionRow[]): Promise<number[]> {
     if (rows.length === 1) return [await this.updateOne(rows[0])];
+    const storedKeys = rows.map((row) => this.storedKey(row.sessionKey));
     // A session saved twice in one batch: the later save wins, as it would one after the other.
-    const latest = new Map(rows.map((row) => [this.storedKey(row.sessionKey), row]));
+    const latest = new Map(rows.map((row, i) => [storedKeys[i], row]));
     // Rows in key order, so that overlapping batches of several processes take their locks in one order.
     const keys = [...latest.keys()].sort();
     const parameters = [keys, keys.map((key) => latest.get(key)!.sessionData), keys.map((key) => this.toDatabaseDate(latest.get(key)!.expireDate))];
@@ -396,7 +397,7 @@ export class DbSessionStore extends SessionStore {
       updated = new Set();
       for (const [key, row] of latest) if ((await this.updateOne(row)) > 0) updated.add(key);
     }
-    return rows.map((row) => (updated.has(this.storedKey(row.sessionKey)) ? 1 : 0));
+    return storedKeys.map((key) => (updated.has(key) ? 1 : 0));
   }
 
   async deleteRow(sessionKey: string): Promise<void> {
