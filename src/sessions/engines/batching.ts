@@ -9,10 +9,21 @@ import DataLoader from 'dataloader';
 /** Keys (or rows) one shared call carries at most. */
 const MAX_BATCH_SIZE = 200;
 
+export interface StoreCall<K, V> {
+  /** The call for a key alone in its turn: the engine's single-key call (Django's own statement). */
+  one: (key: K) => Promise<V>;
+  /** The shared call: answers for every key, in order (an Error instance fails that key alone). */
+  many: (keys: readonly K[]) => Promise<readonly (V | Error)[]>;
+}
+
 /**
  * A DataLoader without its cache (each call reads the store afresh) whose batches are the calls of
- * one event-loop turn. `call` answers for every key, in order (an Error instance fails that key alone).
+ * one event-loop turn: `many` for two keys or more, `one` for a key alone.
  */
-export function batchPerTurn<K, V>(call: (keys: readonly K[]) => Promise<readonly (V | Error)[]>): DataLoader<K, V> {
-  return new DataLoader<K, V>(call, { cache: false, maxBatchSize: MAX_BATCH_SIZE, batchScheduleFn: (send) => void setImmediate(send) });
+export function batchPerTurn<K, V>({ one, many }: StoreCall<K, V>): DataLoader<K, V> {
+  return new DataLoader<K, V>((keys) => (keys.length === 1 ? one(keys[0]).then((value) => [value]) : many(keys)), {
+    cache: false,
+    maxBatchSize: MAX_BATCH_SIZE,
+    batchScheduleFn: (send) => void setImmediate(send),
+  });
 }

@@ -308,7 +308,10 @@ export class DbSessionStore extends SessionStore {
     if (this.#batches === undefined) {
       this.#batches =
         this.isPostgres && this.config.batchStoreCalls
-          ? { loads: batchPerTurn((keys: readonly string[]) => this.loadBatch(keys)), updates: batchPerTurn((rows: readonly SessionRow[]) => this.updateBatch(rows)) }
+          ? {
+              loads: batchPerTurn({ one: (key: string) => this.loadOne(key), many: (keys) => this.loadMany(keys) }),
+              updates: batchPerTurn({ one: (row: SessionRow) => this.updateOne(row), many: (rows) => this.updateMany(rows) }),
+            }
           : null;
     }
     return this.#batches;
@@ -325,8 +328,7 @@ export class DbSessionStore extends SessionStore {
     return (await this.execute(this.statements.load, [storedKey, this.toDatabaseDate(new Date())])).records[0];
   }
 
-  private async loadBatch(storedKeys: readonly string[]): Promise<(ObjectLiteral | undefined)[]> {
-    if (storedKeys.length === 1) return [await this.loadOne(storedKeys[0])];
+  private async loadMany(storedKeys: readonly string[]): Promise<(ObjectLiteral | undefined)[]> {
     const { records } = await this.execute(this.statements.loadMany, [[...new Set(storedKeys)], this.toDatabaseDate(new Date())]);
     const byKey = new Map(records.map((record) => [record.session_key as string, record]));
     return storedKeys.map((key) => byKey.get(key));
@@ -380,8 +382,7 @@ export class DbSessionStore extends SessionStore {
     return (await this.execute(sql, parameters)).affected;
   }
 
-  private async updateBatch(rows: readonly SessionRow[]): Promise<number[]> {
-    if (rows.length === 1) return [await this.updateOne(rows[0])];
+  private async updateMany(rows: readonly SessionRow[]): Promise<number[]> {
     const storedKeys = rows.map((row) => this.storedKey(row.sessionKey));
     // A session saved twice in one batch: the later save wins, as it would one after the other.
     const latest = new Map(rows.map((row, i) => [storedKeys[i], row]));

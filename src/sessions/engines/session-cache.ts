@@ -99,16 +99,21 @@ export class SessionsCache implements OnModuleDestroy {
    */
   private get reads(): DataLoader<string, unknown> | null {
     if (this.#reads === undefined) {
-      const read = (keys: readonly string[]) => (keys.length === 1 ? this.cache.get<unknown>(keys[0]).then((value) => [value]) : this.cache.mget<unknown>([...keys]));
-      this.#reads = this.config.batchStoreCalls ? batchPerTurn((keys: readonly string[]) => withTimeout(read(keys), 'read')) : null;
+      this.#reads = this.config.batchStoreCalls
+        ? batchPerTurn({ one: (key: string) => this.readOne(key), many: (keys) => withTimeout(this.cache.mget<unknown>([...keys]), 'read') })
+        : null;
     }
     return this.#reads;
+  }
+
+  private readOne(key: string): Promise<unknown> {
+    return withTimeout(this.cache.get<unknown>(key), 'read');
   }
 
   /** The data under `key`, or undefined: a failing or slow read is a miss (Django #17810), logged. */
   async get(key: string): Promise<SessionData | undefined> {
     try {
-      return copyData(await (this.reads ? this.reads.load(key) : withTimeout(this.cache.get<unknown>(key), 'read')));
+      return copyData(await (this.reads ? this.reads.load(key) : this.readOne(key)));
     } catch (error) {
       logger.warn(`Error reading from cache (${this.description}), treated as a miss: ${errorMessage(error)}`);
       return undefined;
