@@ -174,15 +174,31 @@ function randomCookies(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `sessionid=${i.toString(36).padStart(32, 'x')}`);
 }
 
-async function benchSystem(roundNumber: number, system: System, admin: Client, redis: { client: RedisClient; pid: number | undefined }): Promise<Row[]> {
+/** The cookies of the pool: sessions made by a server of the system (stopped after), or random ones. */
+async function sessionPool(system: System): Promise<string[]> {
+  if (!system.hasSessions) return randomCookies(POOL_SIZE);
   const server = await startServer(system.server, NODE_OPTIONS);
   try {
-    const cookies = system.hasSessions ? await createSessions(server.url, POOL_SIZE) : randomCookies(POOL_SIZE);
-    const rows: Row[] = [];
-    const backwards = roundNumber % 2 === 0;
-    for (const route of backwards ? [...system.routes].reverse() : system.routes) {
-      const path = ROUTES[route];
-      await settleDatabase();
+    return await createSessions(server.url, POOL_SIZE);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Each route on a server process of its own, warmed up on that route alone: a route's figure does
+ * not depend on what the process served before it (the sessions it created, the other routes' code
+ * and garbage), which differs between systems — the ceiling only ever serves /ping.
+ */
+async function benchSystem(roundNumber: number, system: System, admin: Client, redis: { client: RedisClient; pid: number | undefined }): Promise<Row[]> {
+  const cookies = await sessionPool(system);
+  const rows: Row[] = [];
+  const backwards = roundNumber % 2 === 0;
+  for (const route of backwards ? [...system.routes].reverse() : system.routes) {
+    const path = ROUTES[route];
+    await settleDatabase();
+    const server = await startServer(system.server, NODE_OPTIONS);
+    try {
       if (WARMUP > 0) await load(server.url, path, cookies, WARMUP);
       const postgresBefore = await postgresCounts(admin);
       await resetRedisCounts(redis.client);
@@ -215,12 +231,12 @@ async function benchSystem(roundNumber: number, system: System, admin: Client, r
         serverCpuUsPerRequest: perRequestUs(serverCpuMs),
         storeCpuUsPerRequest: perRequestUs(postgresAfter.backendCpuMs + redisCpuMs),
       });
-      console.error(`  round ${roundNumber}: ${system.id} ${path}: ${rows.at(-1)!.requestsPerSecond} req/s`);
+    } finally {
+      await server.stop();
     }
-    return rows;
-  } finally {
-    await server.stop();
+    console.error(`  round ${roundNumber}: ${system.id} ${path}: ${rows.at(-1)!.requestsPerSecond} req/s`);
   }
+  return rows;
 }
 
 interface Target {

@@ -1,6 +1,7 @@
 /**
- * Attaches a lazy session to every HTTP request (no I/O: the cookie is only parsed) and persists it
- * just before the response goes out, by Django's `process_response` rules. Running at the raw
+ * Gives every HTTP request a lazy session (no I/O: the cookie is only parsed; under Express the
+ * session is attached when code first reaches it) and persists it just before the response goes
+ * out, by Django's `process_response` rules. Running at the raw
  * request/response level is what makes guards, exception filters, `@Res()` and Fastify work: an
  * interceptor alone misses all of them (docs: "Sessions and the Nest request lifecycle").
  */
@@ -8,7 +9,7 @@ import { HttpException, Inject, Injectable, Logger, type NestMiddleware } from '
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { SessionStore } from './engines/session-store';
 import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
-import { attachSession, getSession, hasSession, sessionOf } from './session.request';
+import { attachesOnAccess, attachSession, getSession, hasSession, sessionOf } from './session.request';
 import { sessionHttpError } from './session.errors';
 import {
   addVaryCookie,
@@ -37,18 +38,35 @@ export class SessionMiddleware implements NestMiddleware {
   use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
     if (hasSession(req)) return next(); // mounted twice: the first one owns the request
     const cookie = readSessionCookie(req.headers.cookie, this.config.cookie.name);
+    // Under Express a request's prototype attaches its session when code first reaches it
+    // (`attachOnAccess`): a request that never does, and whose response Django leaves alone, costs nothing more.
+    if (!attachesOnAccess(req) || this.changesResponse(cookie)) this.attach(req, res, cookie);
+    next();
+  }
+
+  /** For a request that reaches its session without one (Express, `defineSessionAccessor`): its response is `req.res`. */
+  readonly attachOnAccess = (req: IncomingMessage & { res?: ServerResponse }): void => {
+    this.attach(req, req.res!, readSessionCookie(req.headers.cookie, this.config.cookie.name));
+  };
+
+  /**
+   * Django's rules for a session nobody touches: its cookie is deleted when the key is invalid, and it
+   * is saved when saveEveryRequest; otherwise the response is left alone (and the session not even
+   * opened) until code first reaches it.
+   */
+  private changesResponse(cookie: string | undefined): boolean {
+    return cookie !== undefined && (!isValidSessionKey(cookie) || this.config.saveEveryRequest);
+  }
+
+  private attach(req: IncomingMessage, res: ServerResponse, cookie: string | undefined): void {
     const requestHadCookie = cookie !== undefined;
     const hookResponse = () => {
       // The request's session at the time of the response: `req.session.regenerate()` may replace it.
       if (!res.headersSent) runBeforeHeaders(res, (statusCode) => this.persist(sessionOf(req) as AnySession, requestHadCookie, statusCode));
     };
-    // Django's rules for a session nobody touches: its cookie is deleted when the key is invalid, and
-    // it is saved when saveEveryRequest; otherwise the response is left alone (and the session not even
-    // opened) until code first reaches it.
-    const changesResponse = requestHadCookie && (!isValidSessionKey(cookie) || this.config.saveEveryRequest);
+    const changesResponse = this.changesResponse(cookie);
     attachSession(req, this.openSession, cookie ?? null, changesResponse ? undefined : hookResponse);
     if (changesResponse) hookResponse();
-    next();
   }
 
   /** Synchronous when nothing is saved (most requests), so the response is not held for a tick. */

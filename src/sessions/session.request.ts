@@ -29,7 +29,9 @@ interface RequestSession {
  * WeakMap, ~7 µs with this property.
  */
 const ENTRY = Symbol('sessions.request');
-type WithEntry = object & { [ENTRY]?: RequestSession };
+/** On a request prototype (`defineSessionAccessor`): gives a request that has no entry yet its entry. */
+const ATTACH_ON_ACCESS = Symbol('sessions.attachOnAccess');
+type WithEntry = object & { [ENTRY]?: RequestSession; [ATTACH_ON_ACCESS]?: (req: IncomingMessage) => void };
 
 type AnyRequest = object & { raw?: IncomingMessage | object };
 
@@ -37,9 +39,11 @@ function rawRequest(req: AnyRequest): object {
   return req.raw ?? req;
 }
 
-/** The request's entry, after running its first-access callback. */
+/** The request's entry (attached now if its prototype attaches on access), after running its first-access callback. */
 function accessEntry(req: AnyRequest): RequestSession | undefined {
-  const entry = (rawRequest(req) as WithEntry)[ENTRY];
+  const raw = rawRequest(req) as WithEntry;
+  if (raw[ENTRY] === undefined) raw[ATTACH_ON_ACCESS]?.(raw as IncomingMessage);
+  const entry = raw[ENTRY];
   if (entry?.onFirstAccess) {
     const onFirstAccess = entry.onFirstAccess;
     entry.onFirstAccess = undefined;
@@ -83,6 +87,11 @@ export function hasSession(req: AnyRequest): boolean {
   return (rawRequest(req) as WithEntry)[ENTRY] !== undefined;
 }
 
+/** Whether the request's prototype gives it its session when code first reaches it (`defineSessionAccessor`). */
+export function attachesOnAccess(req: AnyRequest): boolean {
+  return (rawRequest(req) as WithEntry)[ATTACH_ON_ACCESS] !== undefined;
+}
+
 /**
  * Gives the request its session: `open(sessionKey)` makes it on first access (also later session
  * objects of the same store, for `req.session.regenerate()` and `reload()`). `onFirstAccess` runs
@@ -104,9 +113,12 @@ const prototypesWithSessionAccessor = new WeakSet<object>();
 /**
  * `req.session` for every request inheriting `prototype` (Express's `app.request`, which mounted
  * sub-apps' request prototypes inherit too), instead of a property added to each request.
+ * `attachOnAccess(req)` attaches the session (`attachSession`) of a request that reaches it without
+ * one: then a request that never touches its session gets nothing at all.
  */
-export function defineSessionAccessor(prototype: object): void {
+export function defineSessionAccessor(prototype: object, attachOnAccess?: (req: IncomingMessage) => void): void {
   Object.defineProperty(prototype, 'session', SESSION_PROPERTY);
+  if (attachOnAccess) Object.defineProperty(prototype, ATTACH_ON_ACCESS, { value: attachOnAccess, configurable: true });
   prototypesWithSessionAccessor.add(prototype);
 }
 

@@ -46,7 +46,7 @@ export class SessionsModule extends ConfigurableModuleClass implements NestModul
       // Express gives each request and response its app's prototypes: what every request needs
       // (`req.session`, the response hook's stand-ins) is put there once instead of on each of them.
       const app = adapter.getInstance() as { request: object; response: object };
-      defineSessionAccessor(app.request);
+      defineSessionAccessor(app.request, this.middleware.attachOnAccess);
       installResponseHook(app.response);
     }
     // Before Nest builds the routes: only handlers that declare the session get the interceptor.
