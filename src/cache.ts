@@ -17,12 +17,19 @@ const REDIS_CONNECT_TIMEOUT_MS = 2000;
  * A Keyv on Redis that fails fast while Redis is down instead of queueing commands until it is back:
  * reads then miss and cached_db serves from the database. Errors reach the cache's caller (which logs
  * failed writes) instead of being swallowed by Keyv.
+ *
+ * Its entries are plain JSON: this cache holds sessions, whose data is JSON by definition, so it
+ * needs neither Keyv's default serializer (which encodes Buffers) nor its deserializer, a JSON.parse
+ * with a reviver called for every value, which cost ~5 µs of the ~300 µs of server CPU of a cached read.
  */
 export function redisKeyv(url: string, namespace = REDIS_NAMESPACE): Keyv {
-  return createKeyv(
+  const keyv = createKeyv(
     { url, disableOfflineQueue: true, socket: { connectTimeout: REDIS_CONNECT_TIMEOUT_MS } },
     { namespace, throwOnErrors: true, connectionTimeout: REDIS_CONNECT_TIMEOUT_MS },
   );
+  keyv.serialize = JSON.stringify;
+  keyv.deserialize = JSON.parse;
+  return keyv;
 }
 
 /**

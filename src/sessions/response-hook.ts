@@ -29,10 +29,12 @@ const HELD_RESULT: Record<HeldMethod, (res: ServerResponse) => unknown> = {
 };
 
 /**
- * The responses with a hook. A WeakMap, not a property of the response: Express gives every
- * response its app's prototype, after which V8 makes a new hidden class for each property added.
+ * A response's hook, under a symbol on the response. Not a WeakMap: an entry per response makes every
+ * garbage collection walk an ephemeron table as large as the responses since the last one (the same
+ * cost as for the request's session entry, session.request.ts).
  */
-const hooks = new WeakMap<ServerResponse, ResponseHook>();
+const HOOK = Symbol('sessions.responseHook');
+type WithHook = ServerResponse & { [HOOK]?: ResponseHook };
 
 /** Prototypes carrying stand-ins (`installResponseHook`), with the methods those stand-ins shadow. */
 const prototypeOriginals = new WeakMap<object, Methods>();
@@ -43,7 +45,7 @@ const prototypeOriginals = new WeakMap<object, Methods>();
  */
 function standIn(method: HeldMethod, original: (res: ServerResponse) => Method): Method {
   return function (this: ServerResponse, ...args: unknown[]) {
-    const hook = hooks.get(this);
+    const hook = (this as WithHook)[HOOK];
     if (!hook?.holding) return original(this).apply(this, args);
     hook.hold(method, args);
     return HELD_RESULT[method](this);
@@ -51,7 +53,7 @@ function standIn(method: HeldMethod, original: (res: ServerResponse) => Method):
 }
 
 /** Stand-ins put on a response itself, for as long as its hook holds (then removed). */
-const ownStandIns = Object.fromEntries(HELD_METHODS.map((method) => [method, standIn(method, (res) => hooks.get(res)!.original[method])])) as Methods;
+const ownStandIns = Object.fromEntries(HELD_METHODS.map((method) => [method, standIn(method, (res) => (res as WithHook)[HOOK]!.original[method])])) as Methods;
 
 class ResponseHook {
   holding = true;
@@ -66,6 +68,8 @@ class ResponseHook {
     private readonly res: ServerResponse,
     private readonly step: ResponseStep,
   ) {
+    // Before any stand-in is put on the response: deleting them later then restores its shape.
+    (res as WithHook)[HOOK] = this;
     const fromPrototype = prototypeOriginals.get(Object.getPrototypeOf(res));
     const hasOwnMethods = HELD_METHODS.some((m) => Object.hasOwn(res, m));
     if (fromPrototype && !hasOwnMethods) {
@@ -145,7 +149,7 @@ class ResponseHook {
 }
 
 export function runBeforeHeaders(res: ServerResponse, step: ResponseStep): void {
-  if (!hooks.has(res)) hooks.set(res, new ResponseHook(res, step));
+  if (!(res as WithHook)[HOOK]) new ResponseHook(res, step); // it puts itself on the response
 }
 
 /**
@@ -158,6 +162,9 @@ export function installResponseHook(prototype: object): void {
   const target = prototype as Methods;
   const original: Methods = { writeHead: target.writeHead, write: target.write, end: target.end, flushHeaders: target.flushHeaders };
   prototypeOriginals.set(prototype, original);
+  // Found on the prototype, the stand-ins' lookup of a response without a hook is a hit, not a miss
+  // that walks the whole prototype chain; writable, so a hook still goes on the response itself.
+  Object.defineProperty(prototype, HOOK, { value: undefined, writable: true, configurable: true });
   for (const method of HELD_METHODS) {
     Object.defineProperty(prototype, method, { value: standIn(method, () => original[method]), writable: true, configurable: true });
   }

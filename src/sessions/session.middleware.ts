@@ -36,11 +36,11 @@ export class SessionMiddleware implements NestMiddleware {
   ) {}
 
   use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
-    if (hasSession(req)) return next(); // mounted twice: the first one owns the request
     const cookie = readSessionCookie(req.headers.cookie, this.config.cookie.name);
     // Under Express a request's prototype attaches its session when code first reaches it
     // (`attachOnAccess`): a request that never does, and whose response Django leaves alone, costs nothing more.
-    if (!attachesOnAccess(req) || this.changesResponse(cookie)) this.attach(req, res, cookie);
+    const attachNow = !attachesOnAccess(req) || this.changesResponse(cookie);
+    if (attachNow && !hasSession(req)) this.attach(req, res, cookie); // mounted twice: the first one owns the request
     next();
   }
 

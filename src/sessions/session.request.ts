@@ -4,7 +4,7 @@
  * express-session-compatible view (session.compat.ts, built on first read); on Fastify the
  * wrapper's `req.session` reads the same view (SessionsModule decorates the request).
  */
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import type { AnySession, SessionBase, SessionData } from './session';
 import { createSessionView, type SessionView } from './session.compat';
 import { sessionHttpError } from './session.errors';
@@ -36,7 +36,7 @@ type WithEntry = object & { [ENTRY]?: RequestSession; [ATTACH_ON_ACCESS]?: (req:
 type AnyRequest = object & { raw?: IncomingMessage | object };
 
 function rawRequest(req: AnyRequest): object {
-  return req.raw ?? req;
+  return req instanceof IncomingMessage ? req : (req.raw ?? req);
 }
 
 /** The request's entry (attached now if its prototype attaches on access), after running its first-access callback. */
