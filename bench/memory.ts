@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     for (const engine of ENGINES) {
       const server = await startServer(
         { script: ['dist/src/main.js'], env: { DATABASE_URL: databaseUrl(DATABASE), REDIS_URL, SECRET_KEY, SESSION_ENGINE: engine, HEAP_PROBE_PORT: String(PROBE_PORT) } },
-        ['--expose-gc', '-r', 'ts-node/register/transpile-only', '-r', resolve(ROOT, 'bench/heap-probe.ts')],
+        ['--expose-gc', '-r', resolve(ROOT, 'dist/bench/heap-probe.js')],
       );
       try {
         await createSessions(server.url, 2_000, { readBack: true });

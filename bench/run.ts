@@ -2,8 +2,8 @@
  * `npm run bench`: the example app per engine against the express-session peers and a no-session
  * ceiling, one server at a time, on the same three routes, over a pool of existing sessions.
  * The systems take turns over several rounds (a slow minute of a shared machine then hits all of
- * them, not one), and every measured route starts on a vacuumed, checkpointed database (no system
- * inherits another's dead rows). Prints one table of medians over the rounds and writes it, with
+ * them, not one); every measured route runs on a server process of its own, warmed up on that route,
+ * and starts on a vacuumed, checkpointed database (no system inherits another's dead rows). Prints one table of medians over the rounds and writes it, with
  * every round, to bench/results/<timestamp>.json (README "Performance").
  *
  * Knobs (environment): BENCH_ROUNDS (default 4), BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 5),
@@ -68,7 +68,7 @@ const SYSTEMS: System[] = [
   {
     id: 'ceiling',
     label: 'ceiling: example app without sessions',
-    server: { script: ['bench/peers/nest-no-sessions.ts'], env: common },
+    server: { script: ['dist/bench/peers/nest-no-sessions.js'], env: common },
     routes: ['untouched'],
     hasSessions: false,
   },
@@ -76,14 +76,14 @@ const SYSTEMS: System[] = [
   {
     id: 'express-pg',
     label: 'express-session + connect-pg-simple',
-    server: { script: ['bench/peers/express-session.ts'], env: { ...common, BENCH_STORE: 'pg' } },
+    server: { script: ['dist/bench/peers/express-session.js'], env: { ...common, BENCH_STORE: 'pg' } },
     routes: allRoutes,
     hasSessions: true,
   },
   {
     id: 'express-redis',
     label: 'express-session + connect-redis',
-    server: { script: ['bench/peers/express-session.ts'], env: { ...common, BENCH_STORE: 'redis' } },
+    server: { script: ['dist/bench/peers/express-session.js'], env: { ...common, BENCH_STORE: 'redis' } },
     routes: allRoutes,
     hasSessions: true,
   },

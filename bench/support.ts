@@ -157,16 +157,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Runs a TypeScript file of bench/ (the peers) with ts-node; compiled JS runs as is. */
-export function nodeArguments(spec: ServerSpec, nodeOptions: string[] = []): string[] {
-  const typescript = spec.script[0].endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
-  return [...nodeOptions, ...typescript, ...spec.script];
-}
-
 export async function startServer(spec: ServerSpec, nodeOptions: string[] = []): Promise<RunningServer> {
-  const child = spawn(process.execPath, nodeArguments(spec, nodeOptions), {
+  const child = spawn(process.execPath, [...nodeOptions, ...spec.script], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', TS_NODE_PROJECT: resolve(ROOT, 'tsconfig.json'), ...spec.env, PORT: String(APP_PORT) },
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', ...spec.env, PORT: String(APP_PORT) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -117,6 +117,7 @@ const prototypesWithSessionAccessor = new WeakSet<object>();
  * one: then a request that never touches its session gets nothing at all.
  */
 export function defineSessionAccessor(prototype: object, attachOnAccess?: (req: IncomingMessage) => void): void {
+  if (prototypesWithSessionAccessor.has(prototype)) return; // as with the middleware mounted twice, the first one owns the requests
   Object.defineProperty(prototype, 'session', SESSION_PROPERTY);
   if (attachOnAccess) Object.defineProperty(prototype, ATTACH_ON_ACCESS, { value: attachOnAccess, configurable: true });
   prototypesWithSessionAccessor.add(prototype);

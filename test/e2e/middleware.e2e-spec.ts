@@ -3,6 +3,7 @@
  * row of the SPEC §8 behaviour matrix, and the port's extra checks L.1 and L.6, on Express and
  * Fastify with the db engine (SQLite; the default-settings rows also on PostgreSQL).
  */
+import express from 'express';
 import request from 'supertest';
 import type { DbSessionStore, SessionsModuleOptions } from '../../src/sessions';
 import { SESSION_INTERRUPTED_MESSAGE } from '../../src/sessions/session.errors';
@@ -323,5 +324,26 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
       const cookie = cookieAttributes(responseCookie((await get('/t/expiry/60').expect(200)).headers) as string);
       expect(cookie['max-age']).toBe('60');
     });
+  });
+});
+
+describe('Express middleware mounted ahead of Nest (sqlite)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    const expressApp = express();
+    // Runs before SessionsModule's middleware: req.session attaches the session on this first access.
+    expressApp.use((req, _res, next) => {
+      if (req.path === '/t/untouched') (req as unknown as { session: Record<string, unknown> }).session.hello = 'early';
+      next();
+    });
+    t = await createTestApp({ database: 'sqlite', expressApp, controllers: [SessionTestController] });
+  });
+  afterAll(() => t.close());
+
+  it('reads and changes req.session: the change is saved and the cookie set, once', async () => {
+    const response = await request(t.server).get('/t/untouched').expect(200);
+    expect(response.headers['set-cookie']).toHaveLength(1);
+    const cookie = responseCookie(response.headers)!.split(';')[0];
+    expect((await request(t.server).get('/t/read').set('Cookie', cookie).expect(200)).body).toEqual({ hello: 'early' });
   });
 });

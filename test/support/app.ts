@@ -3,7 +3,9 @@
  * given options, the given controllers, on Express or Fastify.
  */
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Express } from 'express';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Server } from 'node:http';
@@ -25,6 +27,8 @@ export interface TestAppOptions {
   providers?: Type[];
   /** Extra entities for the test database (e.g. a custom session entity). */
   entities?: DataSourceOptions['entities'];
+  /** An Express app of the caller's (with middleware of its own, ahead of Nest's) to build on. */
+  expressApp?: Express;
 }
 
 export interface TestApp {
@@ -52,7 +56,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const app =
     options.platform === 'fastify'
       ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
-      : moduleRef.createNestApplication({ logger: false });
+      : options.expressApp
+        ? moduleRef.createNestApplication(new ExpressAdapter(options.expressApp), { logger: false })
+        : moduleRef.createNestApplication({ logger: false });
   await app.init();
   if (options.platform === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   queries.reset();
