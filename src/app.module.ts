@@ -8,6 +8,10 @@ import { cacheModules } from './cache';
 import { databaseOptions } from './database';
 import { SessionsModule } from './sessions';
 
+function usesCache(engine: unknown): boolean {
+  return engine === 'cache' || engine === 'cached_db';
+}
+
 @Module({})
 export class AppModule {
   /**
@@ -19,8 +23,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         TypeOrmModule.forRoot({ ...databaseOptions(config.databaseUrl), migrationsRun: true, ...typeOrm } as DataSourceOptions),
-        // REDIS_URL: the cache engines' cache is Redis (the sessions module finds the app's CACHE_MANAGER).
-        ...cacheModules(config.redisUrl, config.redisNamespace),
+        // REDIS_URL: the cache engines' cache is Redis (the sessions module finds the app's CACHE_MANAGER);
+        // the other engines use no cache, so they open no Redis connection.
+        ...(usesCache(config.sessions.engine) ? cacheModules(config.redisUrl, config.redisNamespace) : []),
         SessionsModule.forRoot(config.sessions),
         // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.
         ScheduleModule.forRoot(),
