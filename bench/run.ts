@@ -3,8 +3,9 @@
  * ceiling, one server at a time, on the same three routes, over a pool of existing sessions.
  * The systems take turns over several rounds (a slow minute of a shared machine then hits all of
  * them, not one); every measured route runs on a server process of its own, warmed up on that route,
- * and starts on a vacuumed, checkpointed database (no system inherits another's dead rows). Prints one table of medians over the rounds and writes it, with
- * every round, to bench/results/<timestamp>.json (README "Performance").
+ * and starts on a vacuumed, checkpointed database (no system inherits another's dead rows). Prints
+ * one table of medians over the rounds and writes it, with every round, to
+ * bench/results/<timestamp>.json (README "Performance").
  *
  * Knobs (environment): BENCH_ROUNDS (default 4), BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 5),
  * BENCH_CONNECTIONS (50), BENCH_POOL (sessions, 300), BENCH_SYSTEMS (comma-separated system ids,

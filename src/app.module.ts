@@ -6,9 +6,9 @@ import { AppController } from './app.controller';
 import type { AppConfig } from './app.config';
 import { cacheModules } from './cache';
 import { databaseOptions } from './database';
-import { SessionsModule } from './sessions';
+import { SessionsModule, type SessionsModuleOptions } from './sessions';
 
-function usesCache(engine: unknown): boolean {
+function usesCache(engine: SessionsModuleOptions['engine']): boolean {
   return engine === 'cache' || engine === 'cached_db';
 }
 
