@@ -1,4 +1,5 @@
 /** Unit tests live beside the code (src/**\/*.spec.ts); e2e tests under test/ (*.e2e-spec.ts). */
+const moduleNameMapper = { '^nest-django-sessions$': '<rootDir>/src/sessions/index.ts' };
 const transform = {
   '^.+\\.(t|j)s$': [
     '@swc/jest',
@@ -12,7 +13,7 @@ const transform = {
     },
   ],
 };
-const common = { moduleFileExtensions: ['js', 'json', 'ts'], rootDir: '.', transform, testEnvironment: 'node' };
+const common = { moduleFileExtensions: ['js', 'json', 'ts'], rootDir: '.', transform, moduleNameMapper, testEnvironment: 'node' };
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testRegex: 'src/.*\\.spec\\.ts$' },

@@ -1,5 +1,5 @@
 /**
- * Loaded into a server under test by bench/memory.ts (`node --expose-gc -r dist/bench/heap-probe.js`):
+ * Loaded into a server under test by bench/memory.ts (`node --expose-gc -r bench/dist/bench/heap-probe.js`):
  * a second listener on HEAP_PROBE_PORT answers with the heap after a full garbage collection.
  */
 import { createServer } from 'node:http';

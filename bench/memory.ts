@@ -46,8 +46,8 @@ async function main(): Promise<void> {
     await recreateDatabase(admin, DATABASE);
     for (const engine of ENGINES) {
       const server = await startServer(
-        { script: ['dist/src/main.js'], env: { DATABASE_URL: databaseUrl(DATABASE), REDIS_URL, SECRET_KEY, SESSION_ENGINE: engine, HEAP_PROBE_PORT: String(PROBE_PORT) } },
-        ['--expose-gc', '-r', resolve(ROOT, 'dist/bench/heap-probe.js')],
+        { script: ['example/dist/main.js'], env: { DATABASE_URL: databaseUrl(DATABASE), REDIS_URL, SECRET_KEY, SESSION_ENGINE: engine, HEAP_PROBE_PORT: String(PROBE_PORT) } },
+        ['--expose-gc', '-r', resolve(ROOT, 'bench/dist/bench/heap-probe.js')],
       );
       try {
         await createSessions(server.url, 2_000, { readBack: true });

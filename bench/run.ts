@@ -56,7 +56,7 @@ interface System {
 }
 
 const common = { DATABASE_URL: databaseUrl(), REDIS_URL, SECRET_KEY };
-const exampleApp = (engine: string): ServerSpec => ({ script: ['dist/src/main.js'], env: { ...common, SESSION_ENGINE: engine } });
+const exampleApp = (engine: string): ServerSpec => ({ script: ['example/dist/main.js'], env: { ...common, SESSION_ENGINE: engine } });
 const allRoutes: RouteName[] = ['untouched', 'read', 'increment'];
 
 /**
@@ -69,7 +69,7 @@ const SYSTEMS: System[] = [
   {
     id: 'ceiling',
     label: 'ceiling: example app without sessions',
-    server: { script: ['dist/bench/peers/nest-no-sessions.js'], env: common },
+    server: { script: ['bench/dist/bench/peers/nest-no-sessions.js'], env: common },
     routes: ['untouched'],
     hasSessions: false,
   },
@@ -77,14 +77,14 @@ const SYSTEMS: System[] = [
   {
     id: 'express-pg',
     label: 'express-session + connect-pg-simple',
-    server: { script: ['dist/bench/peers/express-session.js'], env: { ...common, BENCH_STORE: 'pg' } },
+    server: { script: ['bench/dist/bench/peers/express-session.js'], env: { ...common, BENCH_STORE: 'pg' } },
     routes: allRoutes,
     hasSessions: true,
   },
   {
     id: 'express-redis',
     label: 'express-session + connect-redis',
-    server: { script: ['dist/bench/peers/express-session.js'], env: { ...common, BENCH_STORE: 'redis' } },
+    server: { script: ['bench/dist/bench/peers/express-session.js'], env: { ...common, BENCH_STORE: 'redis' } },
     routes: allRoutes,
     hasSessions: true,
   },

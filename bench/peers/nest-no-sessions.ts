@@ -2,14 +2,14 @@
  * The ceiling: the example app as `src/main.ts` builds it (same controller, same TypeORM data
  * source, Express platform) minus SessionsModule. Only its session-free route (`/ping`) is measured:
  * the others need a session by definition. Compiled with the app (`tsconfig.bench.json`), it runs
- * the very JavaScript of `dist/src/` the example app runs.
+ * the very JavaScript of `example/dist/` the example app runs.
  */
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppController } from '../../src/app.controller';
-import { databaseOptions } from '../../src/database';
+import { AppController } from '../../example/app.controller';
+import { databaseOptions } from '../../example/database';
 
 @Module({
   imports: [TypeOrmModule.forRoot({ ...databaseOptions(process.env.DATABASE_URL), migrationsRun: true })],

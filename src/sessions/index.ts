@@ -15,12 +15,13 @@ export {
 } from './sessions.options';
 export { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
 export { SessionBase, VALID_KEY_CHARS, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue } from './session';
-export { AbstractBaseSession, SessionEntity } from './session.entity';
-export { Session } from './session.decorator';
-export { getSession, sessionOf, sessionViewOf } from './session.request';
-export { SessionInterceptor } from './session.interceptor';
-export { SessionLoadMiddleware, SessionMiddleware } from './session.middleware';
-export type { ExpressSessionMethods, SessionCallback, SessionView } from './session.compat';
+export { AbstractBaseSession, SessionEntity } from './database/session.entity';
+export { CreateDjangoSession1700000000000, sessionMigrations } from './database/migrations';
+export { Session } from './http/session.decorator';
+export { getSession, sessionOf, sessionViewOf } from './http/session.request';
+export { SessionInterceptor } from './http/session.interceptor';
+export { SessionLoadMiddleware, SessionMiddleware } from './http/session.middleware';
+export type { ExpressSessionMethods, SessionCallback, SessionView } from './http/session.compat';
 export {
   CreateError,
   InvalidSessionKey,
@@ -29,6 +30,7 @@ export {
   SessionKeyError,
   SessionNotLoadedError,
   SessionStoreUnavailableException,
+  SessionTableMissingError,
   UpdateError,
 } from './session.errors';
 export { SessionStore, type ClearExpiredProgress, type ClearExpiredRunOptions } from './engines/session-store';
@@ -41,6 +43,7 @@ export {
   type ClearSessionsRunOptions,
 } from './clearsessions/clear-sessions.service';
 export { ClearSessionsScheduler, CLEARSESSIONS_JOB_NAME } from './clearsessions/clear-sessions.scheduler';
+export { CLEARSESSIONS_USAGE, runClearSessionsCommand, type CommandIo } from './clearsessions/clear-sessions.command';
 export { DbSession, DbSessionStore, type SessionRow } from './engines/db';
 export { CACHE_KEY_PREFIX, CACHE_UNAVAILABLE_MESSAGE, CacheSession, CacheSessionStore } from './engines/cache';
 export { CACHED_DB_KEY_PREFIX, CachedDbSession, CachedDbSessionStore } from './engines/cached-db';
@@ -53,4 +56,4 @@ export {
   SignedCookieSession,
   SignedCookieSessionStore,
 } from './engines/signed-cookies';
-export * as signing from './signing';
+export * as signing from './formats/signing';

@@ -4,7 +4,7 @@ import { hashSessionKey } from './engines/db';
 import { SESSIONS_CONFIG } from './sessions.constants';
 import { resolveSessionsOptions, SessionsOptionsError, type SessionsModuleOptions } from './sessions.options';
 import { sessionsProviders } from './sessions.providers';
-import { BadSignature, dumps, unsign } from './signing';
+import { BadSignature, dumps, unsign } from './formats/signing';
 
 describe('start-up warning about insecure cookies in production', () => {
   const configFactory = (sessionsProviders as FactoryProvider[]).find((p) => p.provide === SESSIONS_CONFIG)!.useFactory;

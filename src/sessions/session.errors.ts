@@ -18,6 +18,11 @@ export class InvalidSessionKey extends Error {
   }
 }
 
+/** At start-up: the db engines' table is missing or lacks Django's columns (the message says what to run). */
+export class SessionTableMissingError extends Error {
+  override name = 'SessionTableMissingError';
+}
+
 /** Django's NotImplementedError for engine methods a store does not provide. */
 export class NotImplementedError extends Error {
   override name = 'NotImplementedError';

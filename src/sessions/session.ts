@@ -10,8 +10,8 @@ import { Logger } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
 import { CreateError, NotImplementedError, SessionKeyError, SessionNotLoadedError } from './session.errors';
 import type { SessionsConfig } from './sessions.options';
-import { isLegacySessionData, legacyLoads } from './legacy-format';
-import { BadSignature, dumps, loads } from './signing';
+import { isLegacySessionData, legacyLoads } from './formats/legacy-format';
+import { BadSignature, dumps, loads } from './formats/signing';
 
 /** The shape of session data when the user declares none. */
 export type SessionData = Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
-import { SessionEntity } from './session.entity';
+import { SessionEntity } from './database/session.entity';
 import { SESSIONS_DATA_SOURCE, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
 import type { SessionsModuleExtras, SessionsModuleOptions } from './sessions.options';
 

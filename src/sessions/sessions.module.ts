@@ -4,10 +4,10 @@ import { DiscoveryModule, DiscoveryService, HttpAdapterHost, MetadataScanner } f
 import { ClearSessionsScheduler } from './clearsessions/clear-sessions.scheduler';
 import { ClearSessionsService } from './clearsessions/clear-sessions.service';
 import { SessionStore } from './engines/session-store';
-import { interceptSessionHandlers, SessionInterceptor } from './session.interceptor';
-import { SessionMiddleware } from './session.middleware';
-import { installResponseHook } from './response-hook';
-import { defineSessionAccessor, exposeSessionOnFastifyRequests } from './session.request';
+import { interceptSessionHandlers, SessionInterceptor } from './http/session.interceptor';
+import { SessionMiddleware } from './http/session.middleware';
+import { installResponseHook } from './http/response-hook';
+import { defineSessionAccessor, exposeSessionOnFastifyRequests } from './http/session.request';
 import { SESSIONS_CONFIG } from './sessions.constants';
 import { ConfigurableModuleClass } from './sessions.module-definition';
 import { sessionsProviders } from './sessions.providers';

@@ -38,8 +38,10 @@ export const sessionsProviders: Provider[] = [
   {
     provide: SessionStore,
     inject: [SESSIONS_CONFIG, ModuleRef],
-    useFactory: (config: SessionsConfig, moduleRef: ModuleRef): Promise<SessionStore> => {
-      return moduleRef.create(typeof config.engine === 'string' ? SESSION_ENGINE_STORES[config.engine] : config.engine);
+    useFactory: async (config: SessionsConfig, moduleRef: ModuleRef): Promise<SessionStore> => {
+      const store = await moduleRef.create(typeof config.engine === 'string' ? SESSION_ENGINE_STORES[config.engine] : config.engine);
+      await store.verify();
+      return store;
     },
   },
 ];

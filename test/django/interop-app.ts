@@ -6,8 +6,8 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
-import { loadConfig } from '../../src/app.config';
-import { AppModule } from '../../src/app.module';
+import { loadConfig } from '../../example/app.config';
+import { AppModule } from '../../example/app.module';
 import { Session, type SessionEngineName } from '../../src/sessions';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
 import { DjangoPeer } from './django-peer';

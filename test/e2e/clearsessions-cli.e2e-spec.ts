@@ -1,6 +1,8 @@
 /**
- * The `clearsessions` CLI as a user runs it: a separate process configured by the app's environment,
- * on a PostgreSQL database that Django 3.2 and this library both wrote sessions to.
+ * The package's `clearsessions` command as a user runs it: a separate process booting the app's own
+ * module (here the example app's, configured by its environment), on a PostgreSQL database that
+ * Django 3.2 and this library both wrote sessions to. Runs the compiled package and example app
+ * (`npm test` builds both first).
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -14,10 +16,7 @@ const ROOT = resolve(__dirname, '../..');
 
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env, TS_NODE_PROJECT: 'tsconfig.json' },
-    });
+    const child = spawn(process.execPath, ['dist/clearsessions/cli.js', ...args], { cwd: ROOT, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -27,7 +26,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number 
   });
 }
 
-describeWithDjango('npm run clearsessions (the CLI process)', () => {
+describeWithDjango('nest-django-sessions clearsessions <the app module> (the CLI process)', () => {
   it('deletes the 5 expired sessions (Django-written and ours), keeps the 5 live ones, and exits 0', async () => {
     const { dataSource, database, close } = await openTestDataSource('postgres');
     const django = new DjangoPeer(database.url, SECRET_KEY);
@@ -48,7 +47,7 @@ describeWithDjango('npm run clearsessions (the CLI process)', () => {
       expect(await dataSource.getRepository(SessionEntity).count()).toBe(10);
 
       // CLEARSESSIONS_CRON is the app's, and ignored here: the process must end on its own.
-      const result = await runCli(['clearsessions'], { DATABASE_URL: database.url, SECRET_KEY, CLEARSESSIONS_CRON: '* * * * * *' });
+      const result = await runCli(['clearsessions', 'example/dist/clearsessions.module.js'], { DATABASE_URL: database.url, SECRET_KEY, CLEARSESSIONS_CRON: '* * * * * *' });
       expect(result).toMatchObject({ code: 0, stdout: 'Deleted 5 expired sessions.\n' });
 
       const remaining = (await dataSource.getRepository(SessionEntity).find()).map((row) => row.sessionKey);
@@ -61,10 +60,16 @@ describeWithDjango('npm run clearsessions (the CLI process)', () => {
     }
   });
 
+  it('names the missing export and exits 2 without touching anything', async () => {
+    const result = await runCli(['clearsessions', 'example/dist/clearsessions.module.js#NoSuchModule'], { DATABASE_URL: 'postgres://127.0.0.1:1/none' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('exports no module named NoSuchModule (exports: AppModule)');
+  });
+
   it('prints its help and exits 0', async () => {
     const result = await runCli(['clearsessions', '--help'], {});
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^Usage: npm run clearsessions/);
+    expect(result.stdout).toMatch(/^Usage: nest-django-sessions clearsessions <module file>/);
     expect(result.stdout).toContain('--batch-size N');
   });
 });

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { clearSessionsCommand, parseArgs } from '../../src/cli';
+import { parseClearSessionsArgs, runClearSessionsCommand } from '../../src/sessions/clearsessions/clear-sessions.command';
 import {
   CLEARSESSIONS_JOB_NAME,
   ClearSessionsNotSupportedError,
@@ -242,10 +242,8 @@ describe('#112 an engine without clearExpired', () => {
     const out: string[] = [];
     const err: string[] = [];
     const module = SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, clearExpired: { cron: false }, ...sessions });
-    const code = await clearSessionsCommand(['clearsessions'], () => ({ module: class CliTestModule {}, imports: [module] }), {
-      stdout: (text) => out.push(text),
-      stderr: (text) => err.push(text),
-    });
+    const io = { stdout: (text: string) => out.push(text), stderr: (text: string) => err.push(text) };
+    const code = await runClearSessionsCommand(['clearsessions', 'dist/app.module.js'], io, async () => ({ module: class CliTestModule {}, imports: [module] }));
     expect(code).toBe(1);
     expect(err.join('')).toContain(`${message}\n`);
     expect(out).toEqual([]);
@@ -293,18 +291,28 @@ describe('clearsessions on the engines without rows', () => {
 });
 
 describe('CLI arguments', () => {
-  it('accepts the command name, --batch-size N and --batch-size=N', () => {
-    expect(parseArgs(['clearsessions'])).toEqual({ help: false, batchSize: undefined });
-    expect(parseArgs(['clearsessions', '--batch-size', '500'])).toEqual({ help: false, batchSize: 500 });
-    expect(parseArgs(['--batch-size=20'])).toEqual({ help: false, batchSize: 20 });
-    expect(parseArgs(['clearsessions', '--help'])).toEqual({ help: true });
+  it("takes the app's module file (AppModule unless #export names another), --batch-size N and --batch-size=N", () => {
+    expect(parseClearSessionsArgs(['clearsessions', 'dist/app.module.js'])).toEqual({ help: false, module: { file: 'dist/app.module.js', exportName: 'AppModule' }, batchSize: undefined });
+    expect(parseClearSessionsArgs(['clearsessions', 'cli.mjs#CliModule', '--batch-size', '500'])).toEqual({ help: false, module: { file: 'cli.mjs', exportName: 'CliModule' }, batchSize: 500 });
+    expect(parseClearSessionsArgs(['clearsessions', '--batch-size=20', 'app.js'])).toMatchObject({ batchSize: 20 });
+    expect(parseClearSessionsArgs(['clearsessions', '--help'])).toEqual({ help: true });
   });
 
-  it.each([[['--batch-size', '0']], [['--batch-size', 'ten']], [['--batch-size']], [['--verbose']]])('rejects %j with exit code 2', async (argv) => {
+  it.each([
+    [['clearsessions', 'app.js', '--batch-size', '0']],
+    [['clearsessions', 'app.js', '--batch-size', 'ten']],
+    [['clearsessions', 'app.js', '--batch-size']],
+    [['clearsessions', 'app.js', '--verbose']],
+    [['clearsessions', 'app.js', 'other.js']],
+    [['clearsessions']],
+    [['migrate']],
+  ])('rejects %j with exit code 2 and never boots a module', async (argv) => {
     const err: string[] = [];
-    const code = await clearSessionsCommand(argv, undefined, { stdout: () => {}, stderr: (text) => err.push(text) });
+    const load = jest.fn();
+    const code = await runClearSessionsCommand(argv, { stdout: () => {}, stderr: (text) => err.push(text) }, load);
     expect(code).toBe(2);
-    expect(err.join('')).toMatch(/^clearsessions: .*\n\nUsage:/s);
+    expect(load).not.toHaveBeenCalled();
+    expect(err.join('')).toMatch(/^nest-django-sessions: .*\n\nUsage:/s);
   });
 });
 

@@ -9,8 +9,8 @@
  * `process` of a test file is Jest's sandbox copy with its own listeners.
  */
 import request from 'supertest';
-import { migrations } from '../../migrations';
-import { SessionEntity } from '../../src/sessions/session.entity';
+import { sessionMigrations as migrations } from '../../src/sessions/database/migrations';
+import { SessionEntity } from '../../src/sessions/database/session.entity';
 import { LifecycleController } from '../fixtures/lifecycle.controller';
 import { SessionTestController } from '../fixtures/session-test.controller';
 import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, type TestApp } from '../support/app';

@@ -3,8 +3,8 @@
  * data as properties, SessionBase's API intact, regenerate/save/destroy/reload with callbacks.
  */
 import { DbSessionStore, resolveSessionsOptions, SessionBase, SessionInterruptedException, SessionNotLoadedError, SessionStoreUnavailableException } from '../../src/sessions';
-import type { SessionView } from '../../src/sessions/session.compat';
-import { attachSession, sessionOf, sessionViewOf } from '../../src/sessions/session.request';
+import type { SessionView } from '../../src/sessions/http/session.compat';
+import { attachSession, sessionOf, sessionViewOf } from '../../src/sessions/http/session.request';
 import { TEST_SECRET_KEY } from '../support/app';
 import { openTestDataSource } from '../support/databases';
 

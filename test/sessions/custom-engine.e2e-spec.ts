@@ -4,7 +4,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import request from 'supertest';
-import { AppController } from '../../src/app.controller';
+import { AppController } from '../../example/app.controller';
 import {
   CreateError,
   emptyData,

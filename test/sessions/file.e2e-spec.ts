@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { AppController } from '../../src/app.controller';
+import { AppController } from '../../example/app.controller';
 import {
   CreateError,
   FileSessionStore,

@@ -6,7 +6,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { AppController } from '../../src/app.controller';
+import { AppController } from '../../example/app.controller';
 import {
   MAX_COOKIE_BYTES,
   resolveSessionsOptions,
@@ -15,7 +15,7 @@ import {
   SignedCookieSessionStore,
   type SessionsModuleOptions,
 } from '../../src/sessions';
-import { b62encode, dumps, loads, signature } from '../../src/sessions/signing';
+import { b62encode, dumps, loads, signature } from '../../src/sessions/formats/signing';
 import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, TEST_SECRET_KEY, type TestApp } from '../support/app';
 import { describeBehaviourMatrix, describeExampleAppFlows } from '../support/engine-http';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';

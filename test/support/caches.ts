@@ -10,7 +10,7 @@ import { Keyv } from 'keyv';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
-import { redisKeyv } from '../../src/cache';
+import { redisKeyv } from '../../example/cache';
 
 export type CacheKind = 'memory' | 'redis';
 export const CACHE_KINDS: CacheKind[] = ['memory', 'redis'];

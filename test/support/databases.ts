@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource, type DataSourceOptions, type Logger as TypeOrmLogger } from 'typeorm';
-import { migrations } from '../../migrations';
-import { SessionEntity } from '../../src/sessions/session.entity';
+import { sessionMigrations as migrations } from '../../src/sessions/database/migrations';
+import { SessionEntity } from '../../src/sessions/database/session.entity';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 export const DATABASE_KINDS: DatabaseKind[] = ['sqlite', 'postgres'];

@@ -5,7 +5,7 @@
  * look inside the store.
  */
 import request from 'supertest';
-import { AppController } from '../../src/app.controller';
+import { AppController } from '../../example/app.controller';
 import type { SessionsModuleOptions } from '../../src/sessions';
 import { SESSION_INTERRUPTED_MESSAGE } from '../../src/sessions/session.errors';
 import { SessionTestController } from '../fixtures/session-test.controller';

@@ -30,7 +30,7 @@
  */
 import { SessionKeyError, UpdateError, type SessionsConfig } from '../../src/sessions';
 import { suspiciousSessionLogger, type AnySession } from '../../src/sessions/session';
-import { b62encode, signature } from '../../src/sessions/signing';
+import { b62encode, signature } from '../../src/sessions/formats/signing';
 
 export type MixinEngine = 'db' | 'cache' | 'cached_db' | 'file' | 'signed_cookies' | 'custom_db';
 

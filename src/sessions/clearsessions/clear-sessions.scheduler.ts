@@ -2,14 +2,18 @@
  * The scheduled clearsessions job: a cron job (module option `clearExpired.cron`, default daily;
  * 6 fields for seconds; `false` disables it) in the app's `SchedulerRegistry`. The library does not
  * import `ScheduleModule.forRoot()` (a second forRoot in the app would fire every @Cron twice): the
- * app imports it, and without it the job cannot run, which is logged once.
+ * app imports it, and without it the job cannot run, which is logged once. `@nestjs/schedule` is an
+ * optional peer: it is loaded only when a job is to be scheduled. The clearsessions command boots the
+ * app's module without its job (clear-sessions.command.ts).
  */
-import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob, CronTime } from 'cron';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
 import { ClearSessionsNotSupportedError, ClearSessionsService } from './clear-sessions.service';
+import { insideClearSessionsCommand } from './command-context';
 
 export const CLEARSESSIONS_JOB_NAME = 'sessions:clearsessions';
 
@@ -18,30 +22,48 @@ export class ClearSessionsScheduler implements OnApplicationBootstrap, BeforeApp
   private readonly logger = new Logger('ClearSessions');
   private job: CronJob | undefined;
   private running: Promise<void> | undefined;
+  private registry: SchedulerRegistry | undefined;
 
   constructor(
     @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
     private readonly service: ClearSessionsService,
-    @Optional() private readonly registry?: SchedulerRegistry,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   onApplicationBootstrap(): void {
     const { cron, timeZone } = this.config.clearExpired;
-    if (cron === false) return;
+    if (cron === false || insideClearSessionsCommand()) return;
     try {
       new CronTime(cron, timeZone);
     } catch (error) {
       throw new SessionsOptionsError(`SessionsModule option "clearExpired.cron" (${JSON.stringify(cron)}, time zone ${timeZone}) is invalid: ${(error as Error).message}`);
     }
+    this.registry = this.appSchedulerRegistry();
     if (!this.registry) {
       this.logger.warn(
-        `The clearsessions job (cron "${cron}") is not scheduled: import ScheduleModule.forRoot() in the app, or set clearExpired.cron to false`,
+        `The clearsessions job (cron "${cron}") is not scheduled: install @nestjs/schedule and import ScheduleModule.forRoot() in the app, or set clearExpired.cron to false`,
       );
       return;
     }
     this.job = CronJob.from({ cronTime: cron, timeZone, onTick: () => this.tick(), start: false, waitForCompletion: true });
     this.registry.addCronJob(CLEARSESSIONS_JOB_NAME, this.job);
     this.job.start();
+  }
+
+  /** The app's `SchedulerRegistry`, when `@nestjs/schedule` is installed and the app imports `ScheduleModule.forRoot()`. */
+  private appSchedulerRegistry(): SchedulerRegistry | undefined {
+    let schedule: typeof import('@nestjs/schedule');
+    try {
+      schedule = require('@nestjs/schedule') as typeof import('@nestjs/schedule');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
+      throw error;
+    }
+    try {
+      return this.moduleRef.get(schedule.SchedulerRegistry, { strict: false });
+    } catch {
+      return undefined; // installed, but the app does not import ScheduleModule
+    }
   }
 
   /** Stops the job and lets a purge in progress finish while the database is still open. */

@@ -4,14 +4,14 @@
  * placeholders, so the request path builds no ORM query: one indexed SELECT to load, one INSERT to
  * create, one UPDATE to save.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type DataLoader from 'dataloader';
 import type { Pool } from 'pg';
 import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral } from 'typeorm';
-import { CreateError, UpdateError } from '../session.errors';
+import { CreateError, SessionTableMissingError, UpdateError } from '../session.errors';
 import { emptyData, SessionBase, type SessionData } from '../session';
-import { AbstractBaseSession, SessionEntity } from '../session.entity';
+import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
 import { SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { batchPerTurn } from './batching';
@@ -180,6 +180,32 @@ export class DbSessionStore extends SessionStore {
 
   session<T extends object = SessionData>(sessionKey?: string | null): DbSession<T> {
     return new DbSession<T>(sessionKey, this.config, this);
+  }
+
+  /**
+   * The session table must exist with Django's columns before the first request: a missing table
+   * stops the app with what to run, instead of answering 503 to every request.
+   */
+  override async verify(): Promise<void> {
+    const { tableName } = this.metadata;
+    if (this.dataSource.options.synchronize) {
+      new Logger('Sessions').warn(
+        `TypeORM synchronize is on: it builds "${tableName}" with TypeORM's column types, not Django's (timestamp without time zone on PostgreSQL), ` +
+          'and may alter a table Django created; use the package\'s sessionMigrations instead (README "The session table")',
+      );
+    }
+    const columns = ['sessionKey', 'sessionData', 'expireDate'].map((property) => this.column(property));
+    try {
+      await this.execute(`SELECT ${columns.join(', ')} FROM ${this.table} WHERE 1 = 0`, []);
+    } catch (error) {
+      const cause = (error as Error).message;
+      if (!['42P01', '42703'].includes(driverErrorCode(error)) && !/no such (table|column)/.test(cause)) throw error;
+      throw new SessionTableMissingError(
+        `The ${this.engine} session engine's table "${tableName}" is missing or lacks Django's columns (${cause}). ` +
+          "Add the package's migrations to the app's DataSource (migrations: [...sessionMigrations], migrationsRun: true) " +
+          'or run them with the TypeORM CLI, or run Django\'s "manage.py migrate sessions" on a database shared with Django.',
+      );
+    }
   }
 
   /** Django's `get_model_class`: override to store sessions in a custom entity. */

@@ -10,15 +10,16 @@
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import KeyvRedis from '@keyv/redis';
-import { createCache, type Cache } from 'cache-manager';
+import type { Cache } from 'cache-manager';
 import type DataLoader from 'dataloader';
-import { Keyv } from 'keyv';
+import type { Keyv } from 'keyv';
 import { emptyData, type SessionData } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { batchPerTurn } from './batching';
+
+/** `@nestjs/cache-manager`'s token (a string), spelled out so apps without that package can load this file. */
+const CACHE_MANAGER = 'CACHE_MANAGER';
 
 /** A cache operation still pending after this long counts as failed (a stopped Redis must not hang requests). */
 export const CACHE_OPERATION_TIMEOUT_MS = 2000;
@@ -47,6 +48,18 @@ function errorMessage(error: unknown): string {
 /** The parts of a node-redis client `addIfAbsent` uses (client, cluster and sentinel all have them). */
 interface RedisSetClient {
   set(key: string, value: string, options: { condition: 'NX'; expiration: { type: 'PX'; value: number } }): Promise<string | null>;
+}
+
+/** The parts of an `@keyv/redis` store `addIfAbsent` uses; recognised by shape, so `@keyv/redis` is loaded only by apps that use it. */
+interface KeyvRedisStore {
+  namespace?: string;
+  getClient(): Promise<unknown>;
+  createKeyPrefix(key: string, namespace?: string): string;
+}
+
+function isKeyvRedisStore(store: unknown): store is KeyvRedisStore {
+  const candidate = store as Partial<KeyvRedisStore> | undefined;
+  return typeof candidate?.getClient === 'function' && typeof candidate.createKeyPrefix === 'function';
 }
 
 @Injectable()
@@ -81,7 +94,10 @@ export class SessionsCache implements OnModuleDestroy {
     }
   }
 
+  /** cache-manager and Keyv are optional peers: loaded here, by the cache engines' apps only. */
   private createMemoryCache(): Cache {
+    const { createCache } = require('cache-manager') as typeof import('cache-manager');
+    const { Keyv } = require('keyv') as typeof import('keyv');
     logger.log('Session cache: in-memory, private to this process (pass a shared cache to run several instances)');
     this.#ownMemoryStore = new Keyv();
     return createCache({ stores: [this.#ownMemoryStore] });
@@ -142,13 +158,13 @@ export class SessionsCache implements OnModuleDestroy {
       return true;
     }
     const stores = this.cache.stores;
-    const redis = stores.length === 1 && stores[0].store instanceof KeyvRedis ? stores[0] : undefined;
+    const redis = stores.length === 1 && isKeyvRedisStore(stores[0].store) ? stores[0] : undefined;
     return withTimeout(redis ? this.addToRedis(redis, key, copyData(data), ttl) : this.addInProcess(key, data, ttl), 'write');
   }
 
   /** One `SET key value NX PX ttl`, with the key and value Keyv itself would write for `key`. */
   private async addToRedis(keyv: Keyv, key: string, value: SessionData | undefined, ttl: number): Promise<boolean> {
-    const adapter = keyv.store as KeyvRedis<unknown>;
+    const adapter = keyv.store as KeyvRedisStore;
     const client = (await adapter.getClient()) as unknown as RedisSetClient;
     const storeKey = adapter.createKeyPrefix(keyv._getKeyPrefix(key), adapter.namespace);
     const payload = await keyv.serializeData({ value, expires: Date.now() + ttl });

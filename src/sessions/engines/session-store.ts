@@ -29,6 +29,14 @@ export abstract class SessionStore {
   abstract session<T extends object = SessionData>(sessionKey?: string | null): SessionBase<T>;
 
   /**
+   * Called once when the module starts, before the first request: an engine checks here what would
+   * otherwise fail every request (the db engines: that their table exists). Throws to stop the app.
+   */
+  verify(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
    * Deletes expired sessions and returns how many it removed (0 for engines whose storage expires
    * entries itself). Engines that cannot clear throw NotImplementedError, like Django's.
    */

@@ -6,10 +6,10 @@
  */
 import { Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
 import { emptyData, SessionBase, suspiciousSessionLogger, type SessionData } from '../session';
-import { sessionCookie } from '../session-response';
+import { sessionCookie } from '../http/session-response';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
-import { BadSignature, dumps, loads, SignatureExpired } from '../signing';
+import { BadSignature, dumps, loads, SignatureExpired } from '../formats/signing';
 import { SessionStore } from './session-store';
 
 /** The salt of the cookie's signature (fixed, unlike the other engines' `keySalt`). */

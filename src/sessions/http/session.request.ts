@@ -5,9 +5,9 @@
  * wrapper's `req.session` reads the same view (SessionsModule decorates the request).
  */
 import { IncomingMessage } from 'node:http';
-import type { AnySession, SessionBase, SessionData } from './session';
+import type { AnySession, SessionBase, SessionData } from '../session';
 import { createSessionView, type SessionView } from './session.compat';
-import { sessionHttpError } from './session.errors';
+import { sessionHttpError } from '../session.errors';
 
 interface RequestSession {
   /** Opened on the first access (most requests never touch their session); replaced by regenerate/reload. */

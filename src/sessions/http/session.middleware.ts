@@ -7,10 +7,10 @@
  */
 import { HttpException, Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { SessionStore } from './engines/session-store';
+import { SessionStore } from '../engines/session-store';
 import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
 import { attachesOnAccess, attachSession, getSession, hasSession, sessionOf } from './session.request';
-import { sessionHttpError } from './session.errors';
+import { sessionHttpError } from '../session.errors';
 import {
   addVaryCookie,
   appendSetCookie,
@@ -20,9 +20,9 @@ import {
   readSessionCookie,
   type SessionHeaders,
 } from './session-response';
-import { isValidSessionKey, type AnySession } from './session';
-import { SESSIONS_CONFIG } from './sessions.constants';
-import type { SessionsConfig } from './sessions.options';
+import { isValidSessionKey, type AnySession } from '../session';
+import { SESSIONS_CONFIG } from '../sessions.constants';
+import type { SessionsConfig } from '../sessions.options';
 
 @Injectable()
 export class SessionMiddleware implements NestMiddleware {

@@ -1,8 +1,8 @@
 /** Django's `signing` byte for byte: the SPEC §10.3 vectors, fallback keys, tampering, Python's ASCII JSON. */
 import { randomInt } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { SessionBase, suspiciousSessionLogger } from './session';
-import { resolveSessionsOptions } from './sessions.options';
+import { SessionBase, suspiciousSessionLogger } from '../session';
+import { resolveSessionsOptions } from '../sessions.options';
 import { b62decode, b62encode, BadSignature, dumps, incompressible, loads, pythonJsonDumps, signature, SignatureExpired, unsign } from './signing';
 
 const SECRET = 'predictable-secret';

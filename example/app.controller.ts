@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { Session } from './sessions';
+import { Session } from 'nest-django-sessions';
 
 /** What the example app keeps in its sessions (any JSON object can be merged in by POST /session). */
 export interface ExampleSessionData {

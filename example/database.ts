@@ -5,14 +5,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { migrations } from '../migrations';
-import { SessionEntity } from './sessions/session.entity';
+import { SessionEntity, sessionMigrations } from 'nest-django-sessions';
 
 /** Relative to the working directory (the project root under `npm start`). */
 export const DEFAULT_SQLITE_PATH = resolve('var/sessions.sqlite3');
 
 export function databaseOptions(databaseUrl = process.env.DATABASE_URL): DataSourceOptions {
-  const common = { entities: [SessionEntity], migrations, migrationsTableName: 'typeorm_migrations', synchronize: false };
+  const common = { entities: [SessionEntity], migrations: sessionMigrations, migrationsTableName: 'typeorm_migrations', synchronize: false };
   if (!databaseUrl) {
     mkdirSync(dirname(DEFAULT_SQLITE_PATH), { recursive: true });
     return { type: 'better-sqlite3', database: DEFAULT_SQLITE_PATH, ...common };

@@ -11,8 +11,8 @@
  * `regenerate` and `reload` put a NEW view at `req.session` (as express-session does), which is what
  * passport's `keepSessionInfo` relies on; the response then persists the new session.
  */
-import type { AnySession } from './session';
-import { sessionHttpError, UpdateError } from './session.errors';
+import type { AnySession } from '../session';
+import { sessionHttpError, UpdateError } from '../session.errors';
 
 export type SessionCallback = (error?: unknown) => void;
 

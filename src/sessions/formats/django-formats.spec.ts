@@ -4,8 +4,8 @@
  * writes (SPEC §3.1, §10.7). The real-Django round trips are in test/django.
  */
 import { isLegacySessionData, legacyLoads } from './legacy-format';
-import { parseIsoDatetime, SessionBase, SESSION_KEY_SALT, suspiciousSessionLogger } from './session';
-import { resolveSessionsOptions, type SessionsModuleOptions } from './sessions.options';
+import { parseIsoDatetime, SessionBase, SESSION_KEY_SALT, suspiciousSessionLogger } from '../session';
+import { resolveSessionsOptions, type SessionsModuleOptions } from '../sessions.options';
 import { BadSignature, loads } from './signing';
 
 class BareSession extends SessionBase {}

@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { AnySession, SessionBase, SessionData } from './session';
+import type { AnySession, SessionBase, SessionData } from '../session';
 import { getSession } from './session.request';
 
 /** The loaded session: Nest awaits a custom parameter's promise before calling the handler. */

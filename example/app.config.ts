@@ -4,7 +4,7 @@
  */
 import { Logger, type LogLevel } from '@nestjs/common';
 import { REDIS_NAMESPACE } from './cache';
-import { SESSION_ENGINES, type SessionEngineName, type SessionsModuleOptions } from './sessions';
+import { SESSION_ENGINES, type SessionEngineName, type SessionsModuleOptions } from 'nest-django-sessions';
 
 export const DEVELOPMENT_SECRET_KEY = 'django-insecure-development-key-change-me-in-production';
 

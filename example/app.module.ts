@@ -6,7 +6,7 @@ import { AppController } from './app.controller';
 import type { AppConfig } from './app.config';
 import { cacheModules } from './cache';
 import { databaseOptions } from './database';
-import { SessionsModule, type SessionsModuleOptions } from './sessions';
+import { SessionsModule, type SessionsModuleOptions } from 'nest-django-sessions';
 
 function usesCache(engine: SessionsModuleOptions['engine']): boolean {
   return engine === 'cache' || engine === 'cached_db';

@@ -4,9 +4,9 @@
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { SessionInterruptedException, UpdateError } from './session.errors';
-import type { AnySession } from './session';
-import type { SessionsConfig } from './sessions.options';
+import { SessionInterruptedException, UpdateError } from '../session.errors';
+import type { AnySession } from '../session';
+import type { SessionsConfig } from '../sessions.options';
 
 /** The headers a response gets from its session. */
 export interface SessionHeaders {
