@@ -1,4 +1,5 @@
-import { BadRequestException, HttpException, ServiceUnavailableException } from '@nestjs/common';
+import { BadRequestException, HttpException, Logger, PayloadTooLargeException, ServiceUnavailableException } from '@nestjs/common';
+import { RecentlyLogged, safeLogText } from './log-text';
 
 /** `save({ mustCreate: true })` found the key taken: the caller retries with a new key. */
 export class CreateError extends Error {
@@ -21,6 +22,22 @@ export class InvalidSessionKey extends Error {
 /** At start-up: the db engines' table is missing or lacks Django's columns (the message says what to run). */
 export class SessionTableMissingError extends Error {
   override name = 'SessionTableMissingError';
+}
+
+/** `setExpiry()` or `_session_expiry` got a value no engine, database or cookie could hold; nothing was stored. */
+export class SessionExpiryError extends RangeError {
+  override name = 'SessionExpiryError';
+}
+
+/** A save of a session larger than `maxSessionBytes` (its JSON); nothing was stored. Answered as 413. */
+export class SessionTooLargeError extends Error {
+  override name = 'SessionTooLargeError';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`The session is ${bytes} bytes of JSON, over the ${limit} bytes of the maxSessionBytes option: store less in it`);
+  }
 }
 
 /** Django's NotImplementedError for engine methods a store does not provide. */
@@ -66,10 +83,21 @@ export class SessionStoreUnavailableException extends ServiceUnavailableExceptio
 
 /**
  * The HTTP answer to a failure of session I/O during a request: HTTP exceptions as they are, a
- * vanished session (UpdateError) as SessionInterrupted (400), anything else as a 503.
+ * vanished session (UpdateError) as SessionInterrupted (400), a session over `maxSessionBytes` as
+ * 413, anything else as a 503.
  */
 export function sessionHttpError(error: unknown): HttpException {
   if (error instanceof HttpException) return error;
   if (error instanceof UpdateError) return new SessionInterruptedException();
+  if (error instanceof SessionTooLargeError) return new PayloadTooLargeException(error.message);
+  logStoreFailure(error);
   return new SessionStoreUnavailableException();
+}
+
+/** Store failures by message, logged once per 10 s each: a dead database logs its error, not one line per request. */
+const storeFailuresLogged = new RecentlyLogged(100, 10_000);
+
+function logStoreFailure(error: unknown): void {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (storeFailuresLogged.firstTime(message)) new Logger('Sessions').error(`The session store failed (answered 503): ${safeLogText(message, 500)}`);
 }

@@ -2,8 +2,8 @@
  * SessionBase without storage: Django's SessionBaseTests (TESTS.md section J, #113–#125) and the pure
  * parts of the API (key generation, isoformat, expiry arithmetic, flags) the engine suites do not pin down.
  */
-import { emptyData, isoformat, newSessionKey, parseIsoDatetime, SessionBase, VALID_KEY_CHARS } from './session';
-import { NotImplementedError, SessionKeyError, SessionNotLoadedError } from './session.errors';
+import { emptyData, isoformat, newSessionKey, parseIsoDatetime, SessionBase, suspiciousSessionLogger, VALID_KEY_CHARS } from './session';
+import { NotImplementedError, SessionExpiryError, SessionKeyError, SessionNotLoadedError } from './session.errors';
 import { resolveSessionsOptions } from './sessions.options';
 
 /** Django's bare `SessionBase()`: a subclass that provides no engine methods. */
@@ -116,9 +116,12 @@ describe('session keys (SPEC §5)', () => {
     expect([...seen].sort().join('')).toBe([...VALID_KEY_CHARS].sort().join(''));
   });
 
-  it('are taken from clients when at least 8 characters long, whatever the characters', () => {
-    expect(bare('ABC-def_').sessionKey).toBe('ABC-def_');
-    expect(bare('1234567').sessionKey).toBeNull();
+  it("are taken from clients when 8 to 40 characters of Django's alphabet, never otherwise", () => {
+    expect(bare('abcdef12').sessionKey).toBe('abcdef12');
+    expect(bare('a'.repeat(40)).sessionKey).toBe('a'.repeat(40));
+    for (const key of ['1234567', 'a'.repeat(41), 'ABCdef12', 'abc-def_', 'aaaaaaaa\u0000bbbbbbbb', 'aaaaaaaa bbbb', 'aaaaaaaa\u00e9']) {
+      expect(bare(key).sessionKey).toBeNull();
+    }
   });
 });
 
@@ -184,6 +187,40 @@ describe('expiry arithmetic (SPEC §3.1)', () => {
     for (const expiry of ['not a date', true, { at: 1 }, ['2030']]) {
       expect(session.getExpiryAge({ modification, expiry })).toBe(1209600);
       expect(session.getExpiryDate({ modification, expiry })).toEqual(at(1209600_000));
+    }
+  });
+
+  it('setExpiry and _session_expiry refuse, at the call, what no date of years 1-9999 can hold; nothing is stored', () => {
+    const session = bare();
+    session.setExpiry(3600);
+    for (const value of [1e12, -1e12, 1e20, Infinity, NaN, new Date(NaN), new Date('+010000-01-01T00:00:00Z'), true, '2030', { at: 1 }]) {
+      expect(() => session.setExpiry(value as never)).toThrow(SessionExpiryError);
+      expect(() => session.set('_session_expiry' as never, value as never)).toThrow(SessionExpiryError);
+      expect(() => session.update({ _session_expiry: value } as never)).toThrow(SessionExpiryError);
+    }
+    expect(session.get('_session_expiry' as never)).toBe(3600);
+    session.set('_session_expiry' as never, '9999-12-31T00:00:00+00:00' as never);
+    session.setExpiry(new Date('0999-05-01T00:00:00Z'));
+    expect(session.get('_session_expiry' as never)).toBe('0999-05-01T00:00:00+00:00');
+  });
+
+  it('a stored _session_expiry out of range reads as corrupt data: an empty session, logged once per session', async () => {
+    const warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
+    try {
+      class Stored extends SessionBase {
+        override load() {
+          return Promise.resolve(Object.assign(emptyData(), { cart: [1], _session_expiry: 1e20 }));
+        }
+      }
+      const key = 'k'.repeat(32);
+      for (let i = 0; i < 3; i++) {
+        const session = await new Stored(key, resolveSessionsOptions({ secretKey: 'x' })).ensureLoaded();
+        expect(session.keys()).toEqual([]);
+      }
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toBe('Session data corrupted: invalid _session_expiry');
+    } finally {
+      warn.mockRestore();
     }
   });
 

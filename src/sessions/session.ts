@@ -8,10 +8,11 @@
  */
 import { Logger } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
-import { CreateError, NotImplementedError, SessionKeyError, SessionNotLoadedError } from './session.errors';
+import { CreateError, NotImplementedError, SessionExpiryError, SessionKeyError, SessionNotLoadedError } from './session.errors';
 import type { SessionsConfig } from './sessions.options';
 import { isLegacySessionData, legacyLoads } from './formats/legacy-format';
-import { BadSignature, dumps, loads } from './formats/signing';
+import { BadSignature, dumps, loads, maxSignedLength, OversizedPayload } from './formats/signing';
+import { RecentlyLogged, safeLogText } from './log-text';
 
 /** The shape of session data when the user declares none. */
 export type SessionData = Record<string, unknown>;
@@ -27,9 +28,57 @@ export const EXPIRY_KEY = '_session_expiry';
 /** The logger Django calls `django.security.SuspiciousSession`. */
 export const suspiciousSessionLogger = new Logger('SuspiciousSession');
 
-/** Django's `_validate_session_key`: a key shorter than 8 characters is never taken. */
+/** Sessions whose corrupt data was logged lately: once per session, not once per request. */
+const corruptSessionsLogged = new RecentlyLogged();
+
+/** Django's `_validate_session_key`: a key shorter than 8 characters is never taken (and its cookie is deleted). */
 export function isValidSessionKey(key: string | null | undefined): key is string {
   return typeof key === 'string' && key.length >= 8;
+}
+
+/**
+ * What a key-based engine (db, cache, file) can have issued: Django's rule narrowed to its alphabet
+ * and to the 40 characters of the `session_key` column. Any other key (a NUL, a quote, 10 KB) is an
+ * unknown session that never reaches a store.
+ */
+export function isStorableSessionKey(key: string | null | undefined): key is string {
+  return typeof key === 'string' && /^[a-z0-9]{8,40}$/.test(key);
+}
+
+/** Python's datetime range (Django must read every expiry back), which every database and cookie also holds. */
+const EARLIEST_EXPIRY = Date.parse('0001-01-01T00:00:00Z');
+const LATEST_EXPIRY = Date.parse('9999-12-31T23:59:59.999Z');
+
+function inExpiryRange(time: number): boolean {
+  return time >= EARLIEST_EXPIRY && time <= LATEST_EXPIRY;
+}
+
+/**
+ * A `_session_expiry` as stored (Django's forms): absent or null (the global policy), a number of
+ * seconds, or an ISO date string; in range for `now`. Anything else is corrupt data.
+ */
+export function isValidStoredExpiry(value: unknown, now = Date.now()): boolean {
+  if (value === undefined || value === null) return true;
+  if (typeof value === 'number') return Number.isFinite(value) && inExpiryRange(now + value * 1000);
+  if (typeof value !== 'string') return false;
+  try {
+    return inExpiryRange(parseIsoDatetime(value).getTime());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What `setExpiry(value)` and `set('_session_expiry', value)` store: seconds as a number, a Date as
+ * Django's ISO string. Anything that is not a date years 1–9999 can hold throws SessionExpiryError.
+ */
+export function storableExpiry(value: unknown): number | string | null {
+  const stored = value instanceof Date && !Number.isNaN(value.getTime()) ? isoformat(value) : value;
+  if (stored === null || ((typeof stored === 'number' || typeof stored === 'string') && isValidStoredExpiry(stored))) return stored;
+  const shown = typeof value === 'string' ? JSON.stringify(safeLogText(value)) : value instanceof Date ? 'an invalid Date' : String(value).slice(0, 40);
+  throw new SessionExpiryError(
+    `Session expiry must be a finite number of seconds, a Date or an ISO date giving a date between years 1 and 9999, or null; got ${shown}`,
+  );
 }
 
 /** 32 characters of `[a-z0-9]` from the CSPRNG (`get_random_string(32, VALID_KEY_CHARS)`). */
@@ -115,8 +164,9 @@ export abstract class SessionBase<TData extends object = SessionData> {
     this.#sessionKey = this.validateSessionKey(key) ? key : null;
   }
 
+  /** Keys this engine takes from a client; others mean no session (default: isStorableSessionKey). */
   protected validateSessionKey(key: string | null | undefined): key is string {
-    return isValidSessionKey(key);
+    return isStorableSessionKey(key);
   }
 
   /** `django.contrib.sessions.SessionStore`, the salt that signs stored session data. */
@@ -134,7 +184,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
     if (!this.isLoaded) {
       this.#loading ??= this.load().then(
         (data) => {
-          this.sessionCache ??= data;
+          this.sessionCache ??= this.interpret(data);
         },
         (error: unknown) => {
           this.#loading = undefined;
@@ -144,6 +194,19 @@ export abstract class SessionBase<TData extends object = SessionData> {
       await this.#loading;
     }
     return this;
+  }
+
+  /** Stored data whose `_session_expiry` no date can hold reads as corrupt: an empty session. */
+  private interpret(data: SessionData): SessionData {
+    if (isValidStoredExpiry(data[EXPIRY_KEY])) return data;
+    this.reportCorruptData(`invalid ${EXPIRY_KEY}`);
+    return emptyData();
+  }
+
+  /** `Session data corrupted` on Django's SuspiciousSession logger, once per session in a while, never the raw data. */
+  protected reportCorruptData(reason: string): void {
+    const key = this.sessionKey;
+    if (key === null || corruptSessionsLogged.firstTime(key)) suspiciousSessionLogger.warn(`Session data corrupted: ${safeLogText(reason)}`);
   }
 
   /** Django's `_get_session`: marks the session accessed and returns the data. */
@@ -208,7 +271,10 @@ export abstract class SessionBase<TData extends object = SessionData> {
   }
 
   update(values: Partial<TData>): void {
-    Object.assign(this.getSessionData(), values);
+    const data = this.getSessionData();
+    const additions = Object.assign(emptyData(), values) as SessionData;
+    if (EXPIRY_KEY in additions) additions[EXPIRY_KEY] = storableExpiry(additions[EXPIRY_KEY]);
+    Object.assign(data, additions);
     this.modified = true;
   }
 
@@ -243,7 +309,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
   }
 
   protected setItem(key: string, value: unknown): void {
-    this.getSessionData()[key] = value;
+    this.getSessionData()[key] = key === EXPIRY_KEY ? storableExpiry(value) : value;
     this.modified = true;
   }
 
@@ -270,24 +336,29 @@ export abstract class SessionBase<TData extends object = SessionData> {
 
   // ----- encoding -----
 
+  /** Django's `encode`; SessionTooLargeError when the data's JSON exceeds `maxSessionBytes`. */
   encode(data: SessionData): string {
-    return dumps(data, { secret: this.config.secretKey, salt: this.keySalt, compress: true });
+    return dumps(data, { secret: this.config.secretKey, salt: this.keySalt, compress: true, maxBytes: this.config.maxSessionBytes });
   }
 
-  /** Never throws: tampered or corrupt data decodes to an empty session (tampering is logged). */
+  /**
+   * Never throws: tampered, corrupt or oversized data (over `maxSessionBytes`, before or after
+   * inflating) decodes to an empty session; tampering and size are logged.
+   */
   decode(sessionData: string): SessionData {
+    const { secretKeys: secrets, maxSessionBytes: maxBytes } = this.config;
     try {
-      const secrets = this.config.secretKeys;
+      if (sessionData.length > maxSignedLength(maxBytes)) throw new OversizedPayload(`${sessionData.length} characters of stored data`);
       const value =
         this.config.acceptLegacyFormat && isLegacySessionData(sessionData)
           ? legacyLoads(sessionData, secrets, this.keySalt)
-          : loads(sessionData, { secrets, salt: this.keySalt });
+          : loads(sessionData, { secrets, salt: this.keySalt, maxBytes });
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
         return Object.assign(emptyData(), value);
       }
-      suspiciousSessionLogger.warn('Session data corrupted: the signed value is not an object');
+      this.reportCorruptData('the signed value is not an object');
     } catch (error) {
-      if (error instanceof BadSignature) suspiciousSessionLogger.warn(`Session data corrupted: ${error.message}`);
+      if (error instanceof BadSignature || error instanceof OversizedPayload) this.reportCorruptData(error.message);
     }
     return emptyData();
   }
@@ -301,21 +372,15 @@ export abstract class SessionBase<TData extends object = SessionData> {
 
   /**
    * The stored `_session_expiry` as a number of seconds or a date; undefined for "the global policy".
-   * A value that is neither (corrupt data) is ignored with a warning instead of failing the request.
+   * Loaded and assigned values are checked (isValidStoredExpiry); one passed in `options` that no
+   * date can hold also means the global policy.
    */
   private storedExpiry(options: ExpiryOptions): number | Date | undefined {
     const expiry = 'expiry' in options ? options.expiry : this.get(EXPIRY_KEY as Key<TData>);
     if (!expiry) return undefined;
-    if (typeof expiry === 'number' || expiry instanceof Date) return expiry;
-    if (typeof expiry === 'string') {
-      try {
-        return parseIsoDatetime(expiry);
-      } catch {
-        // fall through to the warning
-      }
-    }
-    suspiciousSessionLogger.warn(`Ignoring an invalid ${EXPIRY_KEY}: ${JSON.stringify(expiry)}`);
-    return undefined;
+    if (expiry instanceof Date) return expiry;
+    if (!isValidStoredExpiry(expiry)) return undefined;
+    return typeof expiry === 'number' ? expiry : parseIsoDatetime(expiry as string);
   }
 
   /**
@@ -344,7 +409,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
       if (this.has(EXPIRY_KEY)) this.removeItem(EXPIRY_KEY);
       return;
     }
-    this.setItem(EXPIRY_KEY, value instanceof Date ? isoformat(value) : value);
+    this.setItem(EXPIRY_KEY, value);
   }
 
   getExpireAtBrowserClose(): boolean {

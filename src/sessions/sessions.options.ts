@@ -57,8 +57,22 @@ export interface SessionsModuleOptions {
    * in-memory cache private to this process.
    */
   cache?: Cache;
-  /** `SESSION_FILE_PATH` of the file engine (default: the OS temp directory). */
+  /**
+   * `SESSION_FILE_PATH` of the file engine. Default: a private directory the engine creates (mode
+   * 0700) under the OS temp directory. A directory other users can write to is refused at start-up
+   * unless `fileSharedDirectory` is true.
+   */
   filePath?: string;
+  /** Accept a `filePath` that other users can write to (they could plant or swap session files; default false). */
+  fileSharedDirectory?: boolean;
+  /**
+   * Largest encoded session (the stored `session_data`, file or cookie value) in bytes, default
+   * 1 MiB: a bigger save fails with SessionTooLargeError (413), and stored data that would inflate
+   * beyond it reads as corrupt. Signed cookies are also capped at 4 096 bytes per cookie.
+   */
+  maxSessionBytes?: number;
+  /** Bounds of the in-memory cache the cache engines create when the app passes none (least recently used entries go first). */
+  memoryCache?: { maxEntries?: number; maxBytes?: number };
   /** The scheduled clearsessions job. */
   clearExpired?: ClearExpiredOptions;
   /** Also read pre-Django-3.1 session data (SPEC §10.4); off by default, as in Django 4+. */
@@ -101,6 +115,9 @@ export interface SessionsConfig {
   saveEveryRequest: boolean;
   cache?: Cache;
   filePath?: string;
+  fileSharedDirectory: boolean;
+  maxSessionBytes: number;
+  memoryCache: { maxEntries: number; maxBytes: number };
   clearExpired: { cron: string | false; timeZone: string; batchSize: number };
   acceptLegacyFormat: boolean;
   hashKeysAtRest: boolean;
@@ -108,6 +125,8 @@ export interface SessionsConfig {
 }
 
 export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
+export const DEFAULT_MAX_SESSION_BYTES = 1024 * 1024;
+export const DEFAULT_MEMORY_CACHE = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 } as const;
 
 export class SessionsOptionsError extends Error {
   override name = 'SessionsOptionsError';
@@ -115,6 +134,12 @@ export class SessionsOptionsError extends Error {
 
 function fail(option: string, message: string): never {
   throw new SessionsOptionsError(`SessionsModule option "${option}" ${message}`);
+}
+
+function positiveInteger(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || (value as number) < 1) fail(option, `must be a positive integer, got ${JSON.stringify(value)}`);
+  return value as number;
 }
 
 function checkBoolean(option: string, value: unknown): void {
@@ -162,6 +187,12 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   checkBoolean('acceptLegacyFormat', options.acceptLegacyFormat);
   checkBoolean('hashKeysAtRest', options.hashKeysAtRest);
   checkBoolean('batchStoreCalls', options.batchStoreCalls);
+  checkBoolean('fileSharedDirectory', options.fileSharedDirectory);
+  const maxSessionBytes = positiveInteger('maxSessionBytes', options.maxSessionBytes, DEFAULT_MAX_SESSION_BYTES);
+  const memoryCache = {
+    maxEntries: positiveInteger('memoryCache.maxEntries', options.memoryCache?.maxEntries, DEFAULT_MEMORY_CACHE.maxEntries),
+    maxBytes: positiveInteger('memoryCache.maxBytes', options.memoryCache?.maxBytes, DEFAULT_MEMORY_CACHE.maxBytes),
+  };
   if (options.hashKeysAtRest && typeof engine === 'string' && engine !== 'db' && engine !== 'cached_db') {
     fail('hashKeysAtRest', `applies to the db and cached_db engines only, not ${engine}`);
   }
@@ -197,6 +228,9 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     saveEveryRequest: options.saveEveryRequest ?? false,
     cache: options.cache,
     filePath: options.filePath,
+    fileSharedDirectory: options.fileSharedDirectory ?? false,
+    maxSessionBytes,
+    memoryCache,
     clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,
     hashKeysAtRest: options.hashKeysAtRest ?? false,

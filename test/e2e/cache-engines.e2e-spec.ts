@@ -54,7 +54,7 @@ describe.each(MATRIX)('%s engine over HTTP (%s, %s cache)', (engine, platform, c
 
   it('uses the cache it should', () => {
     const stores = sessionsCache().cache.stores.map((keyv) => keyv.store.constructor.name);
-    expect(stores).toEqual([cacheKind === 'redis' ? 'KeyvRedis' : 'Map']);
+    expect(stores).toEqual([cacheKind === 'redis' ? 'KeyvRedis' : 'LruStore']);
   });
 
   it('answers a burst of concurrent first requests (the cache is connected before the app listens)', async () => {

@@ -54,6 +54,50 @@ describe('req.session view', () => {
     expect(view.then).toBeUndefined(); // never mistaken for a promise
   });
 
+  it('stored keys named like members (or "__proto__") are neither enumerated nor able to replace a method or prototype', async () => {
+    // What Django (request.session['save'] = 1) or getSession(req).set() may have stored: parsed JSON, own keys.
+    const stored = JSON.parse('{"__proto__": {"polluted": 1}, "save": 1, "regenerate": 2, "constructor": 3, "toString": 4, "hasOwnProperty": 5, "cart": [1]}') as Record<string, unknown>;
+    const { req, key } = await requestWith(stored);
+    const before = req.session as SessionView;
+    await before.ensureLoaded();
+    const forIn: string[] = [];
+    for (const k in before) forIn.push(k);
+    expect(forIn).toEqual(['cart']);
+    expect(Object.keys(before)).toEqual(['cart']);
+    expect({ ...before }).toEqual({ cart: [1] });
+    expect(JSON.stringify(before)).toBe('{"cart":[1]}');
+    expect(typeof before.save).toBe('function');
+    expect(before.constructor).toBe(Object.getPrototypeOf(sessionOf(req)).constructor);
+    expect(before.get('save')).toBe(1); // the session API reaches that data
+    expect(before.get('__proto__')).toEqual({ polluted: 1 });
+    // A request body copied in: "__proto__" (or a member name) is refused, never a prototype change.
+    expect(() => Object.assign(before, JSON.parse('{"__proto__": {"get": "hijacked", "polluted": 1}}'))).toThrow(TypeError);
+    expect(() => Object.assign(before, { regenerate: 'x' })).toThrow(/"regenerate" is a member of the session view/);
+    expect(Object.getPrototypeOf(sessionOf(req))).toBe(Object.getPrototypeOf(store.session(null)));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // passport's keepSessionInfo merge after regenerate carries the enumerated data over.
+    await callback((cb) => before.regenerate(cb));
+    const after = req.session as SessionView;
+    for (const k in before) after[k] = before[k];
+    after.passport = { user: 7 };
+    await callback((cb) => after.save(cb));
+    expect((await store.session(after.sessionKey).ensureLoaded()).toJSON()).toEqual({ cart: [1], passport: { user: 7 } });
+    expect(await store.existsRow(key as string)).toBe(false);
+  });
+
+  it('keeps data under member names when saving through the view', async () => {
+    const { req, key } = await requestWith({ n: 1 });
+    const view = req.session as SessionView;
+    await view.ensureLoaded();
+    view.set('save', 'data');
+    view.set('__proto__', { polluted: 1 });
+    await callback((cb) => view.save(cb));
+    const saved = (await store.session(key).ensureLoaded()).toJSON();
+    expect(Object.keys(saved)).toEqual(['n', 'save', '__proto__']);
+    expect(Object.getPrototypeOf(saved)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('regenerate deletes the stored session and puts a new one at req.session; passport-style merge works', async () => {
     const { req, key } = await requestWith({ cart: [1, 2] });
     const before = req.session as SessionView;

@@ -16,7 +16,7 @@ import {
   SessionsCache,
   type SessionsConfig,
 } from '../../src/sessions';
-import { CACHE_KINDS, createTestCache, REDIS_URL, redisKeys, uniqueNamespace, type TestCache } from '../support/caches';
+import { CACHE_KINDS, cachedData, createTestCache, REDIS_URL, redisKeys, uniqueNamespace, type TestCache } from '../support/caches';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
 
 const SECRET_KEY = 'cache-engine-tests-secret-key';
@@ -59,7 +59,7 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
       session.set('x', 1);
       await session.save();
       expect(await session.cacheKey()).toBe(`${CACHE_KEY_PREFIX}${session.sessionKey}`);
-      expect(await testCache.cache.get(await session.cacheKey())).toEqual({ x: 1 });
+      expect(await cachedData(testCache.cache, await session.cacheKey())).toEqual({ x: 1 });
       if (kind === 'redis') {
         expect(await redisKeys(testCache)).toContain(`${testCache.namespace}::${CACHE_KEY_PREFIX}${session.sessionKey}`);
       }
@@ -70,14 +70,14 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
       const sessions = store.session(); // store's cache = the sessions cache, not defaultCache
       await sessions.save();
       expect(await defaultCache.get(await sessions.cacheKey())).toBeUndefined();
-      expect(await testCache.cache.get(await sessions.cacheKey())).toEqual({});
+      expect(await cachedData(testCache.cache, await sessions.cacheKey())).toEqual({});
     });
 
     it('#88/#89 create then save leaves an entry at cacheKey', async () => {
       const session = store.session();
       await session.create();
       await session.save();
-      expect(await testCache.cache.get(await session.cacheKey())).toEqual({});
+      expect(await cachedData(testCache.cache, await session.cacheKey())).toEqual({});
     });
 
     it('the stored entry expires with the session (TTL = expiry age)', async () => {
@@ -107,7 +107,7 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
       second.clear(); // data without loading: a new session that happens to draw the same key
       second.set('owner', 'second');
       await expect(second.save(true)).rejects.toThrow('is taken');
-      expect(await testCache.cache.get(await first.cacheKey())).toEqual({ owner: 'first' });
+      expect(await cachedData(testCache.cache, await first.cacheKey())).toEqual({ owner: 'first' });
     });
 
     it('concurrent creates of one key: exactly one wins', async () => {
@@ -123,7 +123,7 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
       });
       const winners = (await Promise.all(attempts)).filter((i) => i !== undefined);
       expect(winners).toHaveLength(1);
-      expect(await testCache.cache.get(`${CACHE_KEY_PREFIX}${key}`)).toEqual({ writer: winners[0] });
+      expect(await cachedData(testCache.cache, `${CACHE_KEY_PREFIX}${key}`)).toEqual({ writer: winners[0] });
       await store.session(key).delete();
     });
 

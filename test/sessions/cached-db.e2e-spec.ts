@@ -15,7 +15,7 @@ import {
   SessionsOptionsError,
   type SessionsConfig,
 } from '../../src/sessions';
-import { CACHE_KINDS, createTestCache, type CacheKind, type TestCache } from '../support/caches';
+import { CACHE_KINDS, cachedData, createTestCache, type CacheKind, type TestCache } from '../support/caches';
 import { DATABASE_KINDS, openTestDataSource, QueryCounter, type DatabaseKind } from '../support/databases';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
 
@@ -134,7 +134,7 @@ describe.each(COMBINATIONS)('cached_db engine on %s with the %s cache', (databas
       const reopened = await store.session(session.sessionKey).ensureLoaded();
       expect(reopened.get('n')).toBe(2);
       expect(queries.count).toBe(1);
-      expect(await testCache.cache.get(cacheKey)).toEqual({ n: 2, _session_expiry: 600 });
+      expect(await cachedData(testCache.cache, cacheKey)).toEqual({ n: 2, _session_expiry: 600 });
       const expires = (await testCache.cache.ttl(cacheKey))! - Date.now();
       expect(expires).toBeGreaterThan(590_000);
       expect(expires).toBeLessThanOrEqual(600_000);
@@ -145,7 +145,7 @@ describe.each(COMBINATIONS)('cached_db engine on %s with the %s cache', (databas
       const reopened = await store.session(session.sessionKey).ensureLoaded();
       reopened.set('n', 4);
       await reopened.save();
-      expect(await testCache.cache.get(`${CACHED_DB_KEY_PREFIX}${session.sessionKey}`)).toEqual({ n: 4 });
+      expect(await cachedData(testCache.cache, `${CACHED_DB_KEY_PREFIX}${session.sessionKey}`)).toEqual({ n: 4 });
       expect(store.getDecoded(await dataSource.query(`SELECT session_data AS "sessionData" FROM django_session WHERE session_key = '${session.sessionKey}'`).then((rows: { sessionData: string }[]) => rows[0]))).toEqual({ n: 4 });
     });
 
@@ -166,7 +166,7 @@ describe.each(COMBINATIONS)('cached_db engine on %s with the %s cache', (databas
       expect(await store.clearExpired()).toBe(1);
       expect(await store.existsRow(expired.sessionKey!)).toBe(false);
       expect(await store.existsRow(live.sessionKey!)).toBe(true);
-      expect(await testCache.cache.get(`${CACHED_DB_KEY_PREFIX}${live.sessionKey}`)).toEqual({ live: true });
+      expect(await cachedData(testCache.cache, `${CACHED_DB_KEY_PREFIX}${live.sessionKey}`)).toEqual({ live: true });
     });
   });
 });

@@ -111,8 +111,10 @@ describe('file engine storage (SPEC §7.4)', () => {
     expect(await readdir(directory.path)).toContain(`appsession${named.sessionKey}`);
   });
 
-  it('uses the OS temp directory when no path is given', () => {
-    expect(new FileSessionStore(resolveSessionsOptions({ secretKey: TEST_SECRET_KEY })).storagePath).toBe(tmpdir());
+  it('without a path: a private directory (0700) under the OS temp directory, not the temp directory itself', async () => {
+    const path = new FileSessionStore(resolveSessionsOptions({ secretKey: TEST_SECRET_KEY })).storagePath;
+    expect(path).toBe(join(tmpdir(), `nest-django-sessions-${process.getuid?.() ?? 'user'}`));
+    expect((await stat(path)).mode & 0o777).toBe(0o700);
   });
 
   it('save(mustCreate) of a taken key is a CreateError and leaves the stored data alone', async () => {

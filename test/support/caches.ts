@@ -106,3 +106,9 @@ export function privateRedis(port: number): PrivateRedis {
     },
   };
 }
+
+/** The session data a cache entry holds (the engines store it as a JSON string); undefined when absent. */
+export async function cachedData(cache: TestCache['cache'], key: string): Promise<unknown> {
+  const value = await cache.get<string>(key);
+  return value === undefined ? undefined : JSON.parse(value);
+}

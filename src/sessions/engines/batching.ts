@@ -18,10 +18,13 @@ export interface StoreCall<K, V> {
 
 /**
  * A DataLoader without its cache (each call reads the store afresh) whose batches are the calls of
- * one event-loop turn: `many` for two keys or more, `one` for a key alone.
+ * one event-loop turn: `many` for two keys or more, `one` for a key alone. When the shared call
+ * fails, each key is sent alone: a failure that one request's key, row or value causes fails that
+ * request only, never its neighbours; a store that is really down fails each of them.
  */
 export function batchPerTurn<K, V>({ one, many }: StoreCall<K, V>): DataLoader<K, V> {
-  return new DataLoader<K, V>((keys) => (keys.length === 1 ? one(keys[0]).then((value) => [value]) : many(keys)), {
+  const eachAlone = (keys: readonly K[]) => Promise.all(keys.map((key) => one(key).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
+  return new DataLoader<K, V>((keys) => (keys.length === 1 ? one(keys[0]).then((value) => [value]) : many(keys).catch(() => eachAlone(keys))), {
     cache: false,
     maxBatchSize: MAX_BATCH_SIZE,
     batchScheduleFn: (send) => void setImmediate(send),

@@ -35,8 +35,8 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
     if (cached !== undefined) return cached;
     const row = await this.getSessionFromDb();
     if (!row) return emptyData();
-    const data = this.decode(row.sessionData);
-    await this.writeToCache(data, this.getExpiryAge({ expiry: row.expireDate }));
+    const data = this.rowData(row);
+    if (row.expireDate) await this.writeToCache(data, this.getExpiryAge({ expiry: row.expireDate }));
     return data;
   }
 

@@ -49,7 +49,20 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
 
   override async load(): Promise<SessionData> {
     const row = await this.getSessionFromDb();
-    return row ? this.decode(row.sessionData) : emptyData();
+    return row ? this.rowData(row) : emptyData();
+  }
+
+  /**
+   * A loaded row's data. A row the engine cannot interpret (an `expire_date` no JavaScript date
+   * holds, such as PostgreSQL's 'infinity') reads as corrupt data: an empty session under the same
+   * key, whose next save rewrites the row.
+   */
+  protected rowData(row: LoadedRow): SessionData {
+    if (row.expireDate === null) {
+      this.reportCorruptData('the row\'s expire_date is not a date');
+      return emptyData();
+    }
+    return this.decode(row.sessionData);
   }
 
   /** Django's `_get_session_from_db`: the unexpired row, or null with the key dropped (also used by cached_db). */
@@ -101,17 +114,14 @@ interface Statements {
 
 type StatementResult = { records: ObjectLiteral[]; affected: number };
 
-/** A session row as loaded: its data and expiry. */
+/** A session row as loaded: its data and expiry (null: a value no JavaScript date holds). */
 export interface LoadedRow {
   sessionData: string;
-  expireDate: Date;
+  expireDate: Date | null;
 }
 
 /** The columns every session entity has (AbstractBaseSession): the only ones a batched UPDATE writes. */
 const DJANGO_ROW_PROPERTIES = 'sessionKey,sessionData,expireDate';
-
-/** PostgreSQL error codes after which a batch is retried row by row: deadlock, serialization failure. */
-const RETRY_ROW_BY_ROW = new Set(['40P01', '40001']);
 
 type StatementRunner = (sql: string, parameters: unknown[]) => Promise<StatementResult>;
 
@@ -278,8 +288,10 @@ export class DbSessionStore extends SessionStore {
     return this.isPostgres ? iso : `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
   }
 
-  fromDatabaseDate(value: Date | string): Date {
+  /** A stored date; an invalid Date for what no JavaScript date holds (the driver's Infinity for 'infinity', garbage text). */
+  fromDatabaseDate(value: unknown): Date {
     if (value instanceof Date) return value;
+    if (typeof value !== 'string') return new Date(NaN);
     return new Date(`${value.replace(' ', 'T')}${/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? '' : 'Z'}`);
   }
 
@@ -347,7 +359,9 @@ export class DbSessionStore extends SessionStore {
   async loadRow(sessionKey: string): Promise<LoadedRow | null> {
     const key = this.storedKey(sessionKey);
     const row = this.batches ? await this.batches.loads.load(key) : await this.loadOne(key);
-    return row ? { sessionData: row.session_data as string, expireDate: this.fromDatabaseDate(row.expire_date) } : null;
+    if (!row) return null;
+    const expireDate = this.fromDatabaseDate(row.expire_date);
+    return { sessionData: String(row.session_data), expireDate: Number.isNaN(expireDate.getTime()) ? null : expireDate };
   }
 
   private async loadOne(storedKey: string): Promise<ObjectLiteral | undefined> {
@@ -415,15 +429,8 @@ export class DbSessionStore extends SessionStore {
     // Rows in key order, so that overlapping batches of several processes take their locks in one order.
     const keys = [...latest.keys()].sort();
     const parameters = [keys, keys.map((key) => latest.get(key)!.sessionData), keys.map((key) => this.toDatabaseDate(latest.get(key)!.expireDate))];
-    let updated: Set<unknown>;
-    try {
-      updated = new Set((await this.execute(this.statements.updateMany, parameters)).records.map((record) => record.session_key));
-    } catch (error) {
-      if (!RETRY_ROW_BY_ROW.has(driverErrorCode(error))) throw error;
-      // Should a deadlock happen anyway (the order of row locks is the planner's), each row on its own.
-      updated = new Set();
-      for (const [key, row] of latest) if ((await this.updateOne(row)) > 0) updated.add(key);
-    }
+    // A failure (a deadlock, should the planner lock rows in another order; one row's bad value) sends each row alone (batchPerTurn).
+    const updated = new Set((await this.execute(this.statements.updateMany, parameters)).records.map((record) => record.session_key));
     return storedKeys.map((key) => (updated.has(key) ? 1 : 0));
   }
 

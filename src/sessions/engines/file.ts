@@ -1,13 +1,17 @@
 /**
- * The `file` engine (Django's `backends.file`): one file per session in `filePath` (default: the OS
- * temp directory), named cookie name + key, holding exactly `encode(data)`. Every write goes to a
- * temporary file in the same directory that is then renamed over the session file, so a reader sees
- * the old content or the new one, never half a file.
+ * The `file` engine (Django's `backends.file`): one file per session in `filePath`, named cookie
+ * name + key, holding exactly `encode(data)`. Every write goes to a temporary file in the same
+ * directory that is then renamed over the session file, so a reader sees the old content or the
+ * new one, never half a file.
+ *
+ * Unlike Django, the directory is not trusted blindly: the default is a private directory under the
+ * OS temp directory (not the temp directory itself), a configured one others can write to needs
+ * `fileSharedDirectory`, and only regular files of at most `maxSessionBytes` are ever read.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, statSync } from 'node:fs';
-import { access, open, opendir, rename, unlink } from 'node:fs/promises';
+import { accessSync, constants, lstatSync, mkdirSync, statSync, type Stats } from 'node:fs';
+import { lstat, open, opendir, rename, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateError, InvalidSessionKey, UpdateError } from '../session.errors';
@@ -16,8 +20,19 @@ import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
 import { SessionStore } from './session-store';
 
-/** Keys that can name a file: `[a-z0-9]` only, so no key can climb out of the directory. */
-const FILE_KEY = /^[a-z0-9]+$/;
+/**
+ * Keys that can name a file: `[a-z0-9]` only (Django's VALID_KEY_CHARS), so no key can climb out of
+ * the directory, and at least 8 characters (shorter keys are never taken, Django's
+ * `_validate_session_key`). Any other key never reaches the file system.
+ */
+const FILE_KEY = /^[a-z0-9]{8,}$/;
+
+/**
+ * How session files are opened for reading: never through a symbolic link (O_NOFOLLOW), and without
+ * waiting for a writer (O_NONBLOCK): a blocking open of a FIFO would hold a thread of libuv's pool
+ * forever. What was opened is then checked with fstat.
+ */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** An error from the file system (missing file, permissions, name too long, ...): Python's OSError. */
 function isFileSystemError(error: unknown): boolean {
@@ -25,8 +40,80 @@ function isFileSystemError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'syscall' in error;
 }
 
+function ignoreFileSystemError(error: unknown): void {
+  if (!isFileSystemError(error)) throw error;
+}
+
+/**
+ * The writers of each session file in this process, one at a time: a save's existence check and
+ * its rename, a delete's unlink and a create's claim of the key never interleave. An entry goes
+ * once its queue is idle, so the map holds only the files being written right now.
+ *
+ * What this guarantees, within one process (every store; keyed by the file's path as configured, so
+ * one directory under two spellings gets two queues): once a delete (logout, flush, cycleKey) has
+ * unlinked a session file, no save brings it back; a save that had not renamed its file before the
+ * unlink fails with UpdateError (SessionInterrupted), like the db engine's UPDATE of no row.
+ *
+ * Across processes (cluster workers, Django itself) there is no such lock, and plain renames cannot
+ * provide one: POSIX has no "rename only over an existing file" (Linux's renameat2 with
+ * RENAME_EXCHANGE would be one; Node has no binding). A save checks the file right before renaming,
+ * after its data is written, so another process's delete is undone only when it lands between
+ * those two system calls (Django's window spans its whole write). Creating a key is safe across
+ * processes (O_EXCL), and readers always see whole files. Deployments that need the
+ * no-resurrection guarantee across processes use the db or cache engines.
+ */
+const fileQueues = new Map<string, Promise<void>>();
+
+function serialised<T>(path: string, task: () => Promise<T>): Promise<T> {
+  const result = (fileQueues.get(path) ?? Promise.resolve()).then(task);
+  const tail = result.then(
+    () => undefined,
+    () => undefined,
+  );
+  fileQueues.set(path, tail);
+  void tail.then(() => {
+    if (fileQueues.get(path) === tail) fileQueues.delete(path);
+  });
+  return result;
+}
+
+/** How many session files have writers queued in this process (0 when idle: the map does not grow). */
+export function heldFileLocks(): number {
+  return fileQueues.size;
+}
+
 /** What `readStored` found for a session key. */
 export type StoredFile = { data: SessionData } | 'missing' | 'expired';
+
+/** A session file as read: its content (undefined when larger than the limit, so left unread) and its fstat. */
+interface SessionFile {
+  content: string | undefined;
+  stats: Stats;
+}
+
+/**
+ * Reads a session file if it is a regular file (fstat of what was opened: no FIFO, directory or
+ * device), and only if it holds at most `limit` bytes; undefined for anything else.
+ */
+async function readSessionFile(path: string, limit: number): Promise<SessionFile | undefined> {
+  const file = await open(path, READ_FLAGS);
+  try {
+    const stats = await file.stat();
+    if (!stats.isFile()) return undefined;
+    if (stats.size > limit) return { content: undefined, stats };
+    // At most the size fstat saw: a file growing meanwhile is cut short (and fails to decode).
+    const buffer = Buffer.alloc(stats.size);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await file.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return { content: buffer.toString('latin1', 0, length), stats };
+  } finally {
+    await file.close();
+  }
+}
 
 export class FileSession<TData extends object = SessionData> extends SessionBase<TData> {
   constructor(
@@ -37,41 +124,41 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
     super(sessionKey, config);
   }
 
-  /** Django's `_key_to_file`: the path of a key's file; InvalidSessionKey for a key outside `[a-z0-9]`. */
+  /** Django's `_key_to_file`: the path of a key's file; InvalidSessionKey for a key outside `[a-z0-9]{8,}`. */
   keyToFile(sessionKey: string): string {
     if (!FILE_KEY.test(sessionKey)) throw new InvalidSessionKey();
     return join(this.store.storagePath, this.store.filePrefix + sessionKey);
   }
 
   /**
-   * Reads this session's file. An expired session's file is deleted. A key without a readable file
-   * (or with invalid characters) is 'missing'; an empty file is the placeholder of a session being
-   * created and holds no data.
+   * Reads this session's file. An expired session's file is deleted. A key without a readable
+   * regular file (or with invalid characters) is 'missing'; an empty file is the placeholder of a
+   * session being created and holds no data; a file over `maxSessionBytes` is corrupt data.
    */
   async readStored(): Promise<StoredFile> {
     const key = this.sessionKey;
-    if (key === null) return 'missing';
-    let content: string;
-    let mtimeMs: number;
+    if (key === null || !FILE_KEY.test(key)) return 'missing';
+    const path = this.keyToFile(key);
+    let file: SessionFile | undefined;
     try {
-      const file = await open(this.keyToFile(key), 'r');
-      try {
-        content = await file.readFile('latin1');
-        mtimeMs = (await file.stat()).mtimeMs;
-      } finally {
-        await file.close();
-      }
+      file = await readSessionFile(path, this.config.maxSessionBytes);
     } catch (error) {
-      if (error instanceof InvalidSessionKey || isFileSystemError(error)) return 'missing';
-      throw error;
+      ignoreFileSystemError(error);
     }
-    if (content === '') return { data: emptyData() };
-    const data = this.decode(content);
+    if (file === undefined) return 'missing';
+    if (file.content === '') return { data: emptyData() };
+    let data: SessionData;
+    if (file.content === undefined) {
+      this.reportCorruptData(`a file of ${file.stats.size} bytes, over maxSessionBytes (${this.config.maxSessionBytes})`);
+      data = emptyData();
+    } else {
+      data = this.decode(file.content);
+    }
     // Django's expiry: the stored one, else the file's mtime + cookie age (a positive number of
     // seconds is an age that never runs out here, a Django quirk kept for compatibility).
-    const expiry = data[EXPIRY_KEY] || new Date(mtimeMs + this.getSessionCookieAge() * 1000);
+    const expiry = data[EXPIRY_KEY] || new Date(file.stats.mtimeMs + this.getSessionCookieAge() * 1000);
     if (this.getExpiryAge({ expiry }) <= 0) {
-      await this.delete();
+      await deleteIfUnchanged(path, file.stats);
       return 'expired';
     }
     return { data };
@@ -86,11 +173,11 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
     return emptyData();
   }
 
+  /** Whether the key's file is a regular file (lstat: a symbolic link is no session). */
   override async exists(sessionKey: string | null): Promise<boolean> {
     if (sessionKey === null || !FILE_KEY.test(sessionKey)) return false;
     try {
-      await access(this.keyToFile(sessionKey));
-      return true;
+      return (await lstat(this.keyToFile(sessionKey))).isFile();
     } catch {
       return false;
     }
@@ -101,40 +188,54 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
   }
 
   /**
-   * `mustCreate` claims the key with an empty placeholder file (O_EXCL: CreateError when taken);
-   * otherwise the file must still exist (UpdateError when a concurrent logout deleted it). Then the
-   * data is written atomically. Unlike Django, a failing write is an error, not silently dropped.
+   * Writes the data to a temporary file, then, in the file's queue: `mustCreate` claims the key with
+   * an empty placeholder file (O_EXCL: CreateError when taken); otherwise the session file must still
+   * be a regular file (UpdateError when a concurrent logout deleted it); then the temporary file is
+   * renamed over it. Unlike Django, a failing write is an error, not silently dropped.
    */
   override async save(mustCreate = false): Promise<void> {
     if (this.sessionKey === null) return this.create();
     const data = await this.dataToSave(mustCreate);
     const path = this.keyToFile(await this.getOrCreateSessionKey());
-    try {
-      const flags = constants.O_WRONLY | (mustCreate ? constants.O_CREAT | constants.O_EXCL : 0);
-      await (await open(path, flags, 0o600)).close();
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && !mustCreate) throw new UpdateError('The session file no longer exists');
-      if (code === 'EEXIST' && mustCreate) throw new CreateError('The session key is taken');
-      throw error;
-    }
-    await writeAtomically(path, this.encode(data));
+    await writeAtomically(path, this.encode(data), mustCreate ? claimKey : requireSessionFile);
   }
 
-  /** Deletes the file; a missing file or an invalid key is nothing to delete. */
+  /** Deletes the file (a symbolic link itself, never its target); a missing file or an invalid key is nothing to delete. */
   override async delete(sessionKey?: string | null): Promise<void> {
     const key = sessionKey ?? this.sessionKey;
-    if (key === null) return;
-    try {
-      await unlink(this.keyToFile(key));
-    } catch (error) {
-      if (!(error instanceof InvalidSessionKey || isFileSystemError(error))) throw error;
-    }
+    if (key === null || !FILE_KEY.test(key)) return;
+    const path = this.keyToFile(key);
+    await serialised(path, () => unlink(path).catch(ignoreFileSystemError));
   }
 }
 
-/** Writes `<path>_out_<random>` (mode 0600) and renames it over `path`; the temporary file never stays. */
-async function writeAtomically(path: string, content: string): Promise<void> {
+/** Creates the empty placeholder that claims a new key; CreateError when the name is taken. */
+async function claimKey(path: string): Promise<void> {
+  try {
+    await (await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)).close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new CreateError('The session key is taken');
+    throw error;
+  }
+}
+
+/** UpdateError unless the session file is still there as a regular file. */
+async function requireSessionFile(path: string): Promise<void> {
+  let isFile: boolean;
+  try {
+    isFile = (await lstat(path)).isFile();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    isFile = false;
+  }
+  if (!isFile) throw new UpdateError('The session file no longer exists');
+}
+
+/**
+ * Writes `<path>_out_<random>` (mode 0600), then in the file's queue runs `check` and renames it
+ * over `path`; the temporary file never stays.
+ */
+async function writeAtomically(path: string, content: string, check: (path: string) => Promise<void>): Promise<void> {
   const temporary = `${path}_out_${randomBytes(8).toString('hex')}`;
   const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   let renamed = false;
@@ -144,22 +245,79 @@ async function writeAtomically(path: string, content: string): Promise<void> {
     } finally {
       await file.close();
     }
-    await rename(temporary, path);
+    await serialised(path, async () => {
+      await check(path);
+      await rename(temporary, path);
+    });
     renamed = true;
   } finally {
     if (!renamed) await unlink(temporary).catch(() => undefined);
   }
 }
 
-/** The storage directory must exist and be writable: checked once, at start-up. */
-function checkStorageDirectory(path: string, shownAs: string): void {
-  let isDirectory = false;
+/**
+ * Deletes an expired file unless a save replaced it since it was read (same inode and mtime):
+ * a session saved meanwhile is not lost to a stale read.
+ */
+async function deleteIfUnchanged(path: string, read: Stats): Promise<void> {
+  await serialised(path, async () => {
+    const current = await lstat(path).catch(() => undefined);
+    if (current?.ino === read.ino && current.mtimeMs === read.mtimeMs) await unlink(path).catch(ignoreFileSystemError);
+  });
+}
+
+/** `0755`, `01777`: a mode as `ls` and `chmod` write it. */
+function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8)}`;
+}
+
+/**
+ * The default storage directory: `nest-django-sessions-<uid>` in the OS temp directory, created
+ * with mode 0700 (Django uses the temp directory itself, where any local user can plant or read
+ * session files). An existing one must be a real directory of this user closed to everyone else:
+ * someone else's, or a symbolic link, could be read or filled by them.
+ */
+function privateStorageDirectory(): string {
+  const uid = process.getuid?.();
+  const path = join(tmpdir(), `nest-django-sessions-${uid ?? 'user'}`);
   try {
-    isDirectory = statSync(path).isDirectory();
+    mkdirSync(path, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new SessionsOptionsError(`Cannot create the session storage directory '${path}': ${(error as Error).message}`);
+    }
+  }
+  const stats = lstatSync(path);
+  // Ownership and mode bits exist where uids do (not on Windows).
+  const problem = !stats.isDirectory()
+    ? 'is not a directory (a symbolic link or another file)'
+    : uid !== undefined && stats.uid !== uid
+      ? `is owned by another user (uid ${stats.uid})`
+      : uid !== undefined && (stats.mode & 0o077) !== 0
+        ? `is open to other users (mode ${octal(stats.mode)})`
+        : undefined;
+  if (problem !== undefined) {
+    throw new SessionsOptionsError(
+      `The default session storage directory '${path}' ${problem}: others could read or plant session files. ` +
+        'Remove it (it is re-created with mode 0700), or set the SessionsModule option "filePath" to a private directory.',
+    );
+  }
+  return path;
+}
+
+/**
+ * A configured directory must exist and be writable, and, unless `shared`, be writable by this user
+ * only (group or others could plant, swap or delete session files; the sticky bit of /tmp stops
+ * deletion, not planting). Checked once, at start-up.
+ */
+function checkStorageDirectory(path: string, shownAs: string, shared: boolean): void {
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(path);
   } catch {
     // missing or unreadable: reported below
   }
-  if (!isDirectory) {
+  if (!stats?.isDirectory()) {
     throw new SessionsOptionsError(
       `The session storage path '${shownAs}' doesn't exist. Please set your SESSION_FILE_PATH setting ` +
         '(SessionsModule option "filePath") to an existing directory in which Django can store session data.',
@@ -169,6 +327,13 @@ function checkStorageDirectory(path: string, shownAs: string): void {
     accessSync(path, constants.W_OK | constants.X_OK);
   } catch {
     throw new SessionsOptionsError(`The session storage path '${shownAs}' is not writable by this process.`);
+  }
+  if (!shared && process.getuid !== undefined && (stats.mode & 0o022) !== 0) {
+    throw new SessionsOptionsError(
+      `SessionsModule option "filePath": the session storage path '${shownAs}' is writable by other users (mode ${octal(stats.mode)}): ` +
+        'they could plant, swap or delete session files. Use a directory only this user can write to, ' +
+        'or set "fileSharedDirectory: true" to accept it.',
+    );
   }
 }
 
@@ -180,9 +345,12 @@ export class FileSessionStore extends SessionStore {
 
   constructor(@Inject(SESSIONS_CONFIG) protected readonly config: SessionsConfig) {
     super();
-    const directory = config.filePath || tmpdir();
-    this.storagePath = resolve(directory);
-    checkStorageDirectory(this.storagePath, directory);
+    if (config.filePath) {
+      this.storagePath = resolve(config.filePath);
+      checkStorageDirectory(this.storagePath, config.filePath, config.fileSharedDirectory);
+    } else {
+      this.storagePath = privateStorageDirectory();
+    }
   }
 
   /** Session file names start with the cookie name (Django's `file_prefix`). */
@@ -196,15 +364,15 @@ export class FileSessionStore extends SessionStore {
 
   /**
    * Scans the directory and deletes the files of expired sessions; returns how many. Temporary
-   * files (`…_out_…`), other files and names that are no valid key are left alone.
+   * files (`…_out_…`), names that are no valid key and anything but a regular file (symbolic link,
+   * FIFO, directory) are left alone.
    */
   override async clearExpired(): Promise<number> {
     let removed = 0;
     for await (const entry of await opendir(this.storagePath)) {
       if (!entry.isFile() || !entry.name.startsWith(this.filePrefix)) continue;
-      const session = this.session(entry.name.slice(this.filePrefix.length));
-      if (session.sessionKey === null || !FILE_KEY.test(session.sessionKey)) continue;
-      if ((await session.readStored()) === 'expired') removed++;
+      // readStored() skips names that are no valid key and re-checks the file type as it opens it.
+      if ((await this.session(entry.name.slice(this.filePrefix.length)).readStored()) === 'expired') removed++;
     }
     return removed;
   }

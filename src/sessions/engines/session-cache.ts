@@ -4,16 +4,19 @@
  * `CACHE_MANAGER` of `@nestjs/cache-manager` when the app registers `CacheModule`, else an in-memory
  * cache private to this process (which several instances cannot share).
  *
- * Values are session data objects, copied through JSON on the way in and out, so every store (an
- * in-memory one that keeps references, Redis that serialises) behaves alike and a request never
- * shares its object with the cache. Ages are Django's seconds; cache-manager's TTLs are milliseconds.
+ * Values are session data as a JSON string: every store and serializer (an in-memory one that keeps
+ * references, Keyv's default serializer, which treats a `toJSON` key specially, Redis) keeps a
+ * string as it is, so any data key round-trips, and a request never shares its object with the
+ * cache. Ages are Django's seconds; cache-manager's TTLs are milliseconds.
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Cache } from 'cache-manager';
 import type DataLoader from 'dataloader';
 import type { Keyv } from 'keyv';
+import type { LRUCache } from 'lru-cache';
 import { emptyData, type SessionData } from '../session';
+import { SessionTooLargeError } from '../session.errors';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { batchPerTurn } from './batching';
@@ -35,10 +38,21 @@ function withTimeout<T>(operation: Promise<T>, what: string): Promise<T> {
 /** Django logs cache failures on `django.contrib.sessions`. */
 const logger = new Logger('Sessions');
 
-/** A JSON copy of session data; anything that is not a JSON object is no session (a miss). */
-function copyData(value: unknown): SessionData | undefined {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  return Object.assign(emptyData(), JSON.parse(JSON.stringify(value)) as SessionData);
+/** Session data from a cache value: a JSON string (or an object, as earlier versions stored); anything else, or over `maxBytes`, is a miss. */
+function dataFrom(value: unknown, maxBytes: number): SessionData | undefined {
+  let parsed = value;
+  if (typeof value === 'string') {
+    if (value.length > maxBytes) return undefined;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    parsed = JSON.parse(JSON.stringify(value));
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  return Object.assign(emptyData(), parsed as SessionData);
 }
 
 function errorMessage(error: unknown): string {
@@ -62,11 +76,21 @@ function isKeyvRedisStore(store: unknown): store is KeyvRedisStore {
   return typeof candidate?.getClient === 'function' && typeof candidate.createKeyPrefix === 'function';
 }
 
+/** Keyv's storage interface over an LRU, the entry's TTL (ms) given to the LRU. */
+class LruStore {
+  constructor(private readonly lru: LRUCache<string, string>) {}
+  get = (key: string) => this.lru.get(key);
+  set = (key: string, value: string, ttl?: number) => void this.lru.set(key, value, ttl ? { ttl } : undefined);
+  delete = (key: string) => this.lru.delete(key);
+  clear = () => this.lru.clear();
+  has = (key: string) => this.lru.has(key);
+}
+
 @Injectable()
 export class SessionsCache implements OnModuleDestroy {
   #cache: Cache | undefined;
-  /** The in-memory Keyv this provider created (and so owns), when it fell back to one. */
-  #ownMemoryStore: Keyv | undefined;
+  /** The in-memory LRU this provider created (and so owns), when it fell back to one. */
+  #ownMemoryStore: LRUCache<string, string> | undefined;
   /** Keys an in-process `addIfAbsent` is working on (its check-then-set is atomic within the process). */
   readonly #pendingAdds = new Set<string>();
   #reads: DataLoader<string, unknown> | null | undefined;
@@ -94,13 +118,20 @@ export class SessionsCache implements OnModuleDestroy {
     }
   }
 
-  /** cache-manager and Keyv are optional peers: loaded here, by the cache engines' apps only. */
+  /**
+   * A least-recently-used in-memory store bounded in entries and bytes (`memoryCache`; Django's
+   * local-memory cache culls at 300 entries), each entry expiring at its TTL. cache-manager and Keyv
+   * are optional peers: loaded here, by the cache engines' apps only.
+   */
   private createMemoryCache(): Cache {
     const { createCache } = require('cache-manager') as typeof import('cache-manager');
     const { Keyv } = require('keyv') as typeof import('keyv');
-    logger.log('Session cache: in-memory, private to this process (pass a shared cache to run several instances)');
-    this.#ownMemoryStore = new Keyv();
-    return createCache({ stores: [this.#ownMemoryStore] });
+    const { LRUCache } = require('lru-cache') as typeof import('lru-cache');
+    const { maxEntries, maxBytes } = this.config.memoryCache;
+    logger.log(`Session cache: in-memory (at most ${maxEntries} sessions, ${maxBytes} bytes), private to this process (pass a shared cache to run several instances)`);
+    const lru = new LRUCache<string, string>({ max: maxEntries, maxSize: maxBytes, sizeCalculation: (value, key) => value.length + key.length || 1 });
+    this.#ownMemoryStore = lru;
+    return createCache({ stores: [new Keyv({ store: new LruStore(lru) })] });
   }
 
   /** What the cache is, for log messages (Django logs the cache object). */
@@ -129,7 +160,7 @@ export class SessionsCache implements OnModuleDestroy {
   /** The data under `key`, or undefined: a failing or slow read is a miss (Django #17810), logged. */
   async get(key: string): Promise<SessionData | undefined> {
     try {
-      return copyData(await (this.reads ? this.reads.load(key) : this.readOne(key)));
+      return dataFrom(await (this.reads ? this.reads.load(key) : this.readOne(key)), this.config.maxSessionBytes);
     } catch (error) {
       logger.warn(`Error reading from cache (${this.description}), treated as a miss: ${errorMessage(error)}`);
       return undefined;
@@ -140,11 +171,18 @@ export class SessionsCache implements OnModuleDestroy {
     return (await this.get(key)) !== undefined;
   }
 
+  /** The cache value of `data`: its JSON; SessionTooLargeError over `maxSessionBytes`. */
+  private valueOf(data: SessionData): string {
+    const json = JSON.stringify(data);
+    if (json.length > this.config.maxSessionBytes) throw new SessionTooLargeError(Buffer.byteLength(json), this.config.maxSessionBytes);
+    return json;
+  }
+
   /** Stores `data` for `ageSeconds`; a non-positive age deletes instead (the entry would be expired already). */
   async set(key: string, data: SessionData, ageSeconds: number): Promise<void> {
     const ttl = Math.round(ageSeconds * 1000);
     if (ttl <= 0) return this.delete(key);
-    await withTimeout(this.cache.set(key, copyData(data), ttl), 'write');
+    await withTimeout(this.cache.set(key, this.valueOf(data), ttl), 'write');
   }
 
   /**
@@ -159,11 +197,12 @@ export class SessionsCache implements OnModuleDestroy {
     }
     const stores = this.cache.stores;
     const redis = stores.length === 1 && isKeyvRedisStore(stores[0].store) ? stores[0] : undefined;
-    return withTimeout(redis ? this.addToRedis(redis, key, copyData(data), ttl) : this.addInProcess(key, data, ttl), 'write');
+    const value = this.valueOf(data);
+    return withTimeout(redis ? this.addToRedis(redis, key, value, ttl) : this.addInProcess(key, value, ttl), 'write');
   }
 
   /** One `SET key value NX PX ttl`, with the key and value Keyv itself would write for `key`. */
-  private async addToRedis(keyv: Keyv, key: string, value: SessionData | undefined, ttl: number): Promise<boolean> {
+  private async addToRedis(keyv: Keyv, key: string, value: string, ttl: number): Promise<boolean> {
     const adapter = keyv.store as KeyvRedisStore;
     const client = (await adapter.getClient()) as unknown as RedisSetClient;
     const storeKey = adapter.createKeyPrefix(keyv._getKeyPrefix(key), adapter.namespace);
@@ -172,12 +211,12 @@ export class SessionsCache implements OnModuleDestroy {
     return reply === 'OK';
   }
 
-  private async addInProcess(key: string, data: SessionData, ttl: number): Promise<boolean> {
+  private async addInProcess(key: string, value: string, ttl: number): Promise<boolean> {
     if (this.#pendingAdds.has(key)) return false;
     this.#pendingAdds.add(key);
     try {
       if ((await this.cache.get(key)) !== undefined) return false;
-      await this.cache.set(key, copyData(data), ttl);
+      await this.cache.set(key, value, ttl);
       // A cache that fails silently stores nothing: Django's `add` then answers false, like a collision.
       return (await this.cache.get(key)) !== undefined;
     } finally {
@@ -190,18 +229,16 @@ export class SessionsCache implements OnModuleDestroy {
   }
 
   /**
-   * Drops expired entries from the in-memory cache this provider owns (a Map only drops an entry
-   * when it is read again, so abandoned sessions would pile up); returns how many. Other caches
-   * expire entries themselves: 0.
+   * Drops expired entries from the in-memory cache this provider owns (the LRU drops an expired
+   * entry when it is read again or pushed out, so abandoned sessions would hold memory until then);
+   * returns how many. Other caches expire entries themselves: 0.
    */
-  async sweepExpired(): Promise<number> {
+  sweepExpired(): Promise<number> {
     const store = this.#ownMemoryStore;
-    if (!store?.iterator) return 0;
-    const before = (store.store as Map<string, unknown>).size;
-    for await (const _entry of store.iterator(undefined)) {
-      // Keyv's iterator deletes each expired entry it meets.
-    }
-    return before - (store.store as Map<string, unknown>).size;
+    if (!store) return Promise.resolve(0);
+    const before = store.size;
+    store.purgeStale();
+    return Promise.resolve(before - store.size);
   }
 
   /** Logs a failed write the caller tolerates (`Error saving to cache (...)`, with the cause's stack). */

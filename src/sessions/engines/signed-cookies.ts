@@ -5,11 +5,11 @@
  * stays valid until the cookie age runs out, even after a logout.
  */
 import { Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
-import { emptyData, SessionBase, suspiciousSessionLogger, type SessionData } from '../session';
+import { emptyData, isValidSessionKey, SessionBase, type SessionData } from '../session';
 import { sessionCookie } from '../http/session-response';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
-import { BadSignature, dumps, loads, SignatureExpired } from '../formats/signing';
+import { BadSignature, dumps, loads, OversizedPayload, SignatureExpired } from '../formats/signing';
 import { SessionStore } from './session-store';
 
 /** The salt of the cookie's signature (fixed, unlike the other engines' `keySalt`). */
@@ -38,6 +38,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 export class SignedCookieSession<TData extends object = SessionData> extends SessionBase<TData> {
+  /** Django's rule: the key is the cookie itself, checked by its signature (and bounded by maxSessionBytes), never by a store. */
+  protected override validateSessionKey(key: string | null | undefined): key is string {
+    return isValidSessionKey(key);
+  }
+
   /**
    * The cookie's data. Any failure (bad signature, older than the cookie age, bad payload) resets
    * the session to empty and marks it modified, keeping the old key: the response then re-issues a
@@ -50,12 +55,13 @@ export class SignedCookieSession<TData extends object = SessionData> extends Ses
         salt: SIGNED_COOKIES_SALT,
         maxAge: this.getSessionCookieAge(),
         acceptSha1: this.config.acceptLegacyFormat,
+        maxBytes: this.config.maxSessionBytes,
       });
       if (isPlainObject(data)) return Object.assign(emptyData(), data);
     } catch (error) {
       // Reset below, as Django does for every exception; a forged or altered cookie is also logged.
-      if (error instanceof BadSignature && !(error instanceof SignatureExpired)) {
-        suspiciousSessionLogger.warn(`Session data corrupted: ${error.message}`);
+      if ((error instanceof BadSignature && !(error instanceof SignatureExpired)) || error instanceof OversizedPayload) {
+        this.reportCorruptData(error.message);
       }
     }
     await this.create();
@@ -76,7 +82,7 @@ export class SignedCookieSession<TData extends object = SessionData> extends Ses
   /** Signs the data into the new key (the cookie value); SessionCookieTooLargeException when it cannot fit. */
   override async save(_mustCreate = false): Promise<void> {
     await this.ensureLoaded();
-    const key = dumps(this.getSessionData(), { secret: this.config.secretKey, salt: SIGNED_COOKIES_SALT, compress: true });
+    const key = dumps(this.getSessionData(), { secret: this.config.secretKey, salt: SIGNED_COOKIES_SALT, compress: true, maxBytes: this.config.maxSessionBytes });
     const bytes = Buffer.byteLength(sessionCookie(this.config, key, this.getExpireAtBrowserClose() ? undefined : this.getExpiryAge()));
     if (bytes > MAX_COOKIE_BYTES) {
       const error = new SessionCookieTooLargeException(bytes);

@@ -3,7 +3,8 @@ import { randomInt } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { SessionBase, suspiciousSessionLogger } from '../session';
 import { resolveSessionsOptions } from '../sessions.options';
-import { b62decode, b62encode, BadSignature, dumps, incompressible, loads, pythonJsonDumps, signature, SignatureExpired, unsign } from './signing';
+import { SessionTooLargeError } from '../session.errors';
+import { b62decode, b62encode, BadSignature, dumps, incompressible, loads, maxSignedLength, OversizedPayload, pythonJsonDumps, signature, SignatureExpired, unsign } from './signing';
 
 const SECRET = 'predictable-secret';
 const FROZEN = 123456789; // → base62 "8M0kX"
@@ -184,5 +185,40 @@ describe("Python's ensure_ascii JSON", () => {
     const payload = encoded.split(':')[0];
     expect(Buffer.from(payload, 'base64url').toString('latin1')).toBe('{"k":"\\u00e9"}');
     expect(codec(SECRET).decode(encoded)).toEqual({ k: 'é' });
+  });
+});
+
+describe('size bounds (maxSessionBytes)', () => {
+  const options = { secret: SECRET, salt: 'bounds' };
+
+  it('refuses to sign JSON over the bound, with the sizes in the error', () => {
+    expect(() => dumps({ a: 'x'.repeat(100) }, { ...options, maxBytes: 100 })).toThrow(SessionTooLargeError);
+    expect(() => dumps({ a: 'x'.repeat(80) }, { ...options, maxBytes: 100 })).not.toThrow();
+  });
+
+  it('stops inflating a signed bomb at the bound instead of allocating it: 200 MB of zeros read as oversized', () => {
+    const bomb = dumps({ a: '0'.repeat(200 * 1024 * 1024) }, { ...options, compress: true });
+    expect(bomb.length).toBeLessThan(300_000);
+    const before = process.memoryUsage().rss;
+    expect(() => loads(bomb, { secrets: [SECRET], salt: 'bounds', maxBytes: 1024 * 1024 })).toThrow(OversizedPayload);
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('does not even verify a value longer than anything written under the bound', () => {
+    const long = dumps({ a: 'x'.repeat(5000) }, options);
+    expect(long.length).toBeGreaterThan(maxSignedLength(1000));
+    expect(() => loads(long, { secrets: [SECRET], salt: 'bounds', maxBytes: 1000 })).toThrow(OversizedPayload);
+  });
+
+  it('a session decodes oversized stored data as an empty session, logged once as corrupt', () => {
+    const warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
+    try {
+      const session = codec(SECRET);
+      const stored = dumps({ a: '0'.repeat(2 * 1024 * 1024) }, { secret: SECRET, salt: 'django.contrib.sessions.SessionStore', compress: true });
+      expect(session.decode(stored)).toEqual({});
+      expect(warn.mock.calls[0][0]).toMatch(/^Session data corrupted: Compressed data inflating past 1048576 bytes$/);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
+import { SessionTooLargeError } from '../session.errors';
 
 export class BadSignature extends Error {
   override name = 'BadSignature';
@@ -87,6 +88,8 @@ export interface DumpsOptions {
   compress?: boolean;
   /** Seconds since the epoch; defaults to now. */
   timestamp?: number;
+  /** The largest JSON to sign (`maxSessionBytes`). */
+  maxBytes?: number;
 }
 
 /**
@@ -117,9 +120,23 @@ export function incompressible(bytes: Uint8Array): boolean {
   return 30 + entropyBits > 8 * n - 64;
 }
 
-/** `signing.dumps(obj, key=secret, salt=salt, compress=compress)`. */
+/** Stored data over a size bound: read as corrupt, never inflated or parsed. */
+export class OversizedPayload extends Error {
+  override name = 'OversizedPayload';
+}
+
+/**
+ * The longest signed value whose JSON fits in `maxBytes`: base64 of the JSON (4/3) plus the
+ * timestamp and signature. Anything longer was not written under the bound.
+ */
+export function maxSignedLength(maxBytes: number): number {
+  return Math.ceil((maxBytes * 4) / 3) + 128;
+}
+
+/** `signing.dumps(obj, key=secret, salt=salt, compress=compress)`; SessionTooLargeError when the JSON exceeds `maxBytes`. */
 export function dumps(obj: unknown, options: DumpsOptions): string {
   const json = Buffer.from(pythonJsonDumps(obj), 'latin1');
+  if (options.maxBytes !== undefined && json.length > options.maxBytes) throw new SessionTooLargeError(json.length, options.maxBytes);
   let payload: string;
   if (options.compress && !incompressible(json)) {
     // An output buffer sized for this payload (one chunk for anything that compresses) instead of
@@ -142,6 +159,8 @@ export interface LoadsOptions {
   maxAge?: number;
   /** Also accept HMAC-SHA1 signatures (Django < 3.1 cookies, SPEC §10.4): the `acceptLegacyFormat` option. */
   acceptSha1?: boolean;
+  /** The largest JSON accepted (`maxSessionBytes`): longer values are not verified, inflation stops there. */
+  maxBytes?: number;
 }
 
 /** Verifies the signature against every key (constant time) and returns the signed value. */
@@ -161,6 +180,8 @@ export function unsign(token: string, secrets: readonly string[], salt: string, 
 
 /** `signing.loads(token, key=..., fallback_keys=..., salt=..., max_age=...)`. */
 export function loads<T = unknown>(token: string, options: LoadsOptions): T {
+  const { maxBytes } = options;
+  if (maxBytes !== undefined && token.length > maxSignedLength(maxBytes)) throw new OversizedPayload(`Signed value of ${token.length} characters, over the bound`);
   const value = unsign(token, options.secrets, options.salt, options.acceptSha1 ? ['sha256', 'sha1'] : ['sha256']);
   const sep = value.lastIndexOf(':');
   if (sep < 0) throw new BadSignature('No timestamp found in value');
@@ -173,9 +194,15 @@ export function loads<T = unknown>(token: string, options: LoadsOptions): T {
   let bytes: Buffer;
   if (payload.startsWith('.')) {
     payload = payload.slice(1);
-    bytes = inflateSync(Buffer.from(payload, 'base64url'));
+    try {
+      bytes = inflateSync(Buffer.from(payload, 'base64url'), maxBytes === undefined ? {} : { maxOutputLength: maxBytes });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new OversizedPayload(`Compressed data inflating past ${maxBytes} bytes`);
+      throw error;
+    }
   } else {
     bytes = Buffer.from(payload, 'base64url');
+    if (maxBytes !== undefined && bytes.length > maxBytes) throw new OversizedPayload(`Data of ${bytes.length} bytes, over ${maxBytes}`);
   }
   return JSON.parse(bytes.toString('utf8')) as T;
 }

@@ -5,7 +5,7 @@
  * request/response level is what makes guards, exception filters, `@Res()` and Fastify work: an
  * interceptor alone misses all of them (docs: "Sessions and the Nest request lifecycle").
  */
-import { HttpException, Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { SessionStore } from '../engines/session-store';
 import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
@@ -26,7 +26,6 @@ import type { SessionsConfig } from '../sessions.options';
 
 @Injectable()
 export class SessionMiddleware implements NestMiddleware {
-  private readonly logger = new Logger('Sessions');
   /** Another session of the store, for `req.session.regenerate()` and `reload()`. */
   private readonly openSession = (sessionKey: string | null) => this.store.session(sessionKey);
 
@@ -88,10 +87,9 @@ export class SessionMiddleware implements NestMiddleware {
     }
   }
 
-  /** A 400 for SessionInterrupted; a 503 when the store failed. Never a stack trace, never a cookie. */
+  /** A 400 for SessionInterrupted, a 413 over maxSessionBytes, a 503 (logged) when the store failed. Never a stack trace, never a cookie. */
   private errorResponse(error: unknown): ResponseStepResult {
     const exception = sessionHttpError(error);
-    if (!(error instanceof HttpException)) this.logger.error(`Could not save the session: ${String(error)}`, (error as Error)?.stack);
     const body = exception.getResponse();
     return {
       kind: 'replace',

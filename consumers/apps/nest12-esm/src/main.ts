@@ -1,0 +1,11 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+
+const app = await NestFactory.create(AppModule, { abortOnError: false }).catch((error: unknown) => {
+  new Logger('Main').fatal(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  process.exit(1);
+});
+app.enableShutdownHooks();
+await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
