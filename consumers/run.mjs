@@ -715,7 +715,20 @@ class AppRun {
     assert(!exit.killed, 'the app did not exit within 10 s of SIGTERM (killed)');
     assert(exit.code === 0 || exit.signal === 'SIGTERM', () => `the app exited with ${describeExit(exit)} on SIGTERM`);
     this.assertNoLeaks(proc.output);
+    this.reportWarnings(proc);
     return `stopped on SIGTERM (${describeExit(exit)})`;
+  }
+
+  /** Warnings the app printed (Nest's WARN level, Node's process warnings), once per text. */
+  reportWarnings(proc) {
+    const seen = new Set();
+    for (const line of proc.output.split('\n')) {
+      if (!/\bWARN\b|Warning:/.test(line) || line.includes(GUARD_MARKER)) continue;
+      const text = line.replace(/^\[Nest\] \d+\s+-\s+.*?(AM|PM)\s+/, '').trim();
+      if (seen.has(text)) continue;
+      seen.add(text);
+      report('WARN', this.who, `app output (${relative(ROOT, proc.logFile)}): ${text}`);
+    }
   }
 
   /** One HTTP exchange; the session cookie is sent and read by hand. */

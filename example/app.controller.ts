@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { Session } from 'nest-django-sessions';
+import { Session, SessionExpiryError } from 'nest-django-sessions';
 
 /** What the example app keeps in its sessions (any JSON object can be merged in by POST /session). */
 export interface ExampleSessionData {
@@ -9,6 +9,16 @@ export interface ExampleSessionData {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The session refuses, at the call, an expiry no date can hold (`seconds: 1e12`, `_session_expiry: 1e20`): here that is the client's 400. */
+function withClientExpiry<T>(change: () => T): T {
+  try {
+    return change();
+  } catch (error) {
+    if (error instanceof SessionExpiryError) throw new BadRequestException(error.message);
+    throw error;
+  }
 }
 
 @Controller()
@@ -29,7 +39,7 @@ export class AppController {
   @HttpCode(200)
   merge(@Session() session: Session<ExampleSessionData>, @Body() body: unknown): Record<string, unknown> {
     if (!isPlainObject(body)) throw new BadRequestException('The body must be a JSON object');
-    session.update(body);
+    withClientExpiry(() => session.update(body));
     return session.toJSON();
   }
 
@@ -61,10 +71,10 @@ export class AppController {
   @HttpCode(200)
   expiry(@Session() session: Session<ExampleSessionData>, @Body() body: unknown): { expiryAge: number; expireAtBrowserClose: boolean } {
     const seconds = isPlainObject(body) ? body.seconds : undefined;
-    if (!(seconds === null || (typeof seconds === 'number' && Number.isFinite(seconds)))) {
+    if (!(seconds === null || typeof seconds === 'number')) {
       throw new BadRequestException('The body must be {"seconds": <number> | 0 | null}');
     }
-    session.setExpiry(seconds);
+    withClientExpiry(() => session.setExpiry(seconds));
     return { expiryAge: session.getExpiryAge(), expireAtBrowserClose: session.getExpireAtBrowserClose() };
   }
 }

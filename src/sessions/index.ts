@@ -14,7 +14,7 @@ export {
   type SessionsModuleOptions,
 } from './sessions.options';
 export { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
-export { SessionBase, VALID_KEY_CHARS, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue } from './session';
+export { SessionBase, VALID_KEY_CHARS, isStorableSessionKey, isValidSessionKey, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue } from './session';
 export { AbstractBaseSession, SessionEntity } from './database/session.entity';
 export { CreateDjangoSession1700000000000, sessionMigrations } from './database/migrations';
 export { Session } from './http/session.decorator';
@@ -31,6 +31,8 @@ export {
   SessionNotLoadedError,
   SessionStoreUnavailableException,
   SessionTableMissingError,
+  SessionExpiryError,
+  SessionTooLargeException,
   UpdateError,
 } from './session.errors';
 export { SessionStore, type ClearExpiredProgress, type ClearExpiredRunOptions } from './engines/session-store';

@@ -29,9 +29,8 @@ export class SessionExpiryError extends RangeError {
   override name = 'SessionExpiryError';
 }
 
-/** A save of a session larger than `maxSessionBytes` (its JSON); nothing was stored. Answered as 413. */
-export class SessionTooLargeError extends Error {
-  override name = 'SessionTooLargeError';
+/** A save of a session larger than `maxSessionBytes` (its JSON); nothing was stored. A 413 wherever it reaches Nest. */
+export class SessionTooLargeException extends PayloadTooLargeException {
   constructor(
     readonly bytes: number,
     readonly limit: number,
@@ -83,13 +82,11 @@ export class SessionStoreUnavailableException extends ServiceUnavailableExceptio
 
 /**
  * The HTTP answer to a failure of session I/O during a request: HTTP exceptions as they are, a
- * vanished session (UpdateError) as SessionInterrupted (400), a session over `maxSessionBytes` as
- * 413, anything else as a 503.
+ * vanished session (UpdateError) as SessionInterrupted (400), anything else as a 503.
  */
 export function sessionHttpError(error: unknown): HttpException {
   if (error instanceof HttpException) return error;
   if (error instanceof UpdateError) return new SessionInterruptedException();
-  if (error instanceof SessionTooLargeError) return new PayloadTooLargeException(error.message);
   logStoreFailure(error);
   return new SessionStoreUnavailableException();
 }

@@ -336,7 +336,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
 
   // ----- encoding -----
 
-  /** Django's `encode`; SessionTooLargeError when the data's JSON exceeds `maxSessionBytes`. */
+  /** Django's `encode`; SessionTooLargeException when the data's JSON exceeds `maxSessionBytes`. */
   encode(data: SessionData): string {
     return dumps(data, { secret: this.config.secretKey, salt: this.keySalt, compress: true, maxBytes: this.config.maxSessionBytes });
   }

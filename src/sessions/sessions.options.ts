@@ -67,7 +67,7 @@ export interface SessionsModuleOptions {
   fileSharedDirectory?: boolean;
   /**
    * Largest encoded session (the stored `session_data`, file or cookie value) in bytes, default
-   * 1 MiB: a bigger save fails with SessionTooLargeError (413), and stored data that would inflate
+   * 1 MiB: a bigger save fails with SessionTooLargeException (413), and stored data that would inflate
    * beyond it reads as corrupt. Signed cookies are also capped at 4 096 bytes per cookie.
    */
   maxSessionBytes?: number;

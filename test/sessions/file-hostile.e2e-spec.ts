@@ -120,6 +120,31 @@ describe('no resurrection: a logout racing saves of the same session', () => {
     expect((await readdir(directory.path)).filter((name) => name.includes('_out_'))).toEqual([]);
   });
 
+  it('a stale read of an expired file never deletes the save that just replaced it', async () => {
+    const store = new FileSessionStore(fileConfig(directory.path, { cookie: { age: 60 } }));
+    const problems: string[] = [];
+    for (let round = 0; round < 100; round++) {
+      const seed = store.session();
+      seed.set('n', 0);
+      await seed.save();
+      const key = seed.sessionKey as string;
+      const file = join(directory.path, `sessionid${key}`);
+      // Loaded while live; then its file's mtime runs past the cookie age as the request saves.
+      const writer = await store.session(key).ensureLoaded();
+      writer.set('n', 1);
+      await utimes(file, past(3600), past(3600));
+      const saving = (async () => {
+        await turns(round % 4);
+        return writer.save().then(() => true, () => false);
+      })();
+      const reading = round % 2 ? store.clearExpired() : store.session(key).ensureLoaded();
+      const [saved] = await Promise.all([saving, reading]);
+      if (saved && !existsSync(file)) problems.push(`round ${round}: a successful save was deleted as expired`);
+      await store.session(key).delete();
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('a save after the session was deleted is an UpdateError and creates nothing', async () => {
     const store = new FileSessionStore(fileConfig(directory.path));
     const session = store.session();

@@ -16,7 +16,7 @@ import type DataLoader from 'dataloader';
 import type { Keyv } from 'keyv';
 import type { LRUCache } from 'lru-cache';
 import { emptyData, type SessionData } from '../session';
-import { SessionTooLargeError } from '../session.errors';
+import { SessionTooLargeException } from '../session.errors';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { batchPerTurn } from './batching';
@@ -171,10 +171,10 @@ export class SessionsCache implements OnModuleDestroy {
     return (await this.get(key)) !== undefined;
   }
 
-  /** The cache value of `data`: its JSON; SessionTooLargeError over `maxSessionBytes`. */
+  /** The cache value of `data`: its JSON; SessionTooLargeException over `maxSessionBytes`. */
   private valueOf(data: SessionData): string {
     const json = JSON.stringify(data);
-    if (json.length > this.config.maxSessionBytes) throw new SessionTooLargeError(Buffer.byteLength(json), this.config.maxSessionBytes);
+    if (json.length > this.config.maxSessionBytes) throw new SessionTooLargeException(Buffer.byteLength(json), this.config.maxSessionBytes);
     return json;
   }
 

@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { SessionBase, suspiciousSessionLogger } from '../session';
 import { resolveSessionsOptions } from '../sessions.options';
-import { SessionTooLargeError } from '../session.errors';
+import { SessionTooLargeException } from '../session.errors';
 import { b62decode, b62encode, BadSignature, dumps, incompressible, loads, maxSignedLength, OversizedPayload, pythonJsonDumps, signature, SignatureExpired, unsign } from './signing';
 
 const SECRET = 'predictable-secret';
@@ -192,7 +192,7 @@ describe('size bounds (maxSessionBytes)', () => {
   const options = { secret: SECRET, salt: 'bounds' };
 
   it('refuses to sign JSON over the bound, with the sizes in the error', () => {
-    expect(() => dumps({ a: 'x'.repeat(100) }, { ...options, maxBytes: 100 })).toThrow(SessionTooLargeError);
+    expect(() => dumps({ a: 'x'.repeat(100) }, { ...options, maxBytes: 100 })).toThrow(SessionTooLargeException);
     expect(() => dumps({ a: 'x'.repeat(80) }, { ...options, maxBytes: 100 })).not.toThrow();
   });
 

@@ -5,7 +5,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { SessionTooLargeError } from '../session.errors';
+import { SessionTooLargeException } from '../session.errors';
 
 export class BadSignature extends Error {
   override name = 'BadSignature';
@@ -133,10 +133,10 @@ export function maxSignedLength(maxBytes: number): number {
   return Math.ceil((maxBytes * 4) / 3) + 128;
 }
 
-/** `signing.dumps(obj, key=secret, salt=salt, compress=compress)`; SessionTooLargeError when the JSON exceeds `maxBytes`. */
+/** `signing.dumps(obj, key=secret, salt=salt, compress=compress)`; SessionTooLargeException when the JSON exceeds `maxBytes`. */
 export function dumps(obj: unknown, options: DumpsOptions): string {
   const json = Buffer.from(pythonJsonDumps(obj), 'latin1');
-  if (options.maxBytes !== undefined && json.length > options.maxBytes) throw new SessionTooLargeError(json.length, options.maxBytes);
+  if (options.maxBytes !== undefined && json.length > options.maxBytes) throw new SessionTooLargeException(json.length, options.maxBytes);
   let payload: string;
   if (options.compress && !incompressible(json)) {
     // An output buffer sized for this payload (one chunk for anything that compresses) instead of
