@@ -15,8 +15,9 @@ const transform = {
 };
 const common = { moduleFileExtensions: ['js', 'json', 'ts'], rootDir: '.', transform, moduleNameMapper, testEnvironment: 'node' };
 module.exports = {
+  testTimeout: 30000,
   projects: [
     { ...common, displayName: 'unit', testRegex: 'src/.*\\.spec\\.ts$' },
-    { ...common, displayName: 'e2e', testRegex: 'test/.*\\.e2e-spec\\.ts$', testTimeout: 30000 },
+    { ...common, displayName: 'e2e', testRegex: 'test/.*\\.e2e-spec\\.ts$' },
   ],
 };
