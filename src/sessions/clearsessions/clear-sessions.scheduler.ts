@@ -9,7 +9,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { SchedulerRegistry } from '@nestjs/schedule';
-import { CronJob, CronTime } from 'cron';
+import type { CronJob } from 'cron';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
 import { ClearSessionsNotSupportedError, ClearSessionsService } from './clear-sessions.service';
@@ -33,6 +33,8 @@ export class ClearSessionsScheduler implements OnApplicationBootstrap, BeforeApp
   onApplicationBootstrap(): void {
     const { cron, timeZone } = this.config.clearExpired;
     if (cron === false || insideClearSessionsCommand()) return;
+    // Loaded here: an app whose job is off never loads cron and its date library.
+    const { CronJob, CronTime } = require('cron') as typeof import('cron');
     try {
       new CronTime(cron, timeZone);
     } catch (error) {
