@@ -782,12 +782,18 @@ class AppRun {
     return new Set(rows.map((row) => row.session_key));
   }
 
-  async insertExpired(count, label) {
+  /** Rows written straight into django_session, expired an hour ago (or live for a day). */
+  async insertRows(count, label, { live = false } = {}) {
     const keys = Array.from({ length: count }, () => `${label}${randomBytes(12).toString('hex')}`.slice(0, 32));
+    const expiry = live ? "now() + interval '1 day'" : "now() - interval '1 hour'";
     await this.db((client) =>
-      client.query(`INSERT INTO django_session (session_key, session_data, expire_date) SELECT k, 'e30:expired', now() - interval '1 hour' FROM unnest($1::text[]) AS k`, [keys]),
+      client.query(`INSERT INTO django_session (session_key, session_data, expire_date) SELECT k, 'e30:consumer', ${expiry} FROM unnest($1::text[]) AS k`, [keys]),
     );
     return keys;
+  }
+
+  insertExpired(count, label) {
+    return this.insertRows(count, label);
   }
 
   async cacheKeysFor(sessionKey) {
@@ -863,6 +869,7 @@ class AppRun {
     });
 
     await this.step('scheduled clearsessions job (cron "* * * * * *"): expired rows gone within 5 s, live ones stay', async () => {
+      state.liveRows = await this.insertRows(1, 'liverow', { live: true });
       const live = await this.http('GET', '/counter');
       this.expect(live, 200, { count: 1 });
       state.live = this.newKey(live);
@@ -872,13 +879,14 @@ class AppRun {
       const expired = [...expiredByApp, ...(await this.insertExpired(3, 'expiredjob'))];
       const started = Date.now();
       let left;
+      const liveKeys = [state.live, ...state.liveRows];
       while (Date.now() - started < 5000) {
-        left = await this.existingKeys([...expired, state.live]);
+        left = await this.existingKeys([...expired, ...liveKeys]);
         if (expired.every((key) => !left.has(key))) break;
         await sleep(200);
       }
       assert(expired.every((key) => !left.has(key)), () => `still there after 5 s: ${expired.filter((key) => left.has(key)).join(', ')}`);
-      assert(left.has(state.live), 'the live session was deleted');
+      assert(liveKeys.every((key) => left.has(key)), 'a live session was deleted');
       const logged = /Deleted [1-9]\d* expired sessions in \d+ ms/.exec(this.app.output)?.[0];
       return `${expired.length} expired (${expiredByApp.length} saved by the app with setExpiry(-10), ${expired.length - expiredByApp.length} inserted) gone after ${((Date.now() - started) / 1000).toFixed(1)} s; app log: ${logged ?? '(no "Deleted N" line)'}`;
     });
@@ -887,6 +895,7 @@ class AppRun {
 
     await this.step('clearsessions command: `nest-django-sessions clearsessions dist/app.module.js`', async () => {
       const expired = await this.insertExpired(3, 'expiredcmd');
+      const liveKeys = [...(state.live ? [state.live] : []), ...(await this.insertRows(1, 'liverowcmd', { live: true }))];
       const logFile = this.logFile('clearsessions');
       const command = await run(join(this.dir, 'node_modules', '.bin', 'nest-django-sessions'), ['clearsessions', 'dist/app.module.js'], {
         cwd: this.dir,
@@ -898,15 +907,16 @@ class AppRun {
       assert(command.code === 0, () => `${describeExit(command)}; stdout ${JSON.stringify(command.stdout)}`);
       assertEqual(command.stdout, `Deleted ${expired.length} expired sessions.\n`, 'stdout');
       this.assertNoLeaks(command.stderr);
-      const left = await this.existingKeys([...expired, state.live]);
+      const left = await this.existingKeys([...expired, ...liveKeys]);
       assert(expired.every((key) => !left.has(key)), 'expired rows are left');
-      assert(left.has(state.live), 'the live session was deleted');
+      assert(liveKeys.every((key) => left.has(key)), 'a live session was deleted');
       const noise = command.stderr.split('\n').filter((line) => line.trim() && !line.includes(GUARD_MARKER));
       for (const line of noise) report('WARN', this.who, `clearsessions stderr: ${line}`);
       return `stdout ${JSON.stringify(command.stdout.trim())}, exit 0 in ${seconds(command.ms)} (node ${spec.node === '24' ? this.nodeVersion + ' via PATH' : process.version}); the live row stays`;
     });
 
     await this.step('restart with the job off (CLEARSESSIONS_CRON=false): the live session is still there', async () => {
+      assert(state.live, 'no live session to look for (an earlier step failed)');
       await this.startApp('app-restart', { CLEARSESSIONS_CRON: 'false' });
       this.expect(await this.http('GET', '/counter', { cookie: state.live }), 200, { count: 2 });
       assert(!/clearsessions job|not scheduled/i.test(this.app.output), () => `unexpected scheduler output:\n${tail(this.app.output, 10)}`);
