@@ -2,7 +2,7 @@
 /**
  * `npm run test:consumers`: the published package, as users get it.
  *
- * Packs the repository (`npm pack`, which runs the `prepare` build), installs the tarball into small
+ * Packs the repository (`npm pack`, which runs the `prepack` build), installs the tarball into small
  * apps built from the templates under consumers/apps/<name>/ (a matrix of Nest, TypeORM, module
  * system, HTTP platform, session engine and Node versions), compiles each with the repository's tsc
  * against the app's own node_modules (the published .d.ts), runs it and drives it over HTTP: sessions
@@ -14,6 +14,7 @@
  *   CONSUMERS_TARBALL=/path/to.tgz  test this tarball instead of packing the repository
  *   CONSUMERS_ONLY=a,d              run a subset (ids or names: a,nest11-cjs,...)
  *   CONSUMERS_JOBS=2                apps run at the same time (default 2)
+ *   CONSUMERS_FRESH=1               reinstall every app's node_modules from scratch (npm's cache still helps)
  *   CI=true                         PostgreSQL or Redis unreachable is a failure (otherwise those apps are skipped)
  *
  * Services: PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; each app gets a fresh database
@@ -251,19 +252,33 @@ async function dropDatabase(name) {
   createdDatabases.delete(name);
 }
 
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+/** Symlink directories (LINKS) left in the temp directory by runs that were killed. */
+function removeStaleLinks() {
+  for (const entry of readdirSync(tmpdir())) {
+    const pid = Number(/^nest-django-sessions-consumers-(\d+)$/.exec(entry)?.[1]);
+    if (!pid || pid === process.pid || pidAlive(pid)) continue;
+    const dir = join(tmpdir(), entry);
+    for (const link of readdirSync(dir)) unlinkSync(join(dir, link));
+    rmdirSync(dir);
+  }
+}
+
 /** Databases left by runs that were killed (their pid is gone). */
 async function dropStaleDatabases() {
   const { rows } = await withAdmin((client) => client.query(`SELECT datname FROM pg_database WHERE datname LIKE 'consumer\\_%'`));
   for (const { datname } of rows) {
     const pid = Number(/_(\d+)(?:_empty)?$/.exec(datname)?.[1]);
     if (!pid || pid === process.pid) continue;
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (error) {
-      alive = error.code === 'EPERM';
-    }
-    if (!alive) {
+    if (!pidAlive(pid)) {
       await dropDatabase(datname);
       report('INFO', 'setup', `dropped ${datname}, left by an earlier run (pid ${pid} is gone)`);
     }
@@ -364,6 +379,7 @@ function stageTarball(file) {
   mkdirSync(dir, { recursive: true });
   const staged = join(dir, `nest-django-sessions-${digest}.tgz`);
   if (!existsSync(staged)) copyFileSync(file, staged);
+  for (const old of readdirSync(dir)) if (join(dir, old) !== staged) rmSync(join(dir, old), { force: true });
   return staged;
 }
 
@@ -551,12 +567,12 @@ class AppRun {
     const hash = createHash('sha256').update(templatePackage).update(installNode).digest('hex');
     const stampFile = join(this.dir, '.consumer-install.json');
     const stamp = readJson(stampFile);
-    const cached = stamp?.hash === hash && existsSync(join(this.dir, 'node_modules'));
+    const cached = stamp?.hash === hash && existsSync(join(this.dir, 'node_modules')) && process.env.CONSUMERS_FRESH !== '1';
     if (!cached) rmSync(this.dir, { recursive: true, force: true });
     for (const stale of ['src', 'dist', 'logs', 'tsconfig.json']) rmSync(join(this.dir, stale), { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
     cpSync(template, this.dir, { recursive: true, filter: (src) => !/[\\/](node_modules|dist|package-lock\.json)$/.test(src) });
-    const tarball = stageTarball(this.shared.tarball.file);
+    const tarball = this.shared.tarball.staged;
     const logFile = this.logFile('npm-install');
     const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
       cwd: this.dir,
@@ -629,6 +645,27 @@ class AppRun {
     return `${files.length} files, ${packageTypes.length} .d.ts of the package, every one from the app's own node_modules, ${diagnostics.length} diagnostics`;
   }
 
+  /**
+   * ESM apps: Node gives an ES module the named exports of a CommonJS package that its lexer detects
+   * in the code; every runtime export must be among them, or `import { X }` (which the .d.ts allow)
+   * fails at run time.
+   */
+  async checkEsmExports() {
+    const script = [
+      "import * as esm from 'nest-django-sessions';",
+      "import { createRequire } from 'node:module';",
+      "const cjs = createRequire(process.cwd() + '/package.json')('nest-django-sessions');",
+      "const names = Object.keys(cjs);",
+      "console.log(JSON.stringify({ cjs: names.length, esm: Object.keys(esm).filter((k) => !['default', 'module.exports', '__esModule'].includes(k)).length, missing: names.filter((k) => !(k in esm)) }));",
+    ].join('\n');
+    const result = await run(this.nodeBin, ['--input-type=module', '-e', script], { cwd: this.dir, env: this.env(), timeoutMs: 60_000 });
+    assert(result.code === 0, () => `import * from 'nest-django-sessions' failed (${describeExit(result)}):\n${tail(result.stderr, 20)}`);
+    this.assertNoLeaks(result.stderr);
+    const { cjs, esm, missing } = JSON.parse(result.stdout.trim().split('\n').pop());
+    assert(missing.length === 0, () => `exports that an ES module cannot import by name: ${missing.join(', ')}`);
+    return `${esm} named exports, all ${cjs} runtime exports of the CommonJS build`;
+  }
+
   /** The package's declarations type-checked too (the app's tsconfig skips every .d.ts, as Nest's starter does). */
   async checkDeclarations() {
     const dir = this.isolatedDir();
@@ -648,10 +685,10 @@ class AppRun {
     return `no errors in the package's .d.ts${theirs.length ? ` (${theirs.length} in other packages' .d.ts: ${others.join(', ')})` : ''}`;
   }
 
-  async measureRequire() {
+  async measureRequire({ runs: count = 5, record = true } = {}) {
     const probe = async (mode) => {
       const runs = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < count; i++) {
         const result = await run(this.nodeBin, [PROBE, this.dir, mode, OPTIONAL_PEERS.join(',')], { cwd: this.dir, env: this.env(), timeoutMs: 60_000 });
         assert(result.code === 0, () => `require probe (${mode}) failed (${describeExit(result)}):\n${tail(result.stderr, 30)}`);
         this.assertNoLeaks(result.stderr);
@@ -671,6 +708,7 @@ class AppRun {
         .sort((x, y) => y[1] - x[1])
         .map(([name, count]) => `${name} ${count}`)
         .join(', ');
+    if (!record) return `+${afterNest.added} modules after @nestjs/common+core+typeorm, ${alone.total} alone; none of ${OPTIONAL_PEERS.join(', ')} in require.cache`;
     this.shared.requireFigures = { app: this.who, node: this.nodeVersion, afterNest, alone, top };
     return (
       `after @nestjs/common+core+typeorm: +${afterNest.added} modules in ${afterNest.ms.toFixed(1)} ms (median of 5, min ${afterNest.minMs.toFixed(1)}) [${top(afterNest.byPackage)}]; ` +
@@ -705,7 +743,6 @@ class AppRun {
       if (Date.now() > deadline) throw new Failure('the app did not answer GET /ping within 45 s');
       await sleep(150);
     }
-    proc.leakNote = this.assertNoLeaks(proc.output);
     return proc;
   }
 
@@ -897,6 +934,8 @@ class AppRun {
       const expired = await this.insertExpired(3, 'expiredcmd');
       const liveKeys = [...(state.live ? [state.live] : []), ...(await this.insertRows(1, 'liverowcmd', { live: true }))];
       const logFile = this.logFile('clearsessions');
+      const shebangNode = (await run('node', ['--version'], { cwd: this.dir, env: this.env({ NODE_OPTIONS: '' }) })).stdout.trim();
+      assertEqual(shebangNode, this.nodeVersion, "the Node that the bin's #!/usr/bin/env node finds");
       const command = await run(join(this.dir, 'node_modules', '.bin', 'nest-django-sessions'), ['clearsessions', 'dist/app.module.js'], {
         cwd: this.dir,
         env: this.env(),
@@ -912,7 +951,7 @@ class AppRun {
       assert(liveKeys.every((key) => left.has(key)), 'a live session was deleted');
       const noise = command.stderr.split('\n').filter((line) => line.trim() && !line.includes(GUARD_MARKER));
       for (const line of noise) report('WARN', this.who, `clearsessions stderr: ${line}`);
-      return `stdout ${JSON.stringify(command.stdout.trim())}, exit 0 in ${seconds(command.ms)} (node ${spec.node === '24' ? this.nodeVersion + ' via PATH' : process.version}); the live row stays`;
+      return `stdout ${JSON.stringify(command.stdout.trim())}, exit 0 in ${seconds(command.ms)} (#!/usr/bin/env node → ${shebangNode}${spec.node === '24' ? ', node24 first in PATH' : ''}); the live row stays`;
     });
 
     await this.step('restart with the job off (CLEARSESSIONS_CRON=false): the live session is still there', async () => {
@@ -970,14 +1009,20 @@ class AppRun {
       if (this.spec.forbidOptionalPeers) await this.step('db-engine app: no optional peers installed', () => this.checkNoOptionalPeers());
       await this.step(`tsc -p tsconfig.json (${this.spec.module === 'esm' ? 'ESM, nodenext' : 'CommonJS'}) against the app's node_modules`, () => this.compile(), { fatal: true });
       await this.step("the package's .d.ts type-check (tsc --skipLibCheck false)", () => this.checkDeclarations());
+      if (this.spec.module === 'esm') await this.step(`ESM import of the CommonJS package: every export importable by name (Node ${this.nodeVersion})`, () => this.checkEsmExports());
       if (this.spec.measureRequire) await this.step("require('nest-django-sessions'): modules and time", () => this.measureRequire());
+      else if (this.spec.forbidOptionalPeers) await this.step("require('nest-django-sessions') loads none of the optional peers", () => this.measureRequire({ runs: 1, record: false }));
       await createDatabase(this.dbName);
       this.databases.push(this.dbName);
       if (this.spec.checkMissingTable) await this.step('start without sessionMigrations on an empty database: exits non-zero, never serves', () => this.missingTable());
       await this.step(`start (${this.spec.module}, ${this.spec.platform}, ${this.spec.engine}${this.spec.redis ? ' + Redis' : ''}) and answer GET /ping without a cookie`, async () => {
         await this.startApp('app');
-        return `port ${this.app.port}, migrations run by the app (sessionMigrations, migrationsRun)${this.app.leakNote}`;
+        return `port ${this.app.port}, migrations run by the app (sessionMigrations, migrationsRun)`;
       }, { fatal: true });
+      await this.step("every module the app loaded at start-up comes from the app's own node_modules", () => {
+        this.currentProc = this.app;
+        return `yes${this.assertNoLeaks(this.app.output)}`;
+      });
       await this.scenario();
     } catch (error) {
       if (!(error instanceof AbortApp)) {
@@ -1059,6 +1104,7 @@ async function main() {
   process.on('exit', killAllChildren);
 
   const apps = selectApps();
+  removeStaleLinks();
   console.log(`Consumer checks of nest-django-sessions: ${apps.map((a) => `${a.id}=${a.name}`).join(', ')} (${JOBS} at a time${CI ? ', CI=true' : ''}${process.env.CONSUMERS_TARBALL ? `, CONSUMERS_TARBALL=${process.env.CONSUMERS_TARBALL}` : ''})`);
   mkdirSync(WORK, { recursive: true });
 
@@ -1082,10 +1128,11 @@ async function main() {
     return finish([], shared, apps);
   }
   const t = shared.tarball;
+  t.staged = stageTarball(t.file);
   report(
     'PASS',
     'pack',
-    `${t.source}: ${t.id}, ${relative(ROOT, t.file)}, ${(t.size / 1024).toFixed(1)} kB${t.unpackedSize ? ` (${(t.unpackedSize / 1024).toFixed(1)} kB unpacked)` : ''}, ${t.entryCount} files${t.ms ? `, ${seconds(t.ms)} with the prepare build` : ''}`,
+    `${t.source}: ${t.id}, ${relative(ROOT, t.file)}, ${(t.size / 1024).toFixed(1)} kB${t.unpackedSize ? ` (${(t.unpackedSize / 1024).toFixed(1)} kB unpacked)` : ''}, ${t.entryCount} files${t.ms ? `, ${seconds(t.ms)} with the prepack build` : ''}`,
   );
   if (t.files) {
     const unexpected = t.files.filter((f) => !/^(dist\/.+\.(js|d\.ts|js\.map)|package\.json|README\.md|LICENSE)$/.test(f));

@@ -49,17 +49,25 @@ export function isStorableSessionKey(key: string | null | undefined): key is str
 const EARLIEST_EXPIRY = Date.parse('0001-01-01T00:00:00Z');
 const LATEST_EXPIRY = Date.parse('9999-12-31T23:59:59.999Z');
 
+/**
+ * The largest expiry in seconds, either way: about 317 years. A number is a sliding expiry counted
+ * from each save, so its bound is fixed rather than "in range from now", which would let a value
+ * accepted today read as out of range later; from any date of the next millennia it stays in range.
+ */
+export const MAX_EXPIRY_SECONDS = 1e10;
+
 function inExpiryRange(time: number): boolean {
   return time >= EARLIEST_EXPIRY && time <= LATEST_EXPIRY;
 }
 
 /**
- * A `_session_expiry` as stored (Django's forms): absent or null (the global policy), a number of
- * seconds, or an ISO date string; in range for `now`. Anything else is corrupt data.
+ * A `_session_expiry` as stored (Django's forms): absent or null (the global policy), a finite
+ * number of seconds within ±MAX_EXPIRY_SECONDS, or an ISO date string of years 1–9999. Anything
+ * else is corrupt data.
  */
-export function isValidStoredExpiry(value: unknown, now = Date.now()): boolean {
+export function isValidStoredExpiry(value: unknown): boolean {
   if (value === undefined || value === null) return true;
-  if (typeof value === 'number') return Number.isFinite(value) && inExpiryRange(now + value * 1000);
+  if (typeof value === 'number') return Number.isFinite(value) && Math.abs(value) <= MAX_EXPIRY_SECONDS;
   if (typeof value !== 'string') return false;
   try {
     return inExpiryRange(parseIsoDatetime(value).getTime());
@@ -70,14 +78,14 @@ export function isValidStoredExpiry(value: unknown, now = Date.now()): boolean {
 
 /**
  * What `setExpiry(value)` and `set('_session_expiry', value)` store: seconds as a number, a Date as
- * Django's ISO string. Anything that is not a date years 1–9999 can hold throws SessionExpiryError.
+ * Django's ISO string. Anything isValidStoredExpiry refuses throws SessionExpiryError.
  */
 export function storableExpiry(value: unknown): number | string | null {
   const stored = value instanceof Date && !Number.isNaN(value.getTime()) ? isoformat(value) : value;
   if (stored === null || ((typeof stored === 'number' || typeof stored === 'string') && isValidStoredExpiry(stored))) return stored;
   const shown = typeof value === 'string' ? JSON.stringify(safeLogText(value)) : value instanceof Date ? 'an invalid Date' : String(value).slice(0, 40);
   throw new SessionExpiryError(
-    `Session expiry must be a finite number of seconds, a Date or an ISO date giving a date between years 1 and 9999, or null; got ${shown}`,
+    `Session expiry must be a number of seconds within ±${MAX_EXPIRY_SECONDS}, a Date or an ISO date of years 1 to 9999, or null; got ${shown}`,
   );
 }
 

@@ -4,8 +4,29 @@
  * start-up error that names the option, never a surprise at request time.
  */
 import type { Type } from '@nestjs/common';
-import type { Cache } from 'cache-manager';
 import type { SessionStore } from './engines/session-store';
+
+/**
+ * A cache-manager `Cache` (cache-manager 6/7's `createCache()`, `@nestjs/cache-manager`'s
+ * CACHE_MANAGER) by the parts the cache engines call. Spelled out here: cache-manager and Keyv are
+ * optional peers, so an app without them still compiles against this package's types.
+ */
+export interface SessionsCacheManager {
+  get<T>(key: string): Promise<T | undefined | null>;
+  mget<T>(keys: string[]): Promise<Array<T | undefined | null>>;
+  set<T>(key: string, value: T, ttl?: number): Promise<T>;
+  del(key: string): Promise<boolean>;
+  disconnect(): Promise<unknown>;
+  stores: SessionsCacheStore[];
+}
+
+/** A Keyv of the cache (the parts used: its storage adapter, `clear`, and its key and value encoding for Redis's `SET NX`). */
+export interface SessionsCacheStore {
+  store: unknown;
+  clear(): Promise<void>;
+  _getKeyPrefix(key: string): string;
+  serializeData(data: { value: unknown; expires?: number }): Promise<unknown>;
+}
 
 export const SESSION_ENGINES = ['db', 'cache', 'cached_db', 'file', 'signed_cookies'] as const;
 export type SessionEngineName = (typeof SESSION_ENGINES)[number];
@@ -56,7 +77,7 @@ export interface SessionsModuleOptions {
    * Default: the `CACHE_MANAGER` of `@nestjs/cache-manager` when the app registers one, else an
    * in-memory cache private to this process.
    */
-  cache?: Cache;
+  cache?: SessionsCacheManager;
   /**
    * `SESSION_FILE_PATH` of the file engine. Default: a private directory the engine creates (mode
    * 0700) under the OS temp directory. A directory other users can write to is refused at start-up
@@ -113,7 +134,7 @@ export interface SessionsConfig {
   cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain: string | null };
   expireAtBrowserClose: boolean;
   saveEveryRequest: boolean;
-  cache?: Cache;
+  cache?: SessionsCacheManager;
   filePath?: string;
   fileSharedDirectory: boolean;
   maxSessionBytes: number;
@@ -199,7 +220,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   if (options.filePath !== undefined && (typeof options.filePath !== 'string' || options.filePath === '')) {
     fail('filePath', 'must be a non-empty string');
   }
-  const cache = options.cache as Partial<Cache> | undefined;
+  const cache = options.cache as Partial<SessionsCacheManager> | undefined;
   if (cache !== undefined && (typeof cache?.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function' || !Array.isArray(cache.stores))) {
     fail('cache', 'must be a cache-manager Cache (createCache() of cache-manager, or the CACHE_MANAGER of @nestjs/cache-manager)');
   }

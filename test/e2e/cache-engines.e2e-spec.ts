@@ -53,7 +53,7 @@ describe.each(MATRIX)('%s engine over HTTP (%s, %s cache)', (engine, platform, c
   const counter = (cookie?: string) => request(t.server).get('/counter').set('Cookie', cookie ?? '');
 
   it('uses the cache it should', () => {
-    const stores = sessionsCache().cache.stores.map((keyv) => keyv.store.constructor.name);
+    const stores = sessionsCache().cache.stores.map((keyv) => (keyv.store as object).constructor.name);
     expect(stores).toEqual([cacheKind === 'redis' ? 'KeyvRedis' : 'LruStore']);
   });
 
@@ -179,7 +179,7 @@ describe('acceptance: cached_db with Redis on PostgreSQL (example app)', () => {
     }
 
     await redis.start(); // empty: it keeps nothing on disk
-    const client = example.app.get<SessionsCache>(SESSIONS_CACHE).cache.stores[0].store;
+    const client = example.app.get<SessionsCache>(SESSIONS_CACHE).cache.stores[0].store as { client: { isReady: boolean } };
     for (let attempt = 0; !client.client.isReady; attempt++) {
       if (attempt > 200) throw new Error('the Redis client did not reconnect');
       await new Promise((resolve) => setTimeout(resolve, 50));

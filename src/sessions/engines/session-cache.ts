@@ -11,14 +11,12 @@
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { Cache } from 'cache-manager';
 import type DataLoader from 'dataloader';
-import type { Keyv } from 'keyv';
 import type { LRUCache } from 'lru-cache';
 import { emptyData, type SessionData } from '../session';
 import { SessionTooLargeException } from '../session.errors';
 import { SESSIONS_CONFIG } from '../sessions.constants';
-import type { SessionsConfig } from '../sessions.options';
+import type { SessionsCacheManager, SessionsCacheStore, SessionsConfig } from '../sessions.options';
 import { batchPerTurn } from './batching';
 
 /** `@nestjs/cache-manager`'s token (a string), spelled out so apps without that package can load this file. */
@@ -42,7 +40,7 @@ const logger = new Logger('Sessions');
 function dataFrom(value: unknown, maxBytes: number): SessionData | undefined {
   let parsed = value;
   if (typeof value === 'string') {
-    if (value.length > maxBytes) return undefined;
+    if (Buffer.byteLength(value) > maxBytes) return undefined;
     try {
       parsed = JSON.parse(value);
     } catch {
@@ -88,7 +86,7 @@ class LruStore {
 
 @Injectable()
 export class SessionsCache implements OnModuleDestroy {
-  #cache: Cache | undefined;
+  #cache: SessionsCacheManager | undefined;
   /** The in-memory LRU this provider created (and so owns), when it fell back to one. */
   #ownMemoryStore: LRUCache<string, string> | undefined;
   /** Keys an in-process `addIfAbsent` is working on (its check-then-set is atomic within the process). */
@@ -105,14 +103,14 @@ export class SessionsCache implements OnModuleDestroy {
    * The cache, found on first use: by then every provider of the app exists (the CACHE_MANAGER
    * factory is async, so looking it up while providers are still being created could miss it).
    */
-  get cache(): Cache {
+  get cache(): SessionsCacheManager {
     this.#cache ??= this.config.cache ?? this.appCacheManager() ?? this.createMemoryCache();
     return this.#cache;
   }
 
-  private appCacheManager(): Cache | undefined {
+  private appCacheManager(): SessionsCacheManager | undefined {
     try {
-      return this.moduleRef?.get<Cache>(CACHE_MANAGER, { strict: false }) ?? undefined;
+      return this.moduleRef?.get<SessionsCacheManager>(CACHE_MANAGER, { strict: false }) ?? undefined;
     } catch {
       return undefined; // the app registered no CacheModule
     }
@@ -123,7 +121,7 @@ export class SessionsCache implements OnModuleDestroy {
    * local-memory cache culls at 300 entries), each entry expiring at its TTL. cache-manager and Keyv
    * are optional peers: loaded here, by the cache engines' apps only.
    */
-  private createMemoryCache(): Cache {
+  private createMemoryCache(): SessionsCacheManager {
     const { createCache } = require('cache-manager') as typeof import('cache-manager');
     const { Keyv } = require('keyv') as typeof import('keyv');
     const { LRUCache } = require('lru-cache') as typeof import('lru-cache');
@@ -174,7 +172,8 @@ export class SessionsCache implements OnModuleDestroy {
   /** The cache value of `data`: its JSON; SessionTooLargeException over `maxSessionBytes`. */
   private valueOf(data: SessionData): string {
     const json = JSON.stringify(data);
-    if (json.length > this.config.maxSessionBytes) throw new SessionTooLargeException(Buffer.byteLength(json), this.config.maxSessionBytes);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.config.maxSessionBytes) throw new SessionTooLargeException(bytes, this.config.maxSessionBytes);
     return json;
   }
 
@@ -202,7 +201,7 @@ export class SessionsCache implements OnModuleDestroy {
   }
 
   /** One `SET key value NX PX ttl`, with the key and value Keyv itself would write for `key`. */
-  private async addToRedis(keyv: Keyv, key: string, value: string, ttl: number): Promise<boolean> {
+  private async addToRedis(keyv: SessionsCacheStore, key: string, value: string, ttl: number): Promise<boolean> {
     const adapter = keyv.store as KeyvRedisStore;
     const client = (await adapter.getClient()) as unknown as RedisSetClient;
     const storeKey = adapter.createKeyPrefix(keyv._getKeyPrefix(key), adapter.namespace);
