@@ -571,7 +571,10 @@ class AppRun {
     if (!cached) rmSync(this.dir, { recursive: true, force: true });
     for (const stale of ['src', 'dist', 'logs', 'tsconfig.json']) rmSync(join(this.dir, stale), { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
-    cpSync(template, this.dir, { recursive: true, filter: (src) => !/[\\/](node_modules|dist|package-lock\.json)$/.test(src) });
+    // The sources every app shares (apps/common), then the app's own files over them.
+    const copyFilter = (src) => !/[\\/](node_modules|dist|package-lock\.json)$/.test(src);
+    cpSync(join(APPS, 'common'), this.dir, { recursive: true, filter: copyFilter });
+    cpSync(template, this.dir, { recursive: true, filter: copyFilter });
     const tarball = this.shared.tarball.staged;
     const logFile = this.logFile('npm-install');
     const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {

@@ -62,7 +62,7 @@ export class AppController {
     return { userId: session.get('userId') };
   }
 
-  /** Nest's own @Session() (express-session style view: the data as properties). */
+  /** Nest's own @Session(): the express-session style view (the data as properties), on Express and Fastify alike. */
   @Get('nest-session')
   nestSession(@NestSession() session: Record<string, unknown>): { userId: unknown; count: unknown } {
     return { userId: session.userId ?? null, count: session.count ?? null };

@@ -1,8 +1,9 @@
 /**
- * Consumer app (b): Nest 12 (ESM-only packages), an ESM app ("type": "module", `.js` imports) on
- * Node 24, the `db` engine on PostgreSQL. The package itself is CommonJS: this app imports it from
- * ESM, and it loads Nest 12 with require(esm). Environment: DATABASE_URL, SECRET_KEY,
- * CLEARSESSIONS_CRON ('false' disables the job), SESSION_MIGRATIONS=off.
+ * The `db` engine on PostgreSQL, as the README's "Using the module" shows it: the module of apps (a)
+ * Nest 11 CommonJS and (b) Nest 12 ESM (the `.js` imports suit both). Configured from the
+ * environment (consumers/run.mjs sets it):
+ *   DATABASE_URL, SECRET_KEY, CLEARSESSIONS_CRON ('false' disables the job),
+ *   SESSION_MIGRATIONS=off (no migrations: the start-up must fail with SessionTableMissingError).
  * `nest-django-sessions clearsessions dist/app.module.js` boots this module.
  */
 import { Module } from '@nestjs/common';

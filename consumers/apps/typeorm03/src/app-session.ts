@@ -1,5 +1,0 @@
-/** What this app keeps in its sessions. */
-export interface AppSession {
-  count?: number;
-  userId?: string;
-}
