@@ -110,6 +110,21 @@ function corruptionReports(spy: jest.SpyInstance): string[] {
   return spy.mock.calls.map(([message]) => String(message)).filter((message) => message.startsWith('Session data corrupted'));
 }
 
+/** Five requests for a corrupt session: each an empty session (200 `{}`), the corruption logged once. */
+async function expectEmptyAndReportedOnce(send: () => Promise<{ status: number; body: unknown }>): Promise<void> {
+  const warn = jest.spyOn(suspiciousSessionLogger, 'warn');
+  try {
+    for (let i = 0; i < 5; i++) {
+      const res = await send();
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({});
+    }
+    expect(corruptionReports(warn)).toHaveLength(1);
+  } finally {
+    warn.mockRestore();
+  }
+}
+
 // ----- statements and cache keys the stores saw -----
 
 /** A TypeORM logger keeping every statement on django_session with its parameters. */
@@ -442,17 +457,7 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
   it("a row whose expire_date is 'infinity' reads as an empty session, logged once over 5 requests; a save rewrites it", async () => {
     const key = newSessionKey();
     await insertRow(ex, key, ex.store.session().encode({ secret: 'planted' }), 'infinity');
-    const warn = jest.spyOn(suspiciousSessionLogger, 'warn');
-    try {
-      for (let i = 0; i < 5; i++) {
-        const res = await get('/session', `sessionid=${key}`);
-        expect(res.status).toBe(200);
-        expect(res.body).toEqual({});
-      }
-      expect(corruptionReports(warn)).toHaveLength(1);
-    } finally {
-      warn.mockRestore();
-    }
+    await expectEmptyAndReportedOnce(() => get('/session', `sessionid=${key}`));
     // Its next save rewrites the row under the same key.
     const saved = await request(ex.server).post('/session').set('Cookie', `sessionid=${key}`).send({ a: 1 });
     expect(saved.status).toBe(200);
@@ -463,17 +468,7 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
   it('a stored _session_expiry of 1e20 (written through the store encoder) reads as an empty session, logged once over 5 requests', async () => {
     const key = newSessionKey();
     await insertRow(ex, key, ex.store.session().encode({ _session_expiry: 1e20, a: 1 }), inAnHour());
-    const warn = jest.spyOn(suspiciousSessionLogger, 'warn');
-    try {
-      for (let i = 0; i < 5; i++) {
-        const res = await get('/session', `sessionid=${key}`);
-        expect(res.status).toBe(200);
-        expect(res.body).toEqual({});
-      }
-      expect(corruptionReports(warn)).toHaveLength(1);
-    } finally {
-      warn.mockRestore();
-    }
+    await expectEmptyAndReportedOnce(() => get('/session', `sessionid=${key}`));
   });
 
   it('an inflation bomb row (200 MB of zeros, validly signed) reads as an empty session', async () => {
@@ -638,17 +633,7 @@ describe.each(ENGINE_MATRIX)('%s engine with maxSessionBytes 10 000 (%s)', (engi
         await (ex.store as CacheSessionStore).cache.set(CACHE_KEY_PREFIX + key, bad, 3600);
       }
     }
-    const warn = jest.spyOn(suspiciousSessionLogger, 'warn');
-    try {
-      for (let i = 0; i < 5; i++) {
-        const res = await request(ex.server).get('/session').set('Cookie', `sessionid=${cookie}`);
-        expect(res.status).toBe(200);
-        expect(res.body).toEqual({});
-      }
-      expect(corruptionReports(warn)).toHaveLength(1);
-    } finally {
-      warn.mockRestore();
-    }
+    await expectEmptyAndReportedOnce(() => request(ex.server).get('/session').set('Cookie', `sessionid=${cookie}`));
   });
 
   it('adding 6 KB twice: the second save is a 413 with a JSON body and stores nothing', async () => {
