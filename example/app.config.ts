@@ -49,6 +49,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`HTTP_PLATFORM must be express or fastify, got ${JSON.stringify(env.HTTP_PLATFORM)}`);
   }
   const cron = env.CLEARSESSIONS_CRON;
+  const maxSessions = env.MAX_SESSIONS_PER_USER ? Number(env.MAX_SESSIONS_PER_USER) : undefined;
+  if (maxSessions !== undefined && (!Number.isSafeInteger(maxSessions) || maxSessions < 1)) {
+    throw new ConfigError(`MAX_SESSIONS_PER_USER must be a positive integer, got ${JSON.stringify(env.MAX_SESSIONS_PER_USER)}`);
+  }
+  const policy = env.MAX_SESSIONS_POLICY || 'evict';
+  if (policy !== 'evict' && policy !== 'refuse') throw new ConfigError(`MAX_SESSIONS_POLICY must be evict or refuse, got ${JSON.stringify(env.MAX_SESSIONS_POLICY)}`);
+  // The user index: USER_SESSIONS=true, or implied by a cap.
+  const userSessions = env.USER_SESSIONS === 'true' || maxSessions !== undefined ? { maxSessionsPerUser: maxSessions, maxSessionsPolicy: policy as 'evict' | 'refuse' } : undefined;
   return {
     port,
     databaseUrl: env.DATABASE_URL || undefined,
@@ -66,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       filePath: env.SESSION_FILE_PATH || undefined,
       cookie: { secure: env.NODE_ENV === 'production' },
       clearExpired: { cron: cron === undefined || cron === '' ? undefined : cron === 'false' ? false : cron },
+      ...(userSessions && { userSessions }),
     },
   };
 }

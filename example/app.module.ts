@@ -3,6 +3,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import { AppController } from './app.controller';
+import { UserSessionsController } from './user-sessions.controller';
 import type { AppConfig } from './app.config';
 import { cacheModules } from './cache';
 import { databaseOptions } from './database';
@@ -30,7 +31,7 @@ export class AppModule {
         // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.
         ScheduleModule.forRoot(),
       ],
-      controllers: [AppController],
+      controllers: config.sessions.userSessions ? [AppController, UserSessionsController] : [AppController],
     };
   }
 }

@@ -1,17 +1,23 @@
 /**
  * The example app's database from `DATABASE_URL`: unset → an embedded SQLite file under `var/`;
- * `postgres://…` → PostgreSQL. Shared by the app (src/app.module.ts) and the TypeORM CLI (ormconfig.ts).
+ * `postgres://…` → PostgreSQL. Shared by the app (example/app.module.ts) and the TypeORM CLI (example/ormconfig.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { SessionEntity, sessionMigrations } from 'nest-django-sessions';
+import { SessionEntity, sessionMigrations, UserSessionEntity, userSessionMigrations } from 'nest-django-sessions';
 
 /** Relative to the working directory (the project root under `npm start`). */
 export const DEFAULT_SQLITE_PATH = resolve('var/sessions.sqlite3');
 
 export function databaseOptions(databaseUrl = process.env.DATABASE_URL): DataSourceOptions {
-  const common = { entities: [SessionEntity], migrations: sessionMigrations, migrationsTableName: 'typeorm_migrations', synchronize: false };
+  // Both tables exist, so USER_SESSIONS can be switched on or off without a migration step.
+  const common = {
+    entities: [SessionEntity, UserSessionEntity],
+    migrations: [...sessionMigrations, ...userSessionMigrations],
+    migrationsTableName: 'typeorm_migrations',
+    synchronize: false,
+  };
   if (!databaseUrl) {
     mkdirSync(dirname(DEFAULT_SQLITE_PATH), { recursive: true });
     return { type: 'better-sqlite3', database: DEFAULT_SQLITE_PATH, ...common };

@@ -14,9 +14,13 @@ export {
   type SessionsModuleOptions,
 } from './sessions.options';
 export { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
-export { SessionBase, VALID_KEY_CHARS, isStorableSessionKey, isValidSessionKey, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue } from './session';
+export { SessionBase, VALID_KEY_CHARS, isStorableSessionKey, isValidSessionKey, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue, type SessionClient } from './session';
 export { AbstractBaseSession, SessionEntity } from './database/session.entity';
-export { CreateDjangoSession1700000000000, sessionMigrations } from './database/migrations';
+export { CreateDjangoSession1700000000000, CreateUserSession1700000000001, sessionMigrations, userSessionMigrations } from './database/migrations';
+export { UserSessionEntity, USER_AGENT_MAX_LENGTH } from './user-sessions/user-session.entity';
+export { UserSessionsService, type UserSessionInfo } from './user-sessions/user-sessions.service';
+export { SessionLimitReachedException } from './user-sessions/session-limit-reached.exception';
+export type { MaxSessionsPolicy, UserSessionsOptions } from './user-sessions/user-sessions.options';
 export { Session } from './http/session.decorator';
 export { getSession, sessionOf, sessionViewOf } from './http/session.request';
 export { SessionInterceptor } from './http/session.interceptor';
@@ -46,7 +50,7 @@ export {
 } from './clearsessions/clear-sessions.service';
 export { ClearSessionsScheduler, CLEARSESSIONS_JOB_NAME } from './clearsessions/clear-sessions.scheduler';
 export { CLEARSESSIONS_USAGE, runClearSessionsCommand, type CommandIo } from './clearsessions/clear-sessions.command';
-export { DbSession, DbSessionStore, type SessionRow } from './engines/db';
+export { DbSession, DbSessionStore, type SessionRow, type UserSessionRow } from './engines/db';
 export { CACHE_KEY_PREFIX, CACHE_UNAVAILABLE_MESSAGE, CacheSession, CacheSessionStore } from './engines/cache';
 export { CACHED_DB_KEY_PREFIX, CachedDbSession, CachedDbSessionStore } from './engines/cached-db';
 export { CACHE_OPERATION_TIMEOUT_MS, SessionsCache } from './engines/session-cache';

@@ -141,6 +141,12 @@ export interface ExpiryOptions {
 
 export type ExpiryValue = number | Date | null;
 
+/** The client of the request a session serves: its address as the platform reports it, and its user agent. */
+export interface SessionClient {
+  ip?: string;
+  userAgent?: string;
+}
+
 export abstract class SessionBase<TData extends object = SessionData> {
   static readonly TEST_COOKIE_NAME = 'testcookie';
   static readonly TEST_COOKIE_VALUE = 'worked';
@@ -149,6 +155,8 @@ export abstract class SessionBase<TData extends object = SessionData> {
   accessed = false;
   /** Set by any change to the data; the middleware saves the session then. Set it yourself after mutating a nested value. */
   modified = false;
+  /** Where the request came from, for the user index (`userSessions`): set by the middleware. */
+  client: SessionClient | undefined;
 
   #sessionKey: string | null = null;
   /** `undefined` = not loaded yet (Django's absent `_session_cache`), which differs from empty. */

@@ -1,6 +1,7 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { SessionEntity } from './database/session.entity';
+import { UserSessionEntity } from './user-sessions/user-session.entity';
 import { SESSIONS_DATA_SOURCE, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
 import type { SessionsModuleExtras, SessionsModuleOptions } from './sessions.options';
 
@@ -20,7 +21,7 @@ export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new
     imports: [
       ...(definition.imports ?? []),
       // Registers the entity with the app's DataSource (autoLoadEntities picks it up).
-      ...(extras.dataSource === false ? [] : [TypeOrmModule.forFeature([SessionEntity], extras.dataSource)]),
+      ...(extras.dataSource === false ? [] : [TypeOrmModule.forFeature([SessionEntity, UserSessionEntity], extras.dataSource)]),
     ],
     providers: [
       ...(definition.providers ?? []),

@@ -11,6 +11,7 @@ import { defineSessionAccessor, exposeSessionOnFastifyRequests } from './http/se
 import { SESSIONS_CONFIG } from './sessions.constants';
 import { ConfigurableModuleClass } from './sessions.module-definition';
 import { sessionsProviders } from './sessions.providers';
+import { UserSessionsService } from './user-sessions/user-sessions.service';
 
 /**
  * Django's sessions for Nest. `SessionsModule.forRoot({ secretKey, engine: 'db' })` or
@@ -25,8 +26,9 @@ import { sessionsProviders } from './sessions.providers';
     SessionInterceptor,
     ClearSessionsService,
     ClearSessionsScheduler,
+    UserSessionsService,
   ],
-  exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService],
+  exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService, UserSessionsService],
 })
 export class SessionsModule extends ConfigurableModuleClass implements NestModule {
   constructor(

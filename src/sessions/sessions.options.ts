@@ -5,6 +5,7 @@
  */
 import type { Type } from '@nestjs/common';
 import type { SessionStore } from './engines/session-store';
+import { resolveUserSessionsOptions, type UserSessionsConfig, type UserSessionsOptions } from './user-sessions/user-sessions.options';
 
 /**
  * A cache-manager `Cache` (cache-manager 6/7's `createCache()`, `@nestjs/cache-manager`'s
@@ -92,6 +93,12 @@ export interface SessionsModuleOptions {
    * beyond it reads as corrupt. Signed cookies are also capped at 4 096 bytes per cookie.
    */
   maxSessionBytes?: number;
+  /**
+   * The user index ("Where you're signed in", README): each session's user, client and activity in
+   * the `user_session` table, for UserSessionsService (list, revoke, count) and a per-user cap.
+   * `db` and `cached_db` engines.
+   */
+  userSessions?: UserSessionsOptions;
   /** Bounds of the in-memory cache the cache engines create when the app passes none (least recently used entries go first). */
   memoryCache?: { maxEntries?: number; maxBytes?: number };
   /** The scheduled clearsessions job. */
@@ -139,6 +146,7 @@ export interface SessionsConfig {
   fileSharedDirectory: boolean;
   maxSessionBytes: number;
   memoryCache: { maxEntries: number; maxBytes: number };
+  userSessions: UserSessionsConfig | null;
   clearExpired: { cron: string | false; timeZone: string; batchSize: number };
   acceptLegacyFormat: boolean;
   hashKeysAtRest: boolean;
@@ -220,6 +228,20 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   if (options.filePath !== undefined && (typeof options.filePath !== 'string' || options.filePath === '')) {
     fail('filePath', 'must be a non-empty string');
   }
+  let userSessions: UserSessionsConfig | null = null;
+  if (options.userSessions !== undefined) {
+    if (typeof options.userSessions !== 'object' || options.userSessions === null) fail('userSessions', 'must be an object');
+    if (engine === 'signed_cookies') {
+      fail(
+        'userSessions',
+        "cannot be used with the signed_cookies engine: a session kept in the client's cookie has no server-side record to list or revoke one by one " +
+          '(changing secretKey signs everyone out at once); use the db or cached_db engine',
+      );
+    }
+    if (engine === 'cache' || engine === 'file') fail('userSessions', `is available on the db and cached_db engines, not yet on ${engine}`);
+    if (engine === 'cached_db' && options.hashKeysAtRest) fail('userSessions', 'cannot revoke cached_db sessions with hashKeysAtRest (their cache entries are keyed by the session key, which the table no longer holds)');
+    userSessions = resolveUserSessionsOptions(options.userSessions, fail);
+  }
   const cache = options.cache as Partial<SessionsCacheManager> | undefined;
   if (cache !== undefined && (typeof cache?.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function' || !Array.isArray(cache.stores))) {
     fail('cache', 'must be a cache-manager Cache (createCache() of cache-manager, or the CACHE_MANAGER of @nestjs/cache-manager)');
@@ -252,6 +274,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     fileSharedDirectory: options.fileSharedDirectory ?? false,
     maxSessionBytes,
     memoryCache,
+    userSessions,
     clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,
     hashKeysAtRest: options.hashKeysAtRest ?? false,

@@ -32,12 +32,12 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
   override async load(): Promise<SessionData> {
     const key = this.sessionKey;
     const cached = key === null ? undefined : await this.#cache.get(CACHED_DB_KEY_PREFIX + key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return this.loaded(cached);
     const row = await this.getSessionFromDb();
-    if (!row) return emptyData();
+    if (!row) return this.loaded(emptyData());
     const data = this.rowData(row);
     if (row.expireDate) await this.writeToCache(data, this.getExpiryAge({ expiry: row.expireDate }));
-    return data;
+    return this.loaded(data);
   }
 
   override async exists(sessionKey: string | null): Promise<boolean> {
@@ -86,6 +86,17 @@ export class CachedDbSessionStore extends DbSessionStore {
 
   override session<T extends object = SessionData>(sessionKey?: string | null): CachedDbSession<T> {
     return new CachedDbSession<T>(sessionKey, this.config, this);
+  }
+
+  /** Revoked sessions leave the cache too, so their next request is anonymous on every instance sharing it. */
+  override async deleteStoredKeys(storedKeys: readonly string[]): Promise<void> {
+    await super.deleteStoredKeys(storedKeys);
+    await this.forgetEvicted(storedKeys);
+  }
+
+  /** The user index refuses hashKeysAtRest with cached_db: a stored key is the session key, which names the cache entry. */
+  protected override async forgetEvicted(storedKeys: readonly string[]): Promise<void> {
+    for (const key of storedKeys) await this.cache.delete(CACHED_DB_KEY_PREFIX + key);
   }
 
   /** Expired rows, from the database only (cache entries expire with their TTL, as in Django). */

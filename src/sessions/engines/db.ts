@@ -7,11 +7,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type DataLoader from 'dataloader';
+import { LRUCache } from 'lru-cache';
 import type { Pool } from 'pg';
 import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import { CreateError, SessionTableMissingError, UpdateError } from '../session.errors';
 import { emptyData, SessionBase, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
+import { USER_AGENT_MAX_LENGTH, UserSessionEntity } from '../user-sessions/user-session.entity';
+import { SessionLimitReachedException } from '../user-sessions/session-limit-reached.exception';
 import { SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { batchPerTurn } from './batching';
@@ -49,7 +52,30 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
 
   override async load(): Promise<SessionData> {
     const row = await this.getSessionFromDb();
-    return row ? this.rowData(row) : emptyData();
+    return this.loaded(row ? this.rowData(row) : emptyData());
+  }
+
+  /** The user whose index row this session was loaded with (user index only): a save that changes it is a login. */
+  #loadedUser: string | null = null;
+  /** While cycleKey() creates the new row: the key it replaces (it does not count against the user's cap). */
+  #replacedKey: string | null = null;
+
+  /** Loaded data, noted for the user index: its user, and its activity (written once per interval). */
+  protected loaded(data: SessionData): SessionData {
+    if (this.config.userSessions) {
+      this.#loadedUser = this.store.userOf(data);
+      if (this.#loadedUser !== null && this.sessionKey !== null) this.store.noteActivity(this.sessionKey);
+    }
+    return data;
+  }
+
+  override async cycleKey(): Promise<void> {
+    this.#replacedKey = this.sessionKey;
+    try {
+      await super.cycleKey();
+    } finally {
+      this.#replacedKey = null;
+    }
   }
 
   /**
@@ -85,11 +111,19 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
     if (this.sessionKey === null) return this.create();
     const data = await this.dataToSave(mustCreate);
     const row = await this.store.createModelInstance(this, data);
+    const user = this.config.userSessions ? this.store.userOf(data) : null;
+    if (user !== null && (mustCreate || user !== this.#loadedUser) && this.config.userSessions?.maxSessionsPerUser) {
+      // A login (a new row or a new user): the cap is checked and the row written under the user's lock.
+      await this.store.writeWithinCap(row, mustCreate, user, [row.sessionKey, this.#replacedKey]);
+      this.#loadedUser = user;
+      return;
+    }
     if (mustCreate) {
       if (!(await this.store.insertRow(row))) throw new CreateError(`Session key ${row.sessionKey} is taken`);
     } else if ((await this.store.updateRow(row)) === 0) {
       throw new UpdateError('The session row no longer exists');
     }
+    if (this.config.userSessions) this.#loadedUser = user;
   }
 
   override async delete(sessionKey?: string | null): Promise<void> {
@@ -113,6 +147,16 @@ interface Statements {
 }
 
 type StatementResult = { records: ObjectLiteral[]; affected: number };
+
+/** A user's session as the index lists it (`storedKey`: the key column's value). */
+export interface UserSessionRow {
+  storedKey: string;
+  expireDate: Date | null;
+  ip: string | null;
+  userAgent: string | null;
+  created: Date | null;
+  lastActivity: Date | null;
+}
 
 /** A session row as loaded: its data and expiry (null: a value no JavaScript date holds). */
 export interface LoadedRow {
@@ -218,19 +262,127 @@ export class DbSessionStore extends SessionStore {
     }
   }
 
-  /** Django's `get_model_class`: override to store sessions in a custom entity. */
+  /** Django's `get_model_class`: override to store sessions in a custom entity (with `userSessions`: UserSessionEntity). */
   getModelClass(): EntityTarget<AbstractBaseSession> {
-    return SessionEntity;
+    return this.config.userSessions ? UserSessionEntity : SessionEntity;
   }
 
-  /** Django's `create_model_instance`: override to fill extra columns from the data. */
+  /** Django's `create_model_instance`: override to fill extra columns from the data (the user index fills its own). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async createModelInstance(session: DbSession<any>, data: SessionData): Promise<SessionRow> {
-    return {
+    const row: SessionRow = {
       sessionKey: await session.ensureSessionKey(),
       sessionData: session.encode(data),
       expireDate: session.getExpiryDate(),
     };
+    if (!this.config.userSessions) return row;
+    const { ip, userAgent } = session.client ?? {};
+    return { ...row, userId: this.userOf(data), ip: ip ?? null, userAgent: userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null, lastActivity: new Date() };
+  }
+
+  // ----- the user index (`userSessions`) -----
+
+  /** The session's user as the index stores it: the data at `userKey` as text, or null. */
+  userOf(data: SessionData): string | null {
+    let value: unknown = data;
+    for (const part of this.config.userSessions?.userKeyPath ?? []) {
+      value = value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, part) ? (value as SessionData)[part] : undefined;
+    }
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+  }
+
+  /** Session keys whose activity this process wrote lately: a read sends its activity UPDATE at most once per interval. */
+  readonly #activityWritten = new LRUCache<string, true>({ max: 10_000, ttl: 1000 });
+
+  /**
+   * Records a read of a signed-in session: `last_activity` is set when older than `activityInterval`,
+   * by one conditional UPDATE that several processes cannot repeat within the interval. Failures are
+   * the read's own business: logged, never the request's error.
+   */
+  noteActivity(sessionKey: string): void {
+    const interval = this.config.userSessions?.activityInterval ?? 0;
+    if (interval === 0 || this.#activityWritten.has(sessionKey)) return;
+    this.#activityWritten.set(sessionKey, true, { ttl: interval * 1000 });
+    const now = Date.now();
+    const [activity, key] = [this.column('lastActivity'), this.column('sessionKey')];
+    const sql = `UPDATE ${this.table} SET ${activity} = ${this.placeholder(1)} WHERE ${key} = ${this.placeholder(2)} AND (${activity} IS NULL OR ${activity} < ${this.placeholder(3)})`;
+    this.execute(sql, [this.toDatabaseDate(new Date(now)), this.storedKey(sessionKey), this.toDatabaseDate(new Date(now - interval * 1000))]).catch((error: Error) =>
+      new Logger('Sessions').warn(`Could not record a session's activity: ${error.message}`),
+    );
+  }
+
+  /** A user's live sessions, most recently active first. */
+  async userSessionRows(userId: string): Promise<UserSessionRow[]> {
+    const [key, expire, user, ip, agent, created, activity] = ['sessionKey', 'expireDate', 'userId', 'ip', 'userAgent', 'created', 'lastActivity'].map((p) => this.column(p));
+    const { records } = await this.execute(
+      `SELECT ${key} AS session_key, ${expire} AS expire_date, ${ip} AS ip, ${agent} AS user_agent, ${created} AS created, ${activity} AS last_activity ` +
+        `FROM ${this.table} WHERE ${user} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)}`,
+      [userId, this.toDatabaseDate(new Date())],
+    );
+    const date = (value: unknown) => (value === null || value === undefined ? null : this.fromDatabaseDate(value));
+    return records
+      .map((record) => ({
+        storedKey: String(record.session_key),
+        expireDate: date(record.expire_date),
+        ip: (record.ip as string | null) ?? null,
+        userAgent: (record.user_agent as string | null) ?? null,
+        created: date(record.created),
+        lastActivity: date(record.last_activity),
+      }))
+      .sort((a, b) => (b.lastActivity?.getTime() ?? 0) - (a.lastActivity?.getTime() ?? 0));
+  }
+
+  /** Deletes sessions by the key column's values (revocation, cap eviction); cached_db also drops their cache entries. */
+  async deleteStoredKeys(storedKeys: readonly string[]): Promise<void> {
+    for (const storedKey of storedKeys) await this.execute(this.statements.delete, [storedKey]);
+  }
+
+  /**
+   * Writes a login's row within `maxSessionsPerUser`, in one transaction holding the user's lock
+   * (PostgreSQL: an advisory transaction lock; SQLite has one writer): concurrent logins on any
+   * number of instances queue, so none can leave the user above the cap. Over it, `evict` deletes the
+   * least recently active other sessions, `refuse` throws SessionLimitReachedException (409) and
+   * writes nothing. `ownKeys` (this session's key, the key cycleKey replaces) never count.
+   */
+  async writeWithinCap(row: SessionRow, mustCreate: boolean, userId: string, ownKeys: readonly (string | null)[]): Promise<void> {
+    const { maxSessionsPerUser: max, maxSessionsPolicy: policy } = this.config.userSessions!;
+    const own = new Set(ownKeys.flatMap((key) => (key === null ? [] : [this.storedKey(key)])));
+    const runner = this.dataSource.createQueryRunner('master');
+    let evicted: string[] = [];
+    try {
+      await runner.connect();
+      await runner.startTransaction();
+      if (this.isPostgres) await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`user_session:${userId}`]);
+      const [key, expire, user, activity] = ['sessionKey', 'expireDate', 'userId', 'lastActivity'].map((p) => this.column(p));
+      const others = ((await runner.query(
+        `SELECT ${key} AS session_key FROM ${this.table} WHERE ${user} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)} ORDER BY ${activity} ASC`,
+        [userId, this.toDatabaseDate(new Date())],
+      )) as ObjectLiteral[])
+        .map((record) => String(record.session_key))
+        .filter((storedKey) => !own.has(storedKey));
+      const excess = others.length + 1 - max!;
+      if (excess > 0) {
+        if (policy === 'refuse') throw new SessionLimitReachedException(max!);
+        evicted = others.slice(0, excess);
+        for (const storedKey of evicted) await runner.query(this.statements.delete, [storedKey]);
+      }
+      const { sql, parameters } = this.writeStatement(mustCreate ? 'insert' : 'update', row);
+      const result = (await runner.query(sql, parameters, true)) as { affected?: number };
+      if (!mustCreate && result.affected === 0) throw new UpdateError('The session row no longer exists');
+      await runner.commitTransaction();
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      if (mustCreate && UNIQUE_VIOLATIONS.has(driverErrorCode(error))) throw new CreateError(`Session key ${row.sessionKey} is taken`);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+    if (evicted.length > 0) await this.forgetEvicted(evicted);
+  }
+
+  /** After a cap eviction deleted these rows: nothing more for db (cached_db also drops their cache entries). */
+  protected forgetEvicted(_storedKeys: readonly string[]): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Django's `Session.get_decoded()` for a row read through TypeORM. */

@@ -64,7 +64,8 @@ export class SessionMiddleware implements NestMiddleware {
       if (!res.headersSent) runBeforeHeaders(res, (statusCode) => this.persist(sessionOf(req) as AnySession, requestHadCookie, statusCode));
     };
     const changesResponse = this.changesResponse(cookie);
-    attachSession(req, this.openSession, cookie ?? null, changesResponse ? undefined : hookResponse);
+    const open = this.config.userSessions ? (key: string | null) => withClient(this.store.session(key), req) : this.openSession;
+    attachSession(req, open, cookie ?? null, changesResponse ? undefined : hookResponse);
     if (changesResponse) hookResponse();
   }
 
@@ -98,6 +99,16 @@ export class SessionMiddleware implements NestMiddleware {
       body: JSON.stringify(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body),
     };
   }
+}
+
+/**
+ * The user index records where a session is used: the address as the platform reports it (Express's
+ * `req.ip` follows the app's trust-proxy setting; otherwise the socket's peer) and the user agent.
+ */
+function withClient(session: AnySession, req: IncomingMessage & { ip?: string }): AnySession {
+  const userAgent = req.headers['user-agent'];
+  session.client = { ip: req.ip ?? req.socket?.remoteAddress, userAgent: typeof userAgent === 'string' ? userAgent : undefined };
+  return session;
 }
 
 /**

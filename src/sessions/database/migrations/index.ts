@@ -1,4 +1,5 @@
 import { CreateDjangoSession1700000000000 } from './1700000000000-CreateDjangoSession';
+import { CreateUserSession1700000000001 } from '../../user-sessions/migrations/1700000000001-CreateUserSession';
 
 /**
  * The package's migrations, in order, for the app's DataSource: `migrations: [...sessionMigrations]`
@@ -6,3 +7,7 @@ import { CreateDjangoSession1700000000000 } from './1700000000000-CreateDjangoSe
  */
 export const sessionMigrations = [CreateDjangoSession1700000000000];
 export { CreateDjangoSession1700000000000 };
+
+/** The user index's table (`userSessions` option), for the DataSource's `migrations` beside sessionMigrations. */
+export const userSessionMigrations = [CreateUserSession1700000000001];
+export { CreateUserSession1700000000001 };

@@ -1,0 +1,96 @@
+/**
+ * "Where you're signed in": a user's sessions, listed and revoked through the user index
+ * (`userSessions` option, db and cached_db engines). Sessions are named by an opaque public id — an
+ * HMAC of the key column under the secret key — never by their key, which is a credential.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { createHmac } from 'node:crypto';
+import { DbSessionStore } from '../engines/db';
+import { SessionStore } from '../engines/session-store';
+import type { AnySession } from '../session';
+import { SESSIONS_CONFIG } from '../sessions.constants';
+import type { SessionsConfig } from '../sessions.options';
+
+/** One of a user's sessions, as an account page shows it. */
+export interface UserSessionInfo {
+  /** Opaque and stable for the session's lifetime (changes with cycleKey); pass it to `revoke`. */
+  id: string;
+  /** Whether it is the session of the request asking. */
+  current: boolean;
+  createdAt: Date | null;
+  lastActivity: Date | null;
+  expireDate: Date | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+@Injectable()
+export class UserSessionsService {
+  constructor(
+    private readonly store: SessionStore,
+    @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
+  ) {}
+
+  private get index(): DbSessionStore {
+    if (!this.config.userSessions || !(this.store instanceof DbSessionStore)) {
+      throw new Error('UserSessionsService needs the userSessions option of SessionsModule (db or cached_db engine)');
+    }
+    return this.store;
+  }
+
+  /** The user a session belongs to (the data at `userSessions.userKey`), or null when anonymous. */
+  userOf(session: AnySession): string | null {
+    return this.index.userOf(session.toJSON() as Record<string, unknown>);
+  }
+
+  private publicId(storedKey: string): string {
+    return createHmac('sha256', this.config.secretKey).update(`nest-django-sessions.user-session:${storedKey}`).digest().subarray(0, 16).toString('base64url');
+  }
+
+  private currentKey(current: AnySession | null | undefined): string | null {
+    return current?.sessionKey ? this.index.storedKey(current.sessionKey) : null;
+  }
+
+  /** The user's live sessions, most recently active first; `current` marks the asking request's one. */
+  async list(userId: string, current?: AnySession | null): Promise<UserSessionInfo[]> {
+    const currentKey = this.currentKey(current);
+    return (await this.index.userSessionRows(userId)).map((row) => ({
+      id: this.publicId(row.storedKey),
+      current: row.storedKey === currentKey,
+      createdAt: row.created,
+      lastActivity: row.lastActivity,
+      expireDate: row.expireDate,
+      ip: row.ip,
+      userAgent: row.userAgent,
+    }));
+  }
+
+  async count(userId: string): Promise<number> {
+    return (await this.index.userSessionRows(userId)).length;
+  }
+
+  /** Revokes one of the user's sessions by its public id: its next request is anonymous. False when the user has no such session. */
+  async revoke(userId: string, id: string): Promise<boolean> {
+    const row = (await this.index.userSessionRows(userId)).find((candidate) => this.publicId(candidate.storedKey) === id);
+    if (!row) return false;
+    await this.index.deleteStoredKeys([row.storedKey]);
+    return true;
+  }
+
+  /** Signs the user out everywhere; returns how many sessions were revoked. */
+  async revokeAll(userId: string): Promise<number> {
+    const keys = (await this.index.userSessionRows(userId)).map((row) => row.storedKey);
+    await this.index.deleteStoredKeys(keys);
+    return keys.length;
+  }
+
+  /** "Log out my other devices": every session of `current`'s user but `current`; returns how many. */
+  async revokeOthers(current: AnySession): Promise<number> {
+    const userId = this.userOf(current);
+    if (userId === null) return 0;
+    const currentKey = this.currentKey(current);
+    const keys = (await this.index.userSessionRows(userId)).map((row) => row.storedKey).filter((key) => key !== currentKey);
+    await this.index.deleteStoredKeys(keys);
+    return keys.length;
+  }
+}
