@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     traffic.reset();
     const memory = new PeakMemory();
     started = performance.now();
-    const result = await new ClearSessionsService(store).run({
+    const result = await new ClearSessionsService(store, config).run({
       progressIntervalMs: 5000,
       onProgress: (p) => console.log(`  ... ${p.deleted} deleted in ${p.batches} batches (${Math.round(p.rowsPerSecond)} rows/s)`),
     });

@@ -13,6 +13,7 @@ import type { SessionsConfig } from './sessions.options';
 import { isLegacySessionData, legacyLoads } from './formats/legacy-format';
 import { BadSignature, dumps, loads, maxSignedLength, OversizedPayload } from './formats/signing';
 import { RecentlyLogged, safeLogText } from './log-text';
+import type { SessionEvent, SessionEventType } from './events/session-events';
 
 /** The shape of session data when the user declares none. */
 export type SessionData = Record<string, unknown>;
@@ -438,9 +439,11 @@ export abstract class SessionBase<TData extends object = SessionData> {
 
   /** Logs out: empties the data, deletes the stored session and drops the key. */
   async flush(): Promise<void> {
+    const flushed = this.#sessionKey !== null && this.config.events.hasListeners ? this.eventSubject() : undefined;
     this.clear();
     await this.delete();
     this.setSessionKey(null);
+    if (flushed) this.config.events.emit({ type: 'session.destroyed', ...flushed, reason: 'flush' });
   }
 
   /** Same data under a new key; the old stored session is deleted (session fixation defence). */
@@ -448,9 +451,28 @@ export abstract class SessionBase<TData extends object = SessionData> {
     await this.ensureLoaded();
     const data = this.getSessionData();
     const oldKey = this.#sessionKey;
-    await this.create();
+    this.#rotating = true;
+    try {
+      await this.create();
+    } finally {
+      this.#rotating = false;
+    }
     this.sessionCache = data;
     if (oldKey) await this.delete(oldKey);
+    this.emitEvent('session.rotated');
+  }
+
+  /** While cycleKey() creates the new key: its create is a rotation, not a new session. */
+  #rotating = false;
+
+  protected emitEvent(type: SessionEventType): void {
+    if (this.config.events.hasListeners) this.config.events.emit({ type, ...this.eventSubject() });
+  }
+
+  /** Who an event is about: the engine, and (db engines with the user index) the public id and the user. */
+  protected eventSubject(): Omit<SessionEvent, 'type'> {
+    const { engine } = this.config;
+    return { engine: typeof engine === 'string' ? engine : engine.name, id: null, userId: null };
   }
 
   protected async getNewSessionKey(): Promise<string> {
@@ -489,6 +511,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
         throw error;
       }
       this.modified = true;
+      if (!this.#rotating) this.emitEvent('session.created');
       return;
     }
     throw new Error(limit?.message);

@@ -12,6 +12,7 @@ import { SESSIONS_CONFIG } from './sessions.constants';
 import { ConfigurableModuleClass } from './sessions.module-definition';
 import { sessionsProviders } from './sessions.providers';
 import { UserSessionsService } from './user-sessions/user-sessions.service';
+import { SessionEventsBridge } from './events/session-events.bridge';
 
 /**
  * Django's sessions for Nest. `SessionsModule.forRoot({ secretKey, engine: 'db' })` or
@@ -27,6 +28,7 @@ import { UserSessionsService } from './user-sessions/user-sessions.service';
     ClearSessionsService,
     ClearSessionsScheduler,
     UserSessionsService,
+    SessionEventsBridge,
   ],
   exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService, UserSessionsService],
 })

@@ -3,8 +3,9 @@
  * `resolveSessionsOptions` validates them once at start-up and fills in the defaults, so a typo is a
  * start-up error that names the option, never a surprise at request time.
  */
-import type { Type } from '@nestjs/common';
+import { Logger, type Type } from '@nestjs/common';
 import type { SessionStore } from './engines/session-store';
+import { SessionEvents, type SessionEventListener } from './events/session-events';
 import { resolveUserSessionsOptions, type UserSessionsConfig, type UserSessionsOptions } from './user-sessions/user-sessions.options';
 
 /**
@@ -99,6 +100,11 @@ export interface SessionsModuleOptions {
    * `db` and `cached_db` engines.
    */
   userSessions?: UserSessionsOptions;
+  /**
+   * Called with each session event (created, rotated, destroyed, expired; see SessionEvent). With
+   * `@nestjs/event-emitter` in the app, the same events are also emitted on its EventEmitter2.
+   */
+  onSessionEvent?: SessionEventListener;
   /** Bounds of the in-memory cache the cache engines create when the app passes none (least recently used entries go first). */
   memoryCache?: { maxEntries?: number; maxBytes?: number };
   /** The scheduled clearsessions job. */
@@ -147,6 +153,7 @@ export interface SessionsConfig {
   maxSessionBytes: number;
   memoryCache: { maxEntries: number; maxBytes: number };
   userSessions: UserSessionsConfig | null;
+  events: SessionEvents;
   clearExpired: { cron: string | false; timeZone: string; batchSize: number };
   acceptLegacyFormat: boolean;
   hashKeysAtRest: boolean;
@@ -242,6 +249,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     if (engine === 'cached_db' && options.hashKeysAtRest) fail('userSessions', 'cannot revoke cached_db sessions with hashKeysAtRest (their cache entries are keyed by the session key, which the table no longer holds)');
     userSessions = resolveUserSessionsOptions(options.userSessions, fail);
   }
+  if (options.onSessionEvent !== undefined && typeof options.onSessionEvent !== 'function') fail('onSessionEvent', 'must be a function');
   const cache = options.cache as Partial<SessionsCacheManager> | undefined;
   if (cache !== undefined && (typeof cache?.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function' || !Array.isArray(cache.stores))) {
     fail('cache', 'must be a cache-manager Cache (createCache() of cache-manager, or the CACHE_MANAGER of @nestjs/cache-manager)');
@@ -275,6 +283,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     maxSessionBytes,
     memoryCache,
     userSessions,
+    events: new SessionEvents(options.onSessionEvent, (error) => new Logger('Sessions').error(`A session event listener failed: ${error instanceof Error ? error.message : String(error)}`)),
     clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,
     hashKeysAtRest: options.hashKeysAtRest ?? false,

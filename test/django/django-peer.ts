@@ -69,10 +69,41 @@ export interface DjangoRow {
   expire_date: string;
 }
 
+/** A `user_session` row (engines user_db and user_cached_db): Django's columns plus the user index's. */
+export interface DjangoUserSessionRow extends DjangoRow {
+  user_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  created: string | null;
+  last_activity: string | null;
+}
+
+/** One row of the Django query `UserSession.objects.filter(user_id=...)`, its data through `get_decoded()`. */
+export interface DjangoUserSession {
+  key: string;
+  data: Attempt<Record<string, unknown>>;
+  expire_date: string;
+  user_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  created: string | null;
+  last_activity: string | null;
+}
+
+export interface DjangoPeerOptions {
+  /**
+   * Installs test/django/usersessions_app: the custom session model of the user index's
+   * `user_session` table, with SESSION_ENGINE `user_db` and `user_cached_db`. The table itself comes
+   * from the Nest side's userSessionMigrations.
+   */
+  userSessions?: boolean;
+}
+
 export interface DjangoSettings {
   SECRET_KEY?: string;
   SECRET_KEY_FALLBACKS?: string[];
-  SESSION_ENGINE?: 'db' | 'cached_db' | 'signed_cookies';
+  /** `user_db` and `user_cached_db` need a peer started with `{ userSessions: true }`. */
+  SESSION_ENGINE?: 'db' | 'cached_db' | 'signed_cookies' | 'user_db' | 'user_cached_db';
   DEFAULT_HASHING_ALGORITHM?: 'sha1' | 'sha256';
   SESSION_COOKIE_AGE?: number;
 }
@@ -109,8 +140,8 @@ export class DjangoPeer {
   #exited: Error | undefined;
 
   /** A Django on `databaseUrl` (`sqlite:<file>` or `postgres://…`) signing with `secretKey` unless a command overrides it. */
-  constructor(databaseUrl: string, secretKey: string) {
-    this.#process = spawn(DJANGO_PYTHON, [PEER_SCRIPT, '--database', databaseUrl], {
+  constructor(databaseUrl: string, secretKey: string, options: DjangoPeerOptions = {}) {
+    this.#process = spawn(DJANGO_PYTHON, [PEER_SCRIPT, '--database', databaseUrl, ...(options.userSessions ? ['--user-sessions'] : [])], {
       env: { ...process.env, DJANGO_PEER_SECRET_KEY: secretKey, PYTHONIOENCODING: 'utf-8' },
     });
     this.#process.stderr.on('data', (chunk: Buffer) => {
@@ -160,8 +191,24 @@ export class DjangoPeer {
     return this.command('cycle_key', { key }, settings);
   }
 
-  row(key: string): Promise<DjangoRow | null> {
-    return this.command('row', { key });
+  /** The stored row (of the engine of `settings`: `user_db` rows carry the user index's columns). */
+  row(key: string, settings?: DjangoSettings): Promise<DjangoRow | null> {
+    return this.command('row', { key }, settings);
+  }
+
+  /** Django's `SessionStore().delete(key)`; answers whether the key still exists afterwards. */
+  delete(key: string, settings?: DjangoSettings): Promise<boolean> {
+    return this.command('delete', { key }, settings);
+  }
+
+  /** `UserSession.objects.filter(user_id=userId)` (unexpired rows unless `includeExpired`), by key. */
+  userSessions(userId: string, includeExpired = false): Promise<DjangoUserSession[]> {
+    return this.command('user_sessions', { user_id: userId, include_expired: includeExpired });
+  }
+
+  /** `UserSession.objects.filter(user_id=userId).delete()` (a Django "sign out everywhere"); answers how many rows. */
+  deleteUserSessions(userId: string): Promise<number> {
+    return this.command('delete_user_sessions', { user_id: userId });
   }
 
   setRow(key: string, sessionData: string): Promise<number> {

@@ -2,7 +2,7 @@
 """A real Django session framework driven by JSON commands, for the compatibility suite.
 
 Usage:
-    django_peer.py --database URL [COMMAND_JSON]
+    django_peer.py --database URL [--user-sessions] [COMMAND_JSON]
 
 URL is `sqlite:/path/to/file` or `postgres://user[:password]@host[:port]/name` (also read from
 DJANGO_PEER_DATABASE). With COMMAND_JSON, runs that one command and prints its answer. Without, reads
@@ -12,6 +12,10 @@ A command is an object: {"cmd": NAME, "settings": {...}, ...arguments}. "setting
 settings for that command only: SECRET_KEY, SECRET_KEY_FALLBACKS (Django 4.1+ only: refused on older
 versions rather than silently ignored), SESSION_ENGINE (db, cached_db, signed_cookies or a dotted
 path), DEFAULT_HASHING_ALGORITHM (Django 3.1/3.2 only; 'sha1' makes them write the pre-3.1 format).
+--user-sessions installs the app usersessions_app (beside this file): the custom session model of the
+user index's `user_session` table, whose engines are SESSION_ENGINE user_db and user_cached_db
+(Django's "Extending database-backed session engines"; the table is created by the Nest side's
+userSessionMigrations, never by Django). Without it, nothing changes.
 The answer is {"ok": true, "result": ..., "logs": [...]} or {"ok": false, "error": "Type: message",
 "logs": [...]}, where "logs" are the records Django logged (django.security.*, django.contrib.sessions).
 
@@ -33,7 +37,12 @@ ENGINES = {
     'db': 'django.contrib.sessions.backends.db',
     'cached_db': 'django.contrib.sessions.backends.cached_db',
     'signed_cookies': 'django.contrib.sessions.backends.signed_cookies',
+    # --user-sessions only: the user index's engines (usersessions_app/backends.py, cached_backends.py).
+    'user_db': 'usersessions_app.backends',
+    'user_cached_db': 'usersessions_app.cached_backends',
 }
+USER_SESSIONS_APP = 'usersessions_app'
+USER_SESSION_ENGINES = (ENGINES['user_db'], ENGINES['user_cached_db'])
 DEFAULT_SECRET_KEY = 'django-peer-default-secret-key'
 
 
@@ -54,13 +63,16 @@ def database_settings(url):
     }
 
 
-def configure(database_url):
+def configure(database_url, user_sessions=False):
     from django.conf import settings
+    if user_sessions:
+        # The app package lives beside this script (sys.path[0] when run as a script; not with -c).
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     settings.configure(
         DEBUG=False,
         SECRET_KEY=os.environ.get('DJANGO_PEER_SECRET_KEY', DEFAULT_SECRET_KEY),
         DATABASES={'default': database_settings(database_url)},
-        INSTALLED_APPS=['django.contrib.sessions'],
+        INSTALLED_APPS=['django.contrib.sessions'] + ([USER_SESSIONS_APP] if user_sessions else []),
         # Django's cache half of cached_db is pickled and private to this process; it is cleared
         # before every command so a read always goes to the shared database, as a cold cache would.
         CACHES={'default': {'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}},
@@ -158,14 +170,32 @@ def is_signed_cookies(session):
     return type(session).__module__ == ENGINES['signed_cookies']
 
 
-def stored_row(key):
-    """The django_session row of this key (db and cached_db engines)."""
+def session_model():
+    """The session model of the engine's store (db, cached_db and their subclasses), else None."""
+    from importlib import import_module
     from django.conf import settings
-    if key is None or settings.SESSION_ENGINE not in (ENGINES['db'], ENGINES['cached_db']):
+    from django.contrib.sessions.backends.db import SessionStore as DBStore
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return store.get_model_class() if issubclass(store, DBStore) else None
+
+
+def stored_row(key):
+    """The session row of this key (db and cached_db engines: django_session; user_db and
+    user_cached_db: user_session, with its extra columns too)."""
+    model = None if key is None else session_model()
+    if model is None:
         return None
     from django.contrib.sessions.models import Session
-    row = Session.objects.filter(pk=key).values('session_data', 'expire_date').first()
-    return None if row is None else {'session_data': row['session_data'], 'expire_date': row['expire_date'].isoformat()}
+    extra = [] if model is Session else [
+        field.attname for field in model._meta.concrete_fields if field.attname not in ('session_key', 'session_data', 'expire_date')
+    ]
+    row = model.objects.filter(pk=key).values('session_data', 'expire_date', *extra).first()
+    if row is None:
+        return None
+    described = {'session_data': row['session_data'], 'expire_date': row['expire_date'].isoformat()}
+    for name in extra:
+        described[name] = row[name].isoformat() if isinstance(row[name], datetime) else row[name]
+    return described
 
 
 def signed_json(session, session_data):
@@ -273,7 +303,47 @@ def cmd_row(args):
 
 def cmd_set_row(args):
     from django.contrib.sessions.models import Session
-    return Session.objects.filter(pk=args['key']).update(session_data=args['session_data'])
+    model = session_model() or Session
+    return model.objects.filter(pk=args['key']).update(session_data=args['session_data'])
+
+
+def cmd_delete(args):
+    """The store's delete(key): the row goes (and, for cached_db, the cache entry)."""
+    session_store().delete(args['key'])
+    return session_store().exists(args['key'])
+
+
+def user_session_model():
+    from django.conf import settings
+    if USER_SESSIONS_APP not in settings.INSTALLED_APPS:
+        raise ValueError('the user index needs the peer started with --user-sessions')
+    from usersessions_app.models import UserSession
+    return UserSession
+
+
+def cmd_user_sessions(args):
+    """A Django query of the user index: UserSession.objects.filter(user_id=...), unexpired or all,
+    each row with its data as the model's get_decoded() reads it."""
+    from django.utils import timezone
+    rows = user_session_model().objects.filter(user_id=args['user_id'])
+    if not args.get('include_expired'):
+        rows = rows.filter(expire_date__gt=timezone.now())
+    return [{
+        'key': row.session_key,
+        'data': attempt(row.get_decoded),
+        'expire_date': row.expire_date.isoformat(),
+        'user_id': row.user_id,
+        'ip': row.ip,
+        'user_agent': row.user_agent,
+        'created': row.created.isoformat() if row.created else None,
+        'last_activity': row.last_activity.isoformat() if row.last_activity else None,
+    } for row in rows.order_by('session_key')]
+
+
+def cmd_delete_user_sessions(args):
+    """What a Django site's "sign out everywhere" does: a queryset delete of the user's rows."""
+    deleted, _ = user_session_model().objects.filter(user_id=args['user_id']).delete()
+    return deleted
 
 
 def cmd_migrate(_):
@@ -295,15 +365,21 @@ COMMANDS = {
     'decode': cmd_decode,
     'row': cmd_row,
     'set_row': cmd_set_row,
+    'delete': cmd_delete,
+    'user_sessions': cmd_user_sessions,
+    'delete_user_sessions': cmd_delete_user_sessions,
 }
 
 
 def settings_overrides(requested):
     import django
+    from django.conf import settings
     overrides = {}
     for name, value in (requested or {}).items():
         if name == 'SESSION_ENGINE':
             overrides[name] = ENGINES.get(value, value)
+            if overrides[name] in USER_SESSION_ENGINES and USER_SESSIONS_APP not in settings.INSTALLED_APPS:
+                raise ValueError('SESSION_ENGINE %s needs the peer started with --user-sessions' % value)
         elif name == 'SECRET_KEY_FALLBACKS' and django.VERSION < (4, 1):
             raise ValueError('SECRET_KEY_FALLBACKS needs Django 4.1+, this is %s' % django.get_version())
         elif name == 'DEFAULT_HASHING_ALGORITHM' and django.VERSION >= (4, 0):
@@ -346,13 +422,14 @@ def run(command):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--database', default=os.environ.get('DJANGO_PEER_DATABASE'))
+    parser.add_argument('--user-sessions', action='store_true', help='install usersessions_app (SESSION_ENGINE user_db, user_cached_db)')
     parser.add_argument('command', nargs='?')
     options = parser.parse_args()
     if not options.database:
         parser.error('--database (or DJANGO_PEER_DATABASE) is required')
     # DEFAULT_HASHING_ALGORITHM is deprecated in 3.2: its warning is expected, not news.
     warnings.simplefilter('ignore')
-    configure(options.database)
+    configure(options.database, user_sessions=options.user_sessions)
     if options.command:
         print(json.dumps(run(json.loads(options.command))))
         return

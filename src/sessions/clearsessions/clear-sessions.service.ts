@@ -3,11 +3,13 @@
  * the engine's `clearExpired`. On PostgreSQL only one instance purges at a time: a session-level
  * advisory lock taken with `pg_try_advisory_lock`, so the others skip at once instead of queueing.
  */
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
 import { DbSessionStore } from '../engines/db';
 import { SessionStore, type ClearExpiredProgress } from '../engines/session-store';
 import { NotImplementedError } from '../session.errors';
+import { SESSIONS_CONFIG } from '../sessions.constants';
+import type { SessionsConfig } from '../sessions.options';
 
 /** Django's CommandError for an engine without `clear_expired`. */
 export class ClearSessionsNotSupportedError extends Error {
@@ -48,7 +50,10 @@ interface HeldLock {
 export class ClearSessionsService {
   private readonly logger = new Logger('ClearSessions');
 
-  constructor(private readonly store: SessionStore) {}
+  constructor(
+    private readonly store: SessionStore,
+    @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
+  ) {}
 
   async run(options: ClearSessionsRunOptions = {}): Promise<ClearSessionsResult> {
     const lock = await this.tryLock();
@@ -85,6 +90,7 @@ export class ClearSessionsService {
       if (error instanceof NotImplementedError) throw new ClearSessionsNotSupportedError(this.store.engine);
       throw error;
     }
+    if (deleted > 0) this.config.events.emit({ type: 'session.expired', engine: this.store.engine, id: null, userId: null, count: deleted });
     return { status: 'cleared', deleted, batches, elapsedMs: Date.now() - started };
   }
 

@@ -15,6 +15,8 @@ import { emptyData, SessionBase, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
 import { USER_AGENT_MAX_LENGTH, UserSessionEntity } from '../user-sessions/user-session.entity';
 import { SessionLimitReachedException } from '../user-sessions/session-limit-reached.exception';
+import { publicSessionId } from '../user-sessions/public-id';
+import type { SessionEvent } from '../events/session-events';
 import { SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { batchPerTurn } from './batching';
@@ -67,6 +69,15 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
       if (this.#loadedUser !== null && this.sessionKey !== null) this.store.noteActivity(this.sessionKey);
     }
     return data;
+  }
+
+  protected override eventSubject(): Omit<SessionEvent, 'type'> {
+    const key = this.sessionKey;
+    return {
+      engine: this.store.engine,
+      id: key === null ? null : publicSessionId(this.config.secretKey, this.store.storedKey(key)),
+      userId: this.config.userSessions && this.isLoaded ? this.store.userOf(this.toJSON() as SessionData) : this.#loadedUser,
+    };
   }
 
   override async cycleKey(): Promise<void> {
@@ -378,6 +389,9 @@ export class DbSessionStore extends SessionStore {
       await runner.release();
     }
     if (evicted.length > 0) await this.forgetEvicted(evicted);
+    for (const storedKey of evicted) {
+      this.config.events.emit({ type: 'session.destroyed', engine: this.engine, id: publicSessionId(this.config.secretKey, storedKey), userId, reason: 'evicted' });
+    }
   }
 
   /** After a cap eviction deleted these rows: nothing more for db (cached_db also drops their cache entries). */

@@ -4,12 +4,12 @@
  * HMAC of the key column under the secret key — never by their key, which is a credential.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { createHmac } from 'node:crypto';
 import { DbSessionStore } from '../engines/db';
 import { SessionStore } from '../engines/session-store';
 import type { AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
+import { publicSessionId } from './public-id';
 
 /** One of a user's sessions, as an account page shows it. */
 export interface UserSessionInfo {
@@ -44,7 +44,16 @@ export class UserSessionsService {
   }
 
   private publicId(storedKey: string): string {
-    return createHmac('sha256', this.config.secretKey).update(`nest-django-sessions.user-session:${storedKey}`).digest().subarray(0, 16).toString('base64url');
+    return publicSessionId(this.config.secretKey, storedKey);
+  }
+
+  /** Deletes the user's sessions and sends `session.destroyed` (reason `revoke`) for each. */
+  private async revokeStored(userId: string, storedKeys: readonly string[]): Promise<number> {
+    await this.index.deleteStoredKeys(storedKeys);
+    for (const storedKey of storedKeys) {
+      this.config.events.emit({ type: 'session.destroyed', engine: this.index.engine, id: this.publicId(storedKey), userId, reason: 'revoke' });
+    }
+    return storedKeys.length;
   }
 
   private currentKey(current: AnySession | null | undefined): string | null {
@@ -73,15 +82,13 @@ export class UserSessionsService {
   async revoke(userId: string, id: string): Promise<boolean> {
     const row = (await this.index.userSessionRows(userId)).find((candidate) => this.publicId(candidate.storedKey) === id);
     if (!row) return false;
-    await this.index.deleteStoredKeys([row.storedKey]);
+    await this.revokeStored(userId, [row.storedKey]);
     return true;
   }
 
   /** Signs the user out everywhere; returns how many sessions were revoked. */
   async revokeAll(userId: string): Promise<number> {
-    const keys = (await this.index.userSessionRows(userId)).map((row) => row.storedKey);
-    await this.index.deleteStoredKeys(keys);
-    return keys.length;
+    return this.revokeStored(userId, (await this.index.userSessionRows(userId)).map((row) => row.storedKey));
   }
 
   /** "Log out my other devices": every session of `current`'s user but `current`; returns how many. */
@@ -89,8 +96,6 @@ export class UserSessionsService {
     const userId = this.userOf(current);
     if (userId === null) return 0;
     const currentKey = this.currentKey(current);
-    const keys = (await this.index.userSessionRows(userId)).map((row) => row.storedKey).filter((key) => key !== currentKey);
-    await this.index.deleteStoredKeys(keys);
-    return keys.length;
+    return this.revokeStored(userId, (await this.index.userSessionRows(userId)).map((row) => row.storedKey).filter((key) => key !== currentKey));
   }
 }
