@@ -53,6 +53,8 @@ interface System {
   routes: RouteName[];
   /** Whether the cookie pool comes from the server (false: random cookies, the server keeps no sessions). */
   hasSessions: boolean;
+  /** The pool's sessions are signed in (the user index's POST /login). */
+  signedIn?: boolean;
 }
 
 const common = { DATABASE_URL: databaseUrl(), REDIS_URL, SECRET_KEY };
@@ -74,6 +76,14 @@ const SYSTEMS: System[] = [
     hasSessions: false,
   },
   { id: 'db', label: 'ours: db (PostgreSQL)', server: exampleApp('db'), routes: allRoutes, hasSessions: true },
+  {
+    id: 'db-users',
+    label: 'ours: db + user index, signed in',
+    server: { ...exampleApp('db'), env: { ...common, SESSION_ENGINE: 'db', USER_SESSIONS: 'true' } },
+    routes: ['read', 'increment'],
+    hasSessions: true,
+    signedIn: true,
+  },
   {
     id: 'express-pg',
     label: 'express-session + connect-pg-simple',
@@ -180,7 +190,7 @@ async function sessionPool(system: System): Promise<string[]> {
   if (!system.hasSessions) return randomCookies(POOL_SIZE);
   const server = await startServer(system.server, NODE_OPTIONS);
   try {
-    return await createSessions(server.url, POOL_SIZE);
+    return await createSessions(server.url, POOL_SIZE, { signIn: system.signedIn });
   } finally {
     await server.stop();
   }

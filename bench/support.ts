@@ -202,16 +202,19 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
  * `count` sessions created through the server's own `/counter` route: their `name=value` cookies.
  * `readBack`: each one is also read once with its cookie (`GET /session`), and no cookie is kept.
  */
-export async function createSessions(url: string, count: number, { concurrency = 16, readBack = false } = {}): Promise<string[]> {
+export async function createSessions(url: string, count: number, { concurrency = 16, readBack = false, signIn = false } = {}): Promise<string[]> {
   const cookies: string[] = [];
   let next = 0;
   const worker = async (limit = count) => {
     while (next < Math.min(limit, count)) {
       next++;
-      const response = await fetch(`${url}/counter`);
+      // signIn: a signed-in session of a user of its own (POST /login of the example app's user index).
+      const response = signIn
+        ? await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: `bench-${next}` }) })
+        : await fetch(`${url}/counter`);
       await response.arrayBuffer();
       const setCookie = response.headers.getSetCookie()[0];
-      if (!response.ok || !setCookie) throw new Error(`GET /counter gave ${response.status} without a session cookie`);
+      if (!response.ok || !setCookie) throw new Error(`${signIn ? 'POST /login' : 'GET /counter'} gave ${response.status} without a session cookie`);
       const cookie = setCookie.split(';')[0];
       if (!readBack) {
         cookies.push(cookie);
