@@ -16,15 +16,13 @@ export class UserSessionsController {
     return userId;
   }
 
-  /** A demo login, as Django's login() does it: a new key, then `_auth_user_id`; answers the user's sessions. */
+  /** A demo login (Django's login(): `_auth_user_id` under a new key), within MAX_SESSIONS_PER_USER; answers the user's sessions. */
   @Post('login')
   @HttpCode(200)
   async login(@Session() session: Session, @Body() body: { userId?: unknown }): Promise<UserSessionInfo[]> {
     const userId = typeof body?.userId === 'string' || typeof body?.userId === 'number' ? String(body.userId) : '';
     if (!/^[\w.@+-]{1,150}$/.test(userId)) throw new UnauthorizedException('The body must be {"userId": "<id>"}');
-    await session.cycleKey();
-    session.set('_auth_user_id', userId);
-    await session.save(); // within maxSessionsPerUser, or a 409 with MAX_SESSIONS_POLICY=refuse
+    await this.userSessions.login(session, userId); // a 409 over the cap with MAX_SESSIONS_POLICY=refuse
     return this.userSessions.list(userId, session);
   }
 

@@ -36,7 +36,7 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
     const row = await this.getSessionFromDb();
     if (!row) return this.loaded(emptyData());
     const data = this.rowData(row);
-    if (row.expireDate) await this.writeToCache(data, this.getExpiryAge({ expiry: row.expireDate }));
+    if (row.expireDate) await this.fillCache(data, this.getExpiryAge({ expiry: row.expireDate }));
     return this.loaded(data);
   }
 
@@ -63,6 +63,18 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
     }
   }
 
+  /**
+   * A cache miss's fill: set only where the cache holds nothing, so a row read just before a
+   * revocation cannot come back through the cache (the revocation leaves a tombstone there).
+   */
+  private async fillCache(data: SessionData, ageSeconds: number): Promise<void> {
+    try {
+      await this.#cache.addIfAbsent(await this.cacheKey(), data, ageSeconds);
+    } catch (error) {
+      this.#cache.logError('saving to', error);
+    }
+  }
+
   private async writeToCache(data: SessionData, ageSeconds: number): Promise<void> {
     try {
       await this.#cache.set(await this.cacheKey(), data, ageSeconds);
@@ -71,6 +83,9 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
     }
   }
 }
+
+/** How long a revoked session's tombstone stays in the cache. */
+const REVOKED_TOMBSTONE_SECONDS = 300;
 
 @Injectable()
 export class CachedDbSessionStore extends DbSessionStore {
@@ -94,9 +109,20 @@ export class CachedDbSessionStore extends DbSessionStore {
     await this.forgetEvicted(storedKeys);
   }
 
-  /** The user index refuses hashKeysAtRest with cached_db: a stored key is the session key, which names the cache entry. */
+  /**
+   * Revoked or evicted sessions get a tombstone in the cache instead of their entry, for longer than
+   * any load in flight: a request that read the row just before cannot put it back (fills are
+   * set-if-absent). A cache that is down is logged: the database already signed them out. (The user
+   * index refuses hashKeysAtRest with cached_db: a stored key is the session key naming the entry.)
+   */
   protected override async forgetEvicted(storedKeys: readonly string[]): Promise<void> {
-    for (const key of storedKeys) await this.cache.delete(CACHED_DB_KEY_PREFIX + key);
+    for (const key of storedKeys) {
+      try {
+        await this.cache.setTombstone(CACHED_DB_KEY_PREFIX + key, REVOKED_TOMBSTONE_SECONDS);
+      } catch (error) {
+        this.cache.logError('saving to', error);
+      }
+    }
   }
 
   /** Expired rows, from the database only (cache entries expire with their TTL, as in Django). */

@@ -11,9 +11,9 @@ import { LRUCache } from 'lru-cache';
 import type { Pool } from 'pg';
 import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral } from 'typeorm';
 import { CreateError, SessionTableMissingError, UpdateError } from '../session.errors';
-import { emptyData, SessionBase, type SessionData } from '../session';
+import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
-import { USER_AGENT_MAX_LENGTH, UserSessionEntity } from '../user-sessions/user-session.entity';
+import { USER_AGENT_MAX_LENGTH, USER_ID_MAX_LENGTH, UserSessionEntity } from '../user-sessions/user-session.entity';
 import { SessionLimitReachedException } from '../user-sessions/session-limit-reached.exception';
 import { publicSessionId } from '../user-sessions/public-id';
 import type { SessionEvent } from '../events/session-events';
@@ -66,7 +66,7 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
   protected loaded(data: SessionData): SessionData {
     if (this.config.userSessions) {
       this.#loadedUser = this.store.userOf(data);
-      if (this.#loadedUser !== null && this.sessionKey !== null) this.store.noteActivity(this.sessionKey);
+      if (this.#loadedUser !== null && this.sessionKey !== null) this.store.noteActivity(this.sessionKey, this.client);
     }
     return data;
   }
@@ -121,14 +121,18 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
   override async save(mustCreate = false): Promise<void> {
     if (this.sessionKey === null) return this.create();
     const data = await this.dataToSave(mustCreate);
-    const row = await this.store.createModelInstance(this, data);
+    let row = await this.store.createModelInstance(this, data);
     const user = this.config.userSessions ? this.store.userOf(data) : null;
-    if (user !== null && (mustCreate || user !== this.#loadedUser) && this.config.userSessions?.maxSessionsPerUser) {
+    const login = user !== this.#loadedUser || mustCreate;
+    if (user !== null && login && this.config.userSessions?.maxSessionsPerUser) {
       // A login (a new row or a new user): the cap is checked and the row written under the user's lock.
       await this.store.writeWithinCap(row, mustCreate, user, [row.sessionKey, this.#replacedKey]);
       this.#loadedUser = user;
       return;
     }
+    // A save that keeps the user writes Django's columns only, so it shares the batched UPDATE;
+    // activity, address and user agent follow the reads (noteActivity), once per interval.
+    if (this.config.userSessions && !login) row = { sessionKey: row.sessionKey, sessionData: row.sessionData, expireDate: row.expireDate };
     if (mustCreate) {
       if (!(await this.store.insertRow(row))) throw new CreateError(`Session key ${row.sessionKey} is taken`);
     } else if ((await this.store.updateRow(row)) === 0) {
@@ -287,39 +291,56 @@ export class DbSessionStore extends SessionStore {
       expireDate: session.getExpiryDate(),
     };
     if (!this.config.userSessions) return row;
-    const { ip, userAgent } = session.client ?? {};
-    return { ...row, userId: this.userOf(data), ip: ip ?? null, userAgent: userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null, lastActivity: new Date() };
+    const userId = this.userOf(data);
+    if (userId !== null && userId.length > USER_ID_MAX_LENGTH) {
+      throw new RangeError(`A session's user id is longer than the ${USER_ID_MAX_LENGTH} characters of ${this.metadata.tableName}.user_id: the session is not saved`);
+    }
+    const indexed = { ...row, userId, lastActivity: new Date() };
+    // Saved outside a request (a job, a script): the client recorded by the last request stays.
+    if (!session.client) return indexed;
+    return { ...indexed, ip: session.client.ip ?? null, userAgent: session.client.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null };
   }
 
   // ----- the user index (`userSessions`) -----
 
-  /** The session's user as the index stores it: the data at `userKey` as text, or null. */
+  /** The session's user as the index stores it: the data at `userKey` (a string or an integer) as text, or null. */
   userOf(data: SessionData): string | null {
     let value: unknown = data;
     for (const part of this.config.userSessions?.userKeyPath ?? []) {
       value = value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, part) ? (value as SessionData)[part] : undefined;
     }
-    return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+    return typeof value === 'string' || Number.isSafeInteger(value) ? String(value) : null;
   }
 
   /** Session keys whose activity this process wrote lately: a read sends its activity UPDATE at most once per interval. */
   readonly #activityWritten = new LRUCache<string, true>({ max: 10_000, ttl: 1000 });
 
   /**
-   * Records a read of a signed-in session: `last_activity` is set when older than `activityInterval`,
-   * by one conditional UPDATE that several processes cannot repeat within the interval. Failures are
-   * the read's own business: logged, never the request's error.
+   * Records a use of a signed-in session: `last_activity`, with the request's address and user
+   * agent, is set when older than `activityInterval` (0: on every use), by one conditional UPDATE
+   * that another process cannot repeat within the interval either. Failures are the session's own
+   * business: logged, never the request's error.
    */
-  noteActivity(sessionKey: string): void {
+  noteActivity(sessionKey: string, client: SessionClient | undefined): void {
     const interval = this.config.userSessions?.activityInterval ?? 0;
-    if (interval === 0 || this.#activityWritten.has(sessionKey)) return;
-    this.#activityWritten.set(sessionKey, true, { ttl: interval * 1000 });
+    if (interval > 0) {
+      if (this.#activityWritten.has(sessionKey)) return;
+      this.#activityWritten.set(sessionKey, true, { ttl: interval * 1000 });
+    }
     const now = Date.now();
-    const [activity, key] = [this.column('lastActivity'), this.column('sessionKey')];
-    const sql = `UPDATE ${this.table} SET ${activity} = ${this.placeholder(1)} WHERE ${key} = ${this.placeholder(2)} AND (${activity} IS NULL OR ${activity} < ${this.placeholder(3)})`;
-    this.execute(sql, [this.toDatabaseDate(new Date(now)), this.storedKey(sessionKey), this.toDatabaseDate(new Date(now - interval * 1000))]).catch((error: Error) =>
-      new Logger('Sessions').warn(`Could not record a session's activity: ${error.message}`),
-    );
+    const [activity, ip, agent, key] = ['lastActivity', 'ip', 'userAgent', 'sessionKey'].map((p) => this.column(p));
+    const p = (index: number) => this.placeholder(index);
+    const sql =
+      `UPDATE ${this.table} SET ${activity} = ${p(1)}, ${ip} = COALESCE(${p(2)}, ${ip}), ${agent} = COALESCE(${p(3)}, ${agent}) ` +
+      `WHERE ${key} = ${p(4)} AND (${activity} IS NULL OR ${activity} <= ${p(5)})`;
+    const parameters = [
+      this.toDatabaseDate(new Date(now)),
+      client?.ip ?? null,
+      client?.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null,
+      this.storedKey(sessionKey),
+      this.toDatabaseDate(new Date(now - interval * 1000)),
+    ];
+    this.execute(sql, parameters).catch((error: Error) => new Logger('Sessions').warn(`Could not record a session's activity: ${error.message}`));
   }
 
   /** A user's live sessions, most recently active first. */

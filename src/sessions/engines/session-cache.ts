@@ -223,6 +223,11 @@ export class SessionsCache implements OnModuleDestroy {
     }
   }
 
+  /** Marks `key` as deleted for `ageSeconds`: reads miss it, `addIfAbsent` cannot fill it. */
+  async setTombstone(key: string, ageSeconds: number): Promise<void> {
+    await withTimeout(this.cache.set(key, 'null', ageSeconds * 1000), 'write');
+  }
+
   async delete(key: string): Promise<void> {
     await withTimeout(this.cache.del(key), 'delete');
   }

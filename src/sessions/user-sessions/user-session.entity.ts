@@ -9,6 +9,8 @@ import { AbstractBaseSession } from '../database/session.entity';
 
 /** Longest user agent kept (the column's size); longer ones are cut. */
 export const USER_AGENT_MAX_LENGTH = 300;
+/** Longest user id (Django's username length); a longer one is an error at save, never cut (two users could collide). */
+export const USER_ID_MAX_LENGTH = 150;
 
 @Entity({ name: 'user_session' })
 @Index('user_session_expire_date_idx', ['expireDate'])

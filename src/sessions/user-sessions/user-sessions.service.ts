@@ -60,6 +60,27 @@ export class UserSessionsService {
     return current?.sessionKey ? this.index.storedKey(current.sessionKey) : null;
   }
 
+  /**
+   * Signs `session` in as `userId`, as Django's `login()` does: the user at `userKey`, then a new key
+   * (session fixation), saved at once within `maxSessionsPerUser`. A refused login
+   * (SessionLimitReachedException, 409) stores nothing and leaves the stored session as it was.
+   */
+  async login(session: AnySession, userId: string): Promise<void> {
+    await session.ensureLoaded();
+    const path = this.config.userSessions?.userKeyPath ?? ['_auth_user_id'];
+    const previous = session.get(path[0]);
+    session.set(path[0], path.length === 1 ? userId : withPath(previous, path.slice(1), userId));
+    try {
+      await session.cycleKey(); // the new row is written with its user, under the user's lock
+    } catch (error) {
+      // Nothing was stored: the request's session goes back to what it was, unsaved.
+      if (previous === undefined) session.pop(path[0], undefined);
+      else session.set(path[0], previous);
+      session.modified = false;
+      throw error;
+    }
+  }
+
   /** The user's live sessions, most recently active first; `current` marks the asking request's one. */
   async list(userId: string, current?: AnySession | null): Promise<UserSessionInfo[]> {
     const currentKey = this.currentKey(current);
@@ -98,4 +119,11 @@ export class UserSessionsService {
     const currentKey = this.currentKey(current);
     return this.revokeStored(userId, (await this.index.userSessionRows(userId)).map((row) => row.storedKey).filter((key) => key !== currentKey));
   }
+}
+
+/** A copy of `value` (an object or nothing) with `path` set to `leaf`. */
+function withPath(value: unknown, path: readonly string[], leaf: unknown): Record<string, unknown> {
+  const copy: Record<string, unknown> = value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
+  copy[path[0]] = path.length === 1 ? leaf : withPath(copy[path[0]], path.slice(1), leaf);
+  return copy;
 }
