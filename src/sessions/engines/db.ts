@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
 import type { Pool } from 'pg';
-import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral } from 'typeorm';
+import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral, type QueryRunner } from 'typeorm';
 import { CreateError, SessionTableMissingError, UpdateError } from '../session.errors';
 import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
@@ -193,13 +193,17 @@ interface SqliteStatement {
   run(...parameters: unknown[]): { changes: number };
 }
 
+interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+}
+
 /**
  * A runner that sends statements straight to the data source's driver, or undefined for drivers
  * without one. PostgreSQL: a named prepared statement on TypeORM's pool, parsed and planned once per
  * connection. better-sqlite3: a statement prepared once per SQL text.
  */
 function driverStatementRunner(dataSource: DataSource): StatementRunner | undefined {
-  const driver = dataSource.driver as unknown as { master?: Pool; databaseConnection?: { prepare(sql: string): SqliteStatement } };
+  const driver = dataSource.driver as unknown as { master?: Pool; databaseConnection?: SqliteDatabase };
   if (dataSource.options.type === 'postgres' && driver.master) {
     const pool = driver.master;
     return async (text, values) => {
@@ -370,48 +374,82 @@ export class DbSessionStore extends SessionStore {
   }
 
   /**
-   * Writes a login's row within `maxSessionsPerUser`, in one transaction holding the user's lock
-   * (PostgreSQL: an advisory transaction lock; SQLite has one writer): concurrent logins on any
-   * number of instances queue, so none can leave the user above the cap. Over it, `evict` deletes the
-   * least recently active other sessions, `refuse` throws SessionLimitReachedException (409) and
-   * writes nothing. `ownKeys` (this session's key, the key cycleKey replaces) never count.
+   * Writes a login's row within `maxSessionsPerUser`, in one transaction holding the user's lock:
+   * concurrent logins on any number of instances queue, so none can leave the user above the cap.
+   * PostgreSQL: an advisory transaction lock on a connection of its own. better-sqlite3: the whole
+   * transaction runs synchronously on the one connection, so no other request's statement can land
+   * inside it (or be rolled back with it). Over the cap, `evict` deletes the least recently active
+   * other sessions, `refuse` throws SessionLimitReachedException (409) and writes nothing.
+   * `ownKeys` (this session's key, the key cycleKey replaces) never count.
    */
   async writeWithinCap(row: SessionRow, mustCreate: boolean, userId: string, ownKeys: readonly (string | null)[]): Promise<void> {
-    const { maxSessionsPerUser: max, maxSessionsPolicy: policy } = this.config.userSessions!;
     const own = new Set(ownKeys.flatMap((key) => (key === null ? [] : [this.storedKey(key)])));
-    const runner = this.dataSource.createQueryRunner('master');
-    let evicted: string[] = [];
+    const [key, expire, user, activity] = ['sessionKey', 'expireDate', 'userId', 'lastActivity'].map((p) => this.column(p));
+    const others = {
+      sql: `SELECT ${key} AS session_key FROM ${this.table} WHERE ${user} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)} ORDER BY ${activity} ASC`,
+      parameters: [userId, this.toDatabaseDate(new Date())],
+    };
+    const write = this.writeStatement(mustCreate ? 'insert' : 'update', row);
+    /** Which other sessions go (oldest activity first), or SessionLimitReachedException. */
+    const toEvict = (records: ObjectLiteral[]): string[] => {
+      const { maxSessionsPerUser: max, maxSessionsPolicy: policy } = this.config.userSessions!;
+      const candidates = records.map((record) => String(record.session_key)).filter((storedKey) => !own.has(storedKey));
+      const excess = candidates.length + 1 - max!;
+      if (excess <= 0) return [];
+      if (policy === 'refuse') throw new SessionLimitReachedException(max!);
+      return candidates.slice(0, excess);
+    };
+    let evicted: string[];
     try {
-      await runner.connect();
-      await runner.startTransaction();
-      if (this.isPostgres) await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`user_session:${userId}`]);
-      const [key, expire, user, activity] = ['sessionKey', 'expireDate', 'userId', 'lastActivity'].map((p) => this.column(p));
-      const others = ((await runner.query(
-        `SELECT ${key} AS session_key FROM ${this.table} WHERE ${user} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)} ORDER BY ${activity} ASC`,
-        [userId, this.toDatabaseDate(new Date())],
-      )) as ObjectLiteral[])
-        .map((record) => String(record.session_key))
-        .filter((storedKey) => !own.has(storedKey));
-      const excess = others.length + 1 - max!;
-      if (excess > 0) {
-        if (policy === 'refuse') throw new SessionLimitReachedException(max!);
-        evicted = others.slice(0, excess);
-        for (const storedKey of evicted) await runner.query(this.statements.delete, [storedKey]);
+      const sqlite = this.sqliteDatabase();
+      if (sqlite) {
+        evicted = sqlite.transaction(() => {
+          const chosen = toEvict(sqlite.prepare(others.sql).all(...others.parameters));
+          for (const storedKey of chosen) sqlite.prepare(this.statements.delete).run(storedKey);
+          const { changes } = sqlite.prepare(write.sql).run(...write.parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p)));
+          if (changes === 0) throw new UpdateError('The session row no longer exists');
+          return chosen;
+        })();
+      } else {
+        evicted = await this.inTransaction(async (runner) => {
+          if (this.isPostgres) await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`user_session:${userId}`]);
+          const chosen = toEvict((await runner.query(others.sql, others.parameters)) as ObjectLiteral[]);
+          for (const storedKey of chosen) await runner.query(this.statements.delete, [storedKey]);
+          const result = (await runner.query(write.sql, write.parameters, true)) as { affected?: number };
+          if (!mustCreate && result.affected === 0) throw new UpdateError('The session row no longer exists');
+          return chosen;
+        });
       }
-      const { sql, parameters } = this.writeStatement(mustCreate ? 'insert' : 'update', row);
-      const result = (await runner.query(sql, parameters, true)) as { affected?: number };
-      if (!mustCreate && result.affected === 0) throw new UpdateError('The session row no longer exists');
-      await runner.commitTransaction();
     } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
       if (mustCreate && UNIQUE_VIOLATIONS.has(driverErrorCode(error))) throw new CreateError(`Session key ${row.sessionKey} is taken`);
       throw error;
-    } finally {
-      await runner.release();
     }
     if (evicted.length > 0) await this.forgetEvicted(evicted);
     for (const storedKey of evicted) {
       this.config.events.emit({ type: 'session.destroyed', engine: this.engine, id: publicSessionId(this.config.secretKey, storedKey), userId, reason: 'evicted' });
+    }
+  }
+
+  /** The better-sqlite3 database under the data source, when that is the driver. */
+  private sqliteDatabase(): (SqliteDatabase & { transaction<T>(fn: () => T): () => T }) | undefined {
+    const driver = this.dataSource.driver as unknown as { databaseConnection?: SqliteDatabase & { transaction<T>(fn: () => T): () => T } };
+    return this.dataSource.options.type === 'better-sqlite3' ? driver.databaseConnection : undefined;
+  }
+
+  /** `work` in a transaction on a connection of its own, committed, or rolled back when it throws. */
+  private async inTransaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner('master');
+    try {
+      await runner.connect();
+      await runner.startTransaction();
+      const result = await work(runner);
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      throw error;
+    } finally {
+      await runner.release();
     }
   }
 
