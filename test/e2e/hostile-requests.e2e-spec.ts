@@ -39,7 +39,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDeflate } from 'node:zlib';
 import request from 'supertest';
-import type { Logger as TypeOrmLogger } from 'typeorm';
+import { StatementRecorder } from '../support/statements';
 import { loadConfig } from '../../example/app.config';
 import { AppModule } from '../../example/app.module';
 import {
@@ -127,26 +127,6 @@ async function expectEmptyAndReportedOnce(send: () => Promise<{ status: number; 
 
 // ----- statements and cache keys the stores saw -----
 
-/** A TypeORM logger keeping every statement on django_session with its parameters. */
-class StatementRecorder implements TypeOrmLogger {
-  readonly statements: { query: string; parameters: unknown[] }[] = [];
-  logQuery(query: string, parameters?: unknown[]): void {
-    if (/django_session/.test(query)) this.statements.push({ query, parameters: parameters ?? [] });
-  }
-  logQueryError(): void {}
-  logQuerySlow(): void {}
-  logSchemaBuild(): void {}
-  logMigration(): void {}
-  log(): void {}
-  reset(): void {
-    this.statements.length = 0;
-  }
-  /** Every string parameter, arrays flattened. */
-  stringParameters(): string[] {
-    return this.statements.flatMap((s) => s.parameters.flat(2)).filter((p): p is string => typeof p === 'string');
-  }
-}
-
 // ----- the example app -----
 
 interface Example {
@@ -171,7 +151,7 @@ interface ExampleOptions {
 }
 
 async function bootExample({ platform, env, sessions = {}, afterClose }: ExampleOptions): Promise<Example> {
-  const statements = new StatementRecorder();
+  const statements = new StatementRecorder('django_session');
   const config = loadConfig({ SECRET_KEY: TEST_SECRET_KEY, CLEARSESSIONS_CRON: 'false', LOG_LEVEL: 'error', HTTP_PLATFORM: platform, ...env });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot({ ...config, sessions: { ...config.sessions, ...sessions } }, { logging: true, logger: statements })],

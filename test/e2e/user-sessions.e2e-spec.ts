@@ -22,7 +22,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import request from 'supertest';
-import type { Logger as TypeOrmLogger } from 'typeorm';
+import { StatementRecorder } from '../support/statements';
 import { loadConfig } from '../../example/app.config';
 import { AppModule } from '../../example/app.module';
 import { CACHED_DB_KEY_PREFIX, ClearSessionsService, SessionStore, USER_AGENT_MAX_LENGTH, type DbSessionStore, type SessionsCache, type SessionsModuleOptions, type UserSessionsOptions } from '../../src/sessions';
@@ -49,21 +49,6 @@ const capture: LoggerService = { log: record('log'), error: record('error'), war
 const problems = (since: number) => logs.slice(since).filter((line) => line.level === 'error' || line.level === 'warn' || line.level === 'fatal');
 
 // ----- statements on the user index's table -----
-
-class StatementRecorder implements TypeOrmLogger {
-  readonly statements: string[] = [];
-  logQuery(query: string): void {
-    if (/user_session/.test(query)) this.statements.push(query);
-  }
-  logQueryError(): void {}
-  logQuerySlow(): void {}
-  logSchemaBuild(): void {}
-  logMigration(): void {}
-  log(): void {}
-  reset(): void {
-    this.statements.length = 0;
-  }
-}
 
 /** The load of a session by its key (Django's `_get_session_from_db`). */
 const LOAD_BY_KEY = /^SELECT "session_data" AS session_data, "expire_date" AS expire_date FROM "user_session" WHERE "session_key" = \S+ AND "expire_date" > \S+$/;
@@ -103,7 +88,7 @@ async function boot({ store, platform = 'express', env = {}, userSessions = {}, 
   const { engine, database: kind } = STORES[store];
   const database = shared?.database ?? (await createTestDatabase(kind));
   const namespace = shared?.namespace ?? uniqueNamespace('user-sessions');
-  const statements = new StatementRecorder();
+  const statements = new StatementRecorder('user_session');
   const config = loadConfig({
     SECRET_KEY: TEST_SECRET_KEY,
     CLEARSESSIONS_CRON: 'false',
@@ -387,8 +372,8 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
         expect(res.headers['set-cookie']).toBeUndefined();
       }
       await sleep(50); // the activity write is not awaited by the request
-      const loads = t.statements.statements.filter((s) => LOAD_BY_KEY.test(s));
-      const others = t.statements.statements.filter((s) => !LOAD_BY_KEY.test(s));
+      const loads = t.statements.queries().filter((s) => LOAD_BY_KEY.test(s));
+      const others = t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s));
       console.log(`${storeName} (${platform}), 20 reads, activityInterval 60: ${loads.length} loads, other statements: ${JSON.stringify(others)}`);
       expect(loads).toHaveLength(STORES[storeName].engine === 'cached_db' ? 0 : 20); // cached_db: served by Redis
       expect(others.length).toBeLessThanOrEqual(1);
@@ -576,7 +561,7 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       t.statements.reset();
       for (let i = 0; i < 20; i++) expect((await device.send(t, 'get', '/session')).body).toEqual({ _auth_user_id: user });
       await sleep(50);
-      const writes = t.statements.statements.filter((s) => !LOAD_BY_KEY.test(s));
+      const writes = t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s));
       expect(writes).toHaveLength(20);
       for (const statement of writes) expect(statement).toMatch(/^UPDATE "user_session" SET "last_activity"/);
       const [afterReads] = await liveRows(t, user);
@@ -587,7 +572,7 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       t.statements.reset();
       for (let i = 0; i < 5; i++) expect((await anonymous.send(t, 'get', '/session')).body).toEqual({ cart: [1] });
       await sleep(50);
-      expect(t.statements.statements.filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
+      expect(t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
     });
   });
 
@@ -607,7 +592,7 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       t.statements.reset();
       expect((await device.send(t, 'get', '/session')).status).toBe(200);
       await sleep(50);
-      const writes = t.statements.statements.filter((s) => !LOAD_BY_KEY.test(s));
+      const writes = t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s));
       expect(writes).toHaveLength(1);
       expect(writes[0]).toMatch(/^UPDATE "user_session" SET "last_activity"/);
       const [afterRead] = await liveRows(t, user);
@@ -615,7 +600,7 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       t.statements.reset();
       for (let i = 0; i < 10; i++) expect((await device.send(t, 'get', '/session')).status).toBe(200);
       await sleep(50);
-      expect(t.statements.statements.filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
+      expect(t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
       const listed = (await device.sessions(t))[0];
       expect(Date.parse(listed.lastActivity!)).toBe(afterRead.lastActivity!.getTime());
     });

@@ -14,6 +14,7 @@ import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
 import { ClearSessionsNotSupportedError, ClearSessionsService } from './clear-sessions.service';
 import { insideClearSessionsCommand } from './command-context';
+import { appProviderOf } from '../optional-peer';
 
 export const CLEARSESSIONS_JOB_NAME = 'sessions:clearsessions';
 
@@ -40,7 +41,7 @@ export class ClearSessionsScheduler implements OnApplicationBootstrap, BeforeApp
     } catch (error) {
       throw new SessionsOptionsError(`SessionsModule option "clearExpired.cron" (${JSON.stringify(cron)}, time zone ${timeZone}) is invalid: ${(error as Error).message}`);
     }
-    this.registry = this.appSchedulerRegistry();
+    this.registry = appProviderOf<SchedulerRegistry>(this.moduleRef, '@nestjs/schedule', 'SchedulerRegistry');
     if (!this.registry) {
       this.logger.warn(
         `The clearsessions job (cron "${cron}") is not scheduled: install @nestjs/schedule and import ScheduleModule.forRoot() in the app, or set clearExpired.cron to false`,
@@ -50,22 +51,6 @@ export class ClearSessionsScheduler implements OnApplicationBootstrap, BeforeApp
     this.job = CronJob.from({ cronTime: cron, timeZone, onTick: () => this.tick(), start: false, waitForCompletion: true });
     this.registry.addCronJob(CLEARSESSIONS_JOB_NAME, this.job);
     this.job.start();
-  }
-
-  /** The app's `SchedulerRegistry`, when `@nestjs/schedule` is installed and the app imports `ScheduleModule.forRoot()`. */
-  private appSchedulerRegistry(): SchedulerRegistry | undefined {
-    let schedule: typeof import('@nestjs/schedule');
-    try {
-      schedule = require('@nestjs/schedule') as typeof import('@nestjs/schedule');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
-      throw error;
-    }
-    try {
-      return this.moduleRef.get(schedule.SchedulerRegistry, { strict: false });
-    } catch {
-      return undefined; // installed, but the app does not import ScheduleModule
-    }
   }
 
   /** Stops the job and lets a purge in progress finish while the database is still open. */

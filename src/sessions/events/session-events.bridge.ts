@@ -7,6 +7,7 @@ import { ModuleRef } from '@nestjs/core';
 import type { EventEmitter2 } from '@nestjs/event-emitter';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
+import { appProviderOf } from '../optional-peer';
 
 @Injectable()
 export class SessionEventsBridge implements OnApplicationBootstrap {
@@ -16,22 +17,7 @@ export class SessionEventsBridge implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
-    const emitter = this.appEventEmitter();
+    const emitter = appProviderOf<EventEmitter2>(this.moduleRef, '@nestjs/event-emitter', 'EventEmitter2');
     if (emitter) this.config.events.listen((event) => void emitter.emit(event.type, event));
-  }
-
-  private appEventEmitter(): EventEmitter2 | undefined {
-    let eventEmitter: typeof import('@nestjs/event-emitter');
-    try {
-      eventEmitter = require('@nestjs/event-emitter') as typeof import('@nestjs/event-emitter');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
-      throw error;
-    }
-    try {
-      return this.moduleRef.get(eventEmitter.EventEmitter2, { strict: false });
-    } catch {
-      return undefined; // installed, but the app does not import EventEmitterModule
-    }
   }
 }
