@@ -51,7 +51,8 @@ export {
 } from './clearsessions/clear-sessions.service';
 export { ClearSessionsScheduler, CLEARSESSIONS_JOB_NAME } from './clearsessions/clear-sessions.scheduler';
 export { CLEARSESSIONS_USAGE, runClearSessionsCommand, type CommandIo } from './clearsessions/clear-sessions.command';
-export { DbSession, DbSessionStore, type SessionRow, type UserSessionRow } from './engines/db';
+export { DbSession, DbSessionStore, type SessionRow } from './engines/db';
+export type { UserSessionIndex, UserSessionRow } from './user-sessions/user-session-index';
 export { CACHE_KEY_PREFIX, CACHE_UNAVAILABLE_MESSAGE, CacheSession, CacheSessionStore } from './engines/cache';
 export { CACHED_DB_KEY_PREFIX, CachedDbSession, CachedDbSessionStore } from './engines/cached-db';
 export { CACHE_OPERATION_TIMEOUT_MS, SessionsCache } from './engines/session-cache';

@@ -245,7 +245,10 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
           '(changing secretKey signs everyone out at once); use the db or cached_db engine',
       );
     }
-    if (engine === 'cache' || engine === 'file') fail('userSessions', `is available on the db and cached_db engines, not yet on ${engine}`);
+    if (engine === 'cache') fail('userSessions', 'is available on the db, cached_db and file engines, not yet on cache');
+    if (engine === 'file' && options.userSessions.maxSessionsPerUser !== undefined) {
+      fail('userSessions.maxSessionsPerUser', 'needs the db or cached_db engine (the file engine lists and revokes by scanning, with no lock to enforce a cap)');
+    }
     if (engine === 'cached_db' && options.hashKeysAtRest) fail('userSessions', 'cannot revoke cached_db sessions with hashKeysAtRest (their cache entries are keyed by the session key, which the table no longer holds)');
     userSessions = resolveUserSessionsOptions(options.userSessions, fail);
   }

@@ -16,6 +16,7 @@ import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
 import { USER_AGENT_MAX_LENGTH, USER_ID_MAX_LENGTH, UserSessionEntity } from '../user-sessions/user-session.entity';
 import { SessionLimitReachedException } from '../user-sessions/session-limit-reached.exception';
 import { publicSessionId } from '../user-sessions/public-id';
+import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
 import type { SessionEvent } from '../events/session-events';
 import { SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -163,16 +164,6 @@ interface Statements {
 
 type StatementResult = { records: ObjectLiteral[]; affected: number };
 
-/** A user's session as the index lists it (`storedKey`: the key column's value). */
-export interface UserSessionRow {
-  storedKey: string;
-  expireDate: Date | null;
-  ip: string | null;
-  userAgent: string | null;
-  created: Date | null;
-  lastActivity: Date | null;
-}
-
 /** A session row as loaded: its data and expiry (null: a value no JavaScript date holds). */
 export interface LoadedRow {
   sessionData: string;
@@ -234,7 +225,7 @@ function driverStatementRunner(dataSource: DataSource): StatementRunner | undefi
 }
 
 @Injectable()
-export class DbSessionStore extends SessionStore {
+export class DbSessionStore extends SessionStore implements UserSessionIndex {
   readonly engine: string = 'db';
   #runStatement: StatementRunner | undefined;
   #statements: Statements | undefined;
@@ -307,13 +298,9 @@ export class DbSessionStore extends SessionStore {
 
   // ----- the user index (`userSessions`) -----
 
-  /** The session's user as the index stores it: the data at `userKey` (a string or an integer) as text, or null. */
+  /** The session's user as the index stores it (userOfData at `userKey`). */
   userOf(data: SessionData): string | null {
-    let value: unknown = data;
-    for (const part of this.config.userSessions?.userKeyPath ?? []) {
-      value = value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, part) ? (value as SessionData)[part] : undefined;
-    }
-    return typeof value === 'string' || Number.isSafeInteger(value) ? String(value) : null;
+    return userOfData(data, this.config.userSessions?.userKeyPath ?? []);
   }
 
   /** Session keys whose activity this process wrote lately: a read sends its activity UPDATE at most once per interval. */
@@ -365,7 +352,7 @@ export class DbSessionStore extends SessionStore {
         created: date(record.created),
         lastActivity: date(record.last_activity),
       }))
-      .sort((a, b) => (b.lastActivity?.getTime() ?? 0) - (a.lastActivity?.getTime() ?? 0));
+      .sort(byRecentActivity);
   }
 
   /** Deletes sessions by the key column's values (revocation, cap eviction); cached_db also drops their cache entries. */

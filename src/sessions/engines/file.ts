@@ -19,6 +19,7 @@ import { emptyData, EXPIRY_KEY, SessionBase, type SessionData } from '../session
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
 import { SessionStore } from './session-store';
+import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
 
 /**
  * Keys that can name a file: `[a-z0-9]` only (Django's VALID_KEY_CHARS), so no key can climb out of
@@ -83,7 +84,8 @@ export function heldFileLocks(): number {
 }
 
 /** What `readStored` found for a session key. */
-export type StoredFile = { data: SessionData } | 'missing' | 'expired';
+/** A stored session: its data and when its file was last written (Django's file engine counts its age from there). */
+export type StoredFile = { data: SessionData; modified: Date } | 'missing' | 'expired';
 
 /** A session file as read: its content (undefined when larger than the limit, so left unread) and its fstat. */
 interface SessionFile {
@@ -146,7 +148,8 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
       ignoreFileSystemError(error);
     }
     if (file === undefined) return 'missing';
-    if (file.content === '') return { data: emptyData() };
+    const modified = new Date(file.stats.mtimeMs);
+    if (file.content === '') return { data: emptyData(), modified };
     let data: SessionData;
     if (file.content === undefined) {
       this.reportCorruptData(`a file of ${file.stats.size} bytes, over maxSessionBytes (${this.config.maxSessionBytes})`);
@@ -161,7 +164,7 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
       await deleteIfUnchanged(path, file.stats);
       return 'expired';
     }
-    return { data };
+    return { data, modified };
   }
 
   /** Missing → no key; expired → the file is deleted and a new empty session created (Django). */
@@ -338,7 +341,7 @@ function checkStorageDirectory(path: string, shownAs: string, shared: boolean): 
 }
 
 @Injectable()
-export class FileSessionStore extends SessionStore {
+export class FileSessionStore extends SessionStore implements UserSessionIndex {
   readonly engine: string = 'file';
   /** The absolute path of the directory holding the session files. */
   readonly storagePath: string;
@@ -362,6 +365,41 @@ export class FileSessionStore extends SessionStore {
     return new FileSession<T>(sessionKey, this.config, this);
   }
 
+  /** Files are named by the session key itself. */
+  storedKey(sessionKey: string): string {
+    return sessionKey;
+  }
+
+  /** The sessions of the directory, read one by one (their keys, as their file names hold them). */
+  private async *storedSessions(): AsyncGenerator<{ key: string; stored: StoredFile }> {
+    for await (const entry of await opendir(this.storagePath)) {
+      if (!entry.isFile() || !entry.name.startsWith(this.filePrefix)) continue;
+      const key = entry.name.slice(this.filePrefix.length);
+      // readStored() skips names that are no valid key and re-checks the file type as it opens it.
+      yield { key, stored: await this.session(key).readStored() };
+    }
+  }
+
+  /**
+   * The user index of the file engine is the directory itself: a user's sessions are found by
+   * reading every session file (O(sessions), fine for the small sites this engine suits). A file
+   * keeps no client, so `ip` and `userAgent` are null; activity is the file's last write.
+   */
+  async userSessionRows(userId: string): Promise<UserSessionRow[]> {
+    const path = this.config.userSessions?.userKeyPath ?? [];
+    const rows: UserSessionRow[] = [];
+    for await (const { key, stored } of this.storedSessions()) {
+      if (typeof stored !== 'object' || userOfData(stored.data, path) !== userId) continue;
+      const expireDate = this.session(key).getExpiryDate({ modification: stored.modified, expiry: stored.data[EXPIRY_KEY] });
+      rows.push({ storedKey: key, expireDate, ip: null, userAgent: null, created: null, lastActivity: stored.modified });
+    }
+    return rows.sort(byRecentActivity);
+  }
+
+  async deleteStoredKeys(storedKeys: readonly string[]): Promise<void> {
+    for (const key of storedKeys) await this.session(key).delete();
+  }
+
   /**
    * Scans the directory and deletes the files of expired sessions; returns how many. Temporary
    * files (`…_out_…`), names that are no valid key and anything but a regular file (symbolic link,
@@ -369,11 +407,7 @@ export class FileSessionStore extends SessionStore {
    */
   override async clearExpired(): Promise<number> {
     let removed = 0;
-    for await (const entry of await opendir(this.storagePath)) {
-      if (!entry.isFile() || !entry.name.startsWith(this.filePrefix)) continue;
-      // readStored() skips names that are no valid key and re-checks the file type as it opens it.
-      if ((await this.session(entry.name.slice(this.filePrefix.length)).readStored()) === 'expired') removed++;
-    }
+    for await (const { stored } of this.storedSessions()) if (stored === 'expired') removed++;
     return removed;
   }
 }

@@ -4,12 +4,12 @@
  * HMAC of the key column under the secret key — never by their key, which is a credential.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { DbSessionStore } from '../engines/db';
 import { SessionStore } from '../engines/session-store';
 import type { AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { publicSessionId } from './public-id';
+import { isUserSessionIndex, userOfData, type UserSessionIndex } from './user-session-index';
 
 /** One of a user's sessions, as an account page shows it. */
 export interface UserSessionInfo {
@@ -31,16 +31,16 @@ export class UserSessionsService {
     @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
   ) {}
 
-  private get index(): DbSessionStore {
-    if (!this.config.userSessions || !(this.store instanceof DbSessionStore)) {
-      throw new Error('UserSessionsService needs the userSessions option of SessionsModule (db or cached_db engine)');
+  private get index(): UserSessionIndex {
+    if (!this.config.userSessions || !isUserSessionIndex(this.store)) {
+      throw new Error('UserSessionsService needs the userSessions option of SessionsModule (db, cached_db or file engine)');
     }
     return this.store;
   }
 
   /** The user a session belongs to (the data at `userSessions.userKey`), or null when anonymous. */
   userOf(session: AnySession): string | null {
-    return this.index.userOf(session.toJSON() as Record<string, unknown>);
+    return userOfData(session.toJSON() as Record<string, unknown>, this.config.userSessions?.userKeyPath ?? []);
   }
 
   private publicId(storedKey: string): string {

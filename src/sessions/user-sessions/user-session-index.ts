@@ -1,0 +1,44 @@
+/**
+ * What an engine offers UserSessionsService: its sessions by user. The db engines keep an index (the
+ * `user_session` table); the file engine scans its directory (O(sessions)).
+ */
+import type { SessionData } from '../session';
+
+/** A user's session as an index lists it (`storedKey`: what the store names it by; never shown). */
+export interface UserSessionRow {
+  storedKey: string;
+  expireDate: Date | null;
+  ip: string | null;
+  userAgent: string | null;
+  created: Date | null;
+  lastActivity: Date | null;
+}
+
+export interface UserSessionIndex {
+  readonly engine: string;
+  /** What the store names a session key by (the key, or its digest with hashKeysAtRest). */
+  storedKey(sessionKey: string): string;
+  /** A user's live sessions, most recently active first. */
+  userSessionRows(userId: string): Promise<UserSessionRow[]>;
+  /** Deletes sessions by stored key: their next request is anonymous. */
+  deleteStoredKeys(storedKeys: readonly string[]): Promise<void>;
+}
+
+export function isUserSessionIndex(store: object): store is UserSessionIndex {
+  const candidate = store as Partial<UserSessionIndex>;
+  return typeof candidate.userSessionRows === 'function' && typeof candidate.deleteStoredKeys === 'function';
+}
+
+/** The session's user as the index keeps it: the data at `path` (a string or an integer) as text, or null. */
+export function userOfData(data: SessionData, path: readonly string[]): string | null {
+  let value: unknown = data;
+  for (const part of path) {
+    value = value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, part) ? (value as SessionData)[part] : undefined;
+  }
+  return typeof value === 'string' || Number.isSafeInteger(value) ? String(value) : null;
+}
+
+/** Most recently active first (never-active last). */
+export function byRecentActivity(a: UserSessionRow, b: UserSessionRow): number {
+  return (b.lastActivity?.getTime() ?? 0) - (a.lastActivity?.getTime() ?? 0);
+}
