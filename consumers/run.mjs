@@ -39,6 +39,8 @@ import { isDeepStrictEqual } from 'node:util';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CONSUMERS = join(ROOT, 'consumers');
 const APPS = join(CONSUMERS, 'apps');
+/** The package's optional peers: probing for one the app lacks is what the package is meant to do. */
+const PACKAGE_OPTIONAL_PEERS = new Set(Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependenciesMeta ?? {}));
 const WORK = join(CONSUMERS, 'work');
 const GUARD = join(CONSUMERS, 'lib', 'resolution-guard.cjs');
 const GUARD_MARKER = '[consumer-resolution-guard]';
@@ -534,7 +536,8 @@ class AppRun {
    * The resolution guard's reports in a process's output (lookups that resolved outside the app and
    * were made to fail, as in a standalone project): `ours` come from the package or the app's code
    * (a dependency the package does not declare), `optional` from third-party packages probing for
-   * something they can do without (debug's `try { require('supports-color') }`).
+   * something they can do without (debug's `try { require('supports-color') }`) and from the package
+   * probing for its optional peers.
    */
   blocked(output) {
     const ours = [];
@@ -545,7 +548,10 @@ class AppRun {
       const match = /^"(.*?)" from (.*?) \(it resolves/.exec(line.slice(at + GUARD_MARKER.length + ' blocked '.length));
       if (!match) continue;
       const [, specifier, from] = match;
-      const theirs = from.includes(`${sep}node_modules${sep}`) && !from.includes(`${sep}node_modules${sep}nest-django-sessions${sep}`);
+      const fromPackage = from.includes(`${sep}node_modules${sep}nest-django-sessions${sep}`);
+      // The package probing for one of its optional peers (`@nestjs/event-emitter`, ...) the app does not have: by design.
+      const probe = fromPackage && PACKAGE_OPTIONAL_PEERS.has(specifier);
+      const theirs = (from.includes(`${sep}node_modules${sep}`) && !fromPackage) || probe;
       (theirs ? optional : ours).push(theirs ? `${specifier} (from ${/.*node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(from)?.[1] ?? from})` : line.slice(at));
     }
     return { ours, optional: [...new Set(optional)] };
