@@ -18,6 +18,8 @@ export interface SessionsCacheManager {
   mget<T>(keys: string[]): Promise<Array<T | undefined | null>>;
   set<T>(key: string, value: T, ttl?: number): Promise<T>;
   del(key: string): Promise<boolean>;
+  /** When `key` expires (epoch ms); cache-manager 6/7 have it. */
+  ttl?(key: string): Promise<number | undefined | null>;
   disconnect(): Promise<unknown>;
   stores: SessionsCacheStore[];
 }
@@ -245,9 +247,8 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
           '(changing secretKey signs everyone out at once); use the db or cached_db engine',
       );
     }
-    if (engine === 'cache') fail('userSessions', 'is available on the db, cached_db and file engines, not yet on cache');
-    if (engine === 'file' && options.userSessions.maxSessionsPerUser !== undefined) {
-      fail('userSessions.maxSessionsPerUser', 'needs the db or cached_db engine (the file engine lists and revokes by scanning, with no lock to enforce a cap)');
+    if ((engine === 'file' || engine === 'cache') && options.userSessions.maxSessionsPerUser !== undefined) {
+      fail('userSessions.maxSessionsPerUser', `needs the db or cached_db engine (the ${engine} engine lists and revokes, but has no transaction to enforce a cap)`);
     }
     if (engine === 'cached_db' && options.hashKeysAtRest) fail('userSessions', 'cannot revoke cached_db sessions with hashKeysAtRest (their cache entries are keyed by the session key, which the table no longer holds)');
     userSessions = resolveUserSessionsOptions(options.userSessions, fail);

@@ -4,15 +4,28 @@
  * else stores it, so sessions live as long as the cache keeps them; several app instances share
  * sessions only through a shared cache such as Redis.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { CreateError, UpdateError } from '../session.errors';
-import { emptyData, SessionBase, type SessionData } from '../session';
+import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
+import { USER_AGENT_MAX_LENGTH } from '../user-sessions/user-session.entity';
+import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
 import { SESSIONS_CACHE, SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import type { SessionsCache } from './session-cache';
 import { SessionStore } from './session-store';
 
 export const CACHE_KEY_PREFIX = 'django.contrib.sessions.cache';
+/** The user index's map of a user (cache engine): session key → its client and times, as JSON. */
+export const CACHE_USER_INDEX_PREFIX = 'django.contrib.sessions.user';
+
+/** What the user index keeps of a session (the cache entry itself is the session's expiry). */
+interface IndexedSession {
+  created: number;
+  lastActivity: number;
+  ip: string | null;
+  userAgent: string | null;
+}
 /** Django's bound: a cache that silently fails to store looks like endless key collisions. */
 const CREATE_ATTEMPTS = 10_000;
 export const CACHE_UNAVAILABLE_MESSAGE = 'Unable to create a new session key. It is likely that the cache is unavailable.';
@@ -22,8 +35,16 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
     sessionKey: string | null | undefined,
     config: SessionsConfig,
     protected readonly cache: SessionsCache,
+    private readonly store?: CacheSessionStore,
   ) {
     super(sessionKey, config);
+  }
+
+  /** The user the index holds this session under (user index only). */
+  #indexedUser: string | null = null;
+
+  private userOf(data: SessionData): string | null {
+    return this.config.userSessions ? userOfData(data, this.config.userSessions.userKeyPath) : null;
   }
 
   /** Django's `cache_key`: the cache key of this session (a key is created when it has none). */
@@ -34,9 +55,13 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
   override async load(): Promise<SessionData> {
     const key = this.sessionKey;
     const data = key === null ? undefined : await this.cache.get(CACHE_KEY_PREFIX + key);
-    if (data !== undefined) return data;
-    this.setSessionKey(null);
-    return emptyData();
+    if (data === undefined) {
+      this.setSessionKey(null);
+      return emptyData();
+    }
+    this.#indexedUser = this.userOf(data);
+    if (this.#indexedUser !== null) this.store?.noteActivity(this.#indexedUser, key!, this.client);
+    return data;
   }
 
   override async exists(sessionKey: string | null): Promise<boolean> {
@@ -53,22 +78,35 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
     if (mustCreate) {
       const data = this.getSessionData(true);
       if (!(await this.cache.addIfAbsent(cacheKey, data, this.getExpiryAge()))) throw new CreateError(`Session key ${this.sessionKey} is taken`);
-      return;
+    } else {
+      // Only an update of a session still in the cache: a deleted one (a logout elsewhere) stays deleted.
+      if (!(await this.cache.has(cacheKey))) throw new UpdateError('The session is no longer in the cache');
+      await this.ensureLoaded();
+      await this.cache.set(cacheKey, this.getSessionData(), this.getExpiryAge());
     }
-    // Only an update of a session still in the cache: a deleted one (a logout elsewhere) stays deleted.
-    if (!(await this.cache.has(cacheKey))) throw new UpdateError('The session is no longer in the cache');
-    await this.ensureLoaded();
-    await this.cache.set(cacheKey, this.getSessionData(), this.getExpiryAge());
+    await this.reindex(mustCreate);
+  }
+
+  /** A save that gives the session a user (a login, a new key) indexes it; one that changes or drops the user unindexes it. */
+  private async reindex(created: boolean): Promise<void> {
+    if (!this.store || !this.config.userSessions) return;
+    const user = this.userOf(this.getSessionData(true));
+    const key = this.sessionKey!;
+    if (this.#indexedUser !== null && this.#indexedUser !== user) await this.store.unindex(this.#indexedUser, [key]);
+    if (user !== null && (created || user !== this.#indexedUser)) await this.store.index(user, key, this.client, this.getExpiryAge());
+    this.#indexedUser = user;
   }
 
   override async delete(sessionKey?: string | null): Promise<void> {
     const key = sessionKey ?? this.sessionKey;
-    if (key !== null) await this.cache.delete(CACHE_KEY_PREFIX + key);
+    if (key === null) return;
+    await this.cache.delete(CACHE_KEY_PREFIX + key);
+    if (this.#indexedUser !== null) await this.store?.unindex(this.#indexedUser, [key]);
   }
 }
 
 @Injectable()
-export class CacheSessionStore extends SessionStore {
+export class CacheSessionStore extends SessionStore implements UserSessionIndex {
   readonly engine: string = 'cache';
 
   constructor(
@@ -79,7 +117,68 @@ export class CacheSessionStore extends SessionStore {
   }
 
   session<T extends object = SessionData>(sessionKey?: string | null): CacheSession<T> {
-    return new CacheSession<T>(sessionKey, this.config, this.cache);
+    return new CacheSession<T>(sessionKey, this.config, this.cache, this);
+  }
+
+  // ----- the user index (`userSessions`): a map per user in the cache (a Redis hash) -----
+
+  storedKey(sessionKey: string): string {
+    return sessionKey;
+  }
+
+  /** Indexes a session under its user (a login); the map lives as long as its longest session. */
+  async index(userId: string, sessionKey: string, client: SessionClient | undefined, ageSeconds: number): Promise<void> {
+    const now = Date.now();
+    const entry: IndexedSession = { created: now, lastActivity: now, ip: client?.ip ?? null, userAgent: client?.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null };
+    await this.cache.mapSet(CACHE_USER_INDEX_PREFIX + userId, sessionKey, JSON.stringify(entry), ageSeconds);
+  }
+
+  async unindex(userId: string, sessionKeys: readonly string[]): Promise<void> {
+    await this.cache.mapDelete(CACHE_USER_INDEX_PREFIX + userId, sessionKeys);
+  }
+
+  /** Sessions whose activity this process wrote lately: once per interval, as the db engines. */
+  readonly #activityWritten = new LRUCache<string, true>({ max: 10_000, ttl: 1000 });
+
+  /** A use of a signed-in session: its index entry's activity (and client) at most once per `activityInterval`. */
+  noteActivity(userId: string, sessionKey: string, client: SessionClient | undefined): void {
+    const interval = this.config.userSessions?.activityInterval ?? 0;
+    if (interval > 0) {
+      if (this.#activityWritten.has(sessionKey)) return;
+      this.#activityWritten.set(sessionKey, true, { ttl: interval * 1000 });
+    }
+    const mapKey = CACHE_USER_INDEX_PREFIX + userId;
+    void (async () => {
+      const current = (await this.cache.mapEntries(mapKey))[sessionKey];
+      if (current === undefined) return; // revoked or unindexed meanwhile
+      const entry = { ...(JSON.parse(current) as IndexedSession), lastActivity: Date.now() };
+      if (client?.ip) entry.ip = client.ip;
+      if (client?.userAgent) entry.userAgent = client.userAgent.slice(0, USER_AGENT_MAX_LENGTH);
+      await this.cache.mapSet(mapKey, sessionKey, JSON.stringify(entry), 1);
+    })().catch((error: Error) => new Logger('Sessions').warn(`Could not record a session's activity: ${error.message}`));
+  }
+
+  /** A user's live sessions; entries whose session has expired or gone are dropped from the map. */
+  async userSessionRows(userId: string): Promise<UserSessionRow[]> {
+    const mapKey = CACHE_USER_INDEX_PREFIX + userId;
+    const rows: UserSessionRow[] = [];
+    const gone: string[] = [];
+    for (const [key, json] of Object.entries(await this.cache.mapEntries(mapKey))) {
+      const expireDate = await this.cache.expiresAt(CACHE_KEY_PREFIX + key);
+      if (!expireDate) {
+        gone.push(key);
+        continue;
+      }
+      const entry = JSON.parse(json) as IndexedSession;
+      rows.push({ storedKey: key, expireDate, ip: entry.ip, userAgent: entry.userAgent, created: new Date(entry.created), lastActivity: new Date(entry.lastActivity) });
+    }
+    await this.unindex(userId, gone);
+    return rows.sort(byRecentActivity);
+  }
+
+  async deleteStoredKeys(userId: string, storedKeys: readonly string[]): Promise<void> {
+    for (const key of storedKeys) await this.cache.delete(CACHE_KEY_PREFIX + key);
+    await this.unindex(userId, storedKeys);
   }
 
   /** The cache expires sessions itself (Django: a no-op); only this process's own in-memory cache needs sweeping. */

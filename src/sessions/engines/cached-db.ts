@@ -104,8 +104,8 @@ export class CachedDbSessionStore extends DbSessionStore {
   }
 
   /** Revoked sessions leave the cache too, so their next request is anonymous on every instance sharing it. */
-  override async deleteStoredKeys(storedKeys: readonly string[]): Promise<void> {
-    await super.deleteStoredKeys(storedKeys);
+  override async deleteStoredKeys(userId: string, storedKeys: readonly string[]): Promise<void> {
+    await super.deleteStoredKeys(userId, storedKeys);
     await this.forgetEvicted(storedKeys);
   }
 

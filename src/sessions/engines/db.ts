@@ -356,7 +356,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
   }
 
   /** Deletes sessions by the key column's values (revocation, cap eviction); cached_db also drops their cache entries. */
-  async deleteStoredKeys(storedKeys: readonly string[]): Promise<void> {
+  async deleteStoredKeys(_userId: string, storedKeys: readonly string[]): Promise<void> {
     for (const storedKey of storedKeys) await this.execute(this.statements.delete, [storedKey]);
   }
 

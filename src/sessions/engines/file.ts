@@ -18,6 +18,7 @@ import { CreateError, InvalidSessionKey, UpdateError } from '../session.errors';
 import { emptyData, EXPIRY_KEY, SessionBase, type SessionData } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
+import { KeyedQueue } from './keyed-queue';
 import { SessionStore } from './session-store';
 import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
 
@@ -63,24 +64,15 @@ function ignoreFileSystemError(error: unknown): void {
  * processes (O_EXCL), and readers always see whole files. Deployments that need the
  * no-resurrection guarantee across processes use the db or cache engines.
  */
-const fileQueues = new Map<string, Promise<void>>();
+const fileQueue = new KeyedQueue();
 
 function serialised<T>(path: string, task: () => Promise<T>): Promise<T> {
-  const result = (fileQueues.get(path) ?? Promise.resolve()).then(task);
-  const tail = result.then(
-    () => undefined,
-    () => undefined,
-  );
-  fileQueues.set(path, tail);
-  void tail.then(() => {
-    if (fileQueues.get(path) === tail) fileQueues.delete(path);
-  });
-  return result;
+  return fileQueue.run(path, task);
 }
 
 /** How many session files have writers queued in this process (0 when idle: the map does not grow). */
 export function heldFileLocks(): number {
-  return fileQueues.size;
+  return fileQueue.size;
 }
 
 /** What `readStored` found for a session key. */
@@ -396,7 +388,7 @@ export class FileSessionStore extends SessionStore implements UserSessionIndex {
     return rows.sort(byRecentActivity);
   }
 
-  async deleteStoredKeys(storedKeys: readonly string[]): Promise<void> {
+  async deleteStoredKeys(_userId: string, storedKeys: readonly string[]): Promise<void> {
     for (const key of storedKeys) await this.session(key).delete();
   }
 

@@ -18,6 +18,7 @@ import { SessionTooLargeException } from '../session.errors';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsCacheManager, SessionsCacheStore, SessionsConfig } from '../sessions.options';
 import { batchPerTurn } from './batching';
+import { KeyedQueue } from './keyed-queue';
 
 /** `@nestjs/cache-manager`'s token (a string), spelled out so apps without that package can load this file. */
 const CACHE_MANAGER = 'CACHE_MANAGER';
@@ -57,9 +58,13 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The parts of a node-redis client `addIfAbsent` uses (client, cluster and sentinel all have them). */
-interface RedisSetClient {
+/** The parts of a node-redis client used beyond Keyv: `SET NX` (addIfAbsent) and the user index's hashes (client, cluster and sentinel all have them). */
+interface RedisClient {
   set(key: string, value: string, options: { condition: 'NX'; expiration: { type: 'PX'; value: number } }): Promise<string | null>;
+  hSet(key: string, field: string, value: string): Promise<number>;
+  hDel(key: string, fields: string[]): Promise<number>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+  pExpire(key: string, milliseconds: number, mode?: 'NX' | 'GT'): Promise<number>;
 }
 
 /** The parts of an `@keyv/redis` store `addIfAbsent` uses; recognised by shape, so `@keyv/redis` is loaded only by apps that use it. */
@@ -194,20 +199,90 @@ export class SessionsCache implements OnModuleDestroy {
       await this.delete(key); // stored and expired at once, as Django's caches do with a timeout <= 0
       return true;
     }
-    const stores = this.cache.stores;
-    const redis = stores.length === 1 && isKeyvRedisStore(stores[0].store) ? stores[0] : undefined;
     const value = this.valueOf(data);
+    const redis = this.redisStore();
     return withTimeout(redis ? this.addToRedis(redis, key, value, ttl) : this.addInProcess(key, value, ttl), 'write');
+  }
+
+  /** The cache's only store when it is `@keyv/redis` (commands beyond Keyv's then go to Redis itself). */
+  private redisStore(): SessionsCacheStore | undefined {
+    const stores = this.cache.stores;
+    return stores.length === 1 && isKeyvRedisStore(stores[0].store) ? stores[0] : undefined;
+  }
+
+  /** The Redis client and the name Keyv gives `key` there. */
+  private async redis(keyv: SessionsCacheStore, key: string): Promise<{ client: RedisClient; storeKey: string }> {
+    const adapter = keyv.store as KeyvRedisStore;
+    return { client: (await adapter.getClient()) as RedisClient, storeKey: adapter.createKeyPrefix(keyv._getKeyPrefix(key), adapter.namespace) };
   }
 
   /** One `SET key value NX PX ttl`, with the key and value Keyv itself would write for `key`. */
   private async addToRedis(keyv: SessionsCacheStore, key: string, value: string, ttl: number): Promise<boolean> {
-    const adapter = keyv.store as KeyvRedisStore;
-    const client = (await adapter.getClient()) as unknown as RedisSetClient;
-    const storeKey = adapter.createKeyPrefix(keyv._getKeyPrefix(key), adapter.namespace);
+    const { client, storeKey } = await this.redis(keyv, key);
     const payload = await keyv.serializeData({ value, expires: Date.now() + ttl });
     const reply = await client.set(storeKey, payload as string, { condition: 'NX', expiration: { type: 'PX', value: ttl } });
     return reply === 'OK';
+  }
+
+  // ----- a map of strings under one key (the cache engine's user index) -----
+
+  /** In-process read-modify-writes of maps on stores other than Redis. */
+  readonly #mapWrites = new KeyedQueue();
+
+  /**
+   * The fields of the map under `key`. Redis: a hash, each field changed atomically by any process.
+   * Other stores: a JSON object, changed by one read-modify-write at a time within this process.
+   */
+  async mapEntries(key: string): Promise<Record<string, string>> {
+    const redis = this.redisStore();
+    if (redis) {
+      const { client, storeKey } = await this.redis(redis, key);
+      return withTimeout(client.hGetAll(storeKey), 'read');
+    }
+    const stored = await withTimeout(this.cache.get<string>(key), 'read');
+    return typeof stored === 'string' ? (JSON.parse(stored) as Record<string, string>) : {};
+  }
+
+  /** Sets a field; the map lives at least `ageSeconds` more. */
+  async mapSet(key: string, field: string, value: string, ageSeconds: number): Promise<void> {
+    const ttl = Math.max(1000, Math.round(ageSeconds * 1000));
+    const redis = this.redisStore();
+    if (redis) {
+      const { client, storeKey } = await this.redis(redis, key);
+      await withTimeout(client.hSet(storeKey, field, value), 'write');
+      // A new map gets the TTL; an existing one only a longer one.
+      await withTimeout(client.pExpire(storeKey, ttl, 'NX'), 'write');
+      await withTimeout(client.pExpire(storeKey, ttl, 'GT'), 'write');
+      return;
+    }
+    await this.#mapWrites.run(key, async () => {
+      const entries = await this.mapEntries(key);
+      entries[field] = value;
+      const expires = Math.max(ttl, (await this.cache.ttl?.(key) ?? 0) - Date.now());
+      await withTimeout(this.cache.set(key, JSON.stringify(entries), expires), 'write');
+    });
+  }
+
+  async mapDelete(key: string, fields: readonly string[]): Promise<void> {
+    if (fields.length === 0) return;
+    const redis = this.redisStore();
+    if (redis) {
+      const { client, storeKey } = await this.redis(redis, key);
+      await withTimeout(client.hDel(storeKey, [...fields]), 'write');
+      return;
+    }
+    await this.#mapWrites.run(key, async () => {
+      const entries = await this.mapEntries(key);
+      for (const field of fields) delete entries[field];
+      if (Object.keys(entries).length === 0) await this.delete(key);
+      else await withTimeout(this.cache.set(key, JSON.stringify(entries), Math.max(1000, (await this.cache.ttl?.(key) ?? 0) - Date.now())), 'write');
+    });
+  }
+
+  /** When the entry under `key` expires (cache-manager's `ttl`), or undefined when there is none. */
+  async expiresAt(key: string): Promise<Date | undefined> {
+    const expires = await withTimeout(this.cache.ttl?.(key) ?? Promise.resolve(undefined), 'read');
+    return typeof expires === 'number' && expires > Date.now() ? new Date(expires) : undefined;
   }
 
   private async addInProcess(key: string, value: string, ttl: number): Promise<boolean> {

@@ -1,6 +1,7 @@
 /**
  * What an engine offers UserSessionsService: its sessions by user. The db engines keep an index (the
- * `user_session` table); the file engine scans its directory (O(sessions)).
+ * `user_session` table), the cache engine a map per user in the cache; the file engine scans its
+ * directory (O(sessions)).
  */
 import type { SessionData } from '../session';
 
@@ -20,8 +21,8 @@ export interface UserSessionIndex {
   storedKey(sessionKey: string): string;
   /** A user's live sessions, most recently active first. */
   userSessionRows(userId: string): Promise<UserSessionRow[]>;
-  /** Deletes sessions by stored key: their next request is anonymous. */
-  deleteStoredKeys(storedKeys: readonly string[]): Promise<void>;
+  /** Deletes sessions of the user by stored key: their next request is anonymous. */
+  deleteStoredKeys(userId: string, storedKeys: readonly string[]): Promise<void>;
 }
 
 export function isUserSessionIndex(store: object): store is UserSessionIndex {

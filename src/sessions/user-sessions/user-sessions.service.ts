@@ -49,7 +49,7 @@ export class UserSessionsService {
 
   /** Deletes the user's sessions and sends `session.destroyed` (reason `revoke`) for each. */
   private async revokeStored(userId: string, storedKeys: readonly string[]): Promise<number> {
-    await this.index.deleteStoredKeys(storedKeys);
+    await this.index.deleteStoredKeys(userId, storedKeys);
     for (const storedKey of storedKeys) {
       this.config.events.emit({ type: 'session.destroyed', engine: this.index.engine, id: this.publicId(storedKey), userId, reason: 'revoke' });
     }

@@ -1,0 +1,76 @@
+/**
+ * The user index of the cache engine (issue 15): a map per user in the cache (a Redis hash, fields
+ * changed atomically by any process; a JSON map changed one write at a time in the process
+ * elsewhere), kept on login, cycleKey, flush, expiry and revocation.
+ */
+import { CacheSessionStore, resolveSessionsOptions, SessionsCache, UserSessionsService, type SessionsModuleOptions } from '../../src/sessions';
+import { CACHE_KINDS, createTestCache, type TestCache } from '../support/caches';
+
+describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
+  let testCache: TestCache;
+  let store: CacheSessionStore;
+  let service: UserSessionsService;
+  let user: string;
+  const options = (): SessionsModuleOptions => ({ secretKey: 'cache-user-sessions-secret', engine: 'cache', cache: testCache.cache, userSessions: {} });
+
+  beforeAll(async () => {
+    testCache = await createTestCache(kind);
+  });
+  afterAll(() => testCache?.close());
+  beforeEach(() => {
+    const config = resolveSessionsOptions(options());
+    store = new CacheSessionStore(config, new SessionsCache(config));
+    service = new UserSessionsService(store, config);
+    user = `user-${Math.random().toString(36).slice(2)}`;
+  });
+
+  async function signIn(agent: string) {
+    const session = store.session();
+    session.client = { ip: '203.0.113.9', userAgent: agent };
+    await service.login(session, user);
+    return session;
+  }
+
+  it('lists a signed-in user\'s sessions with client and times, the current one marked; anonymous and other users\' sessions are not listed', async () => {
+    const [phone, laptop] = [await signIn('phone'), await signIn('laptop')];
+    const anonymous = store.session();
+    anonymous.set('cart', [1]);
+    await anonymous.save();
+    const list = await service.list(user, laptop);
+    expect(list.map((s) => [s.userAgent, s.current, s.ip])).toEqual(
+      expect.arrayContaining([
+        ['phone', false, '203.0.113.9'],
+        ['laptop', true, '203.0.113.9'],
+      ]),
+    );
+    expect(list).toHaveLength(2);
+    expect(list[0].expireDate!.getTime()).toBeGreaterThan(Date.now() + 1_000_000_000);
+    expect(JSON.stringify(list)).not.toContain(phone.sessionKey!);
+    expect(await service.count('someone-else')).toBe(0);
+  });
+
+  it('follows cycleKey and flush; revokes one (its next load is anonymous), the others, then all', async () => {
+    const [a, b, c] = [await signIn('a'), await signIn('b'), await signIn('c')];
+    const before = a.sessionKey;
+    await a.cycleKey();
+    expect((await service.list(user, a)).filter((s) => s.current)).toHaveLength(1);
+    expect(await service.count(user)).toBe(3);
+    await c.flush();
+    expect(await service.count(user)).toBe(2);
+    const idOfB = (await service.list(user, a)).find((s) => !s.current)!.id;
+    expect(await service.revoke(user, idOfB)).toBe(true);
+    expect((await store.session(b.sessionKey).ensureLoaded()).sessionKey).toBeNull();
+    expect(await service.revokeOthers(a)).toBe(0);
+    expect(await service.revokeAll(user)).toBe(1);
+    for (const key of [before, a.sessionKey]) expect((await store.session(key).ensureLoaded()).sessionKey).toBeNull();
+  });
+
+  it('drops expired sessions from the list and the index', async () => {
+    const live = await signIn('live');
+    const expiring = await signIn('expiring');
+    expiring.setExpiry(1);
+    await expiring.save();
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect((await service.list(user, live)).map((s) => s.userAgent)).toEqual(['live']);
+  });
+});
