@@ -5,10 +5,10 @@
  * sessions only through a shared cache such as Redis.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import { CreateError, UpdateError } from '../session.errors';
 import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
 import { USER_AGENT_MAX_LENGTH } from '../user-sessions/user-session.entity';
+import { ActivityThrottle } from '../user-sessions/activity-throttle';
 import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
 import { SESSIONS_CACHE, SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -137,16 +137,12 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
     await this.cache.mapDelete(CACHE_USER_INDEX_PREFIX + userId, sessionKeys);
   }
 
-  /** Sessions whose activity this process wrote lately: once per interval, as the db engines. */
-  readonly #activityWritten = new LRUCache<string, true>({ max: 10_000, ttl: 1000 });
+  #activity: ActivityThrottle | undefined;
 
   /** A use of a signed-in session: its index entry's activity (and client) at most once per `activityInterval`. */
   noteActivity(userId: string, sessionKey: string, client: SessionClient | undefined): void {
-    const interval = this.config.userSessions?.activityInterval ?? 0;
-    if (interval > 0) {
-      if (this.#activityWritten.has(sessionKey)) return;
-      this.#activityWritten.set(sessionKey, true, { ttl: interval * 1000 });
-    }
+    this.#activity ??= new ActivityThrottle(this.config.userSessions?.activityInterval ?? 0);
+    if (!this.#activity.due(sessionKey)) return;
     const mapKey = CACHE_USER_INDEX_PREFIX + userId;
     void (async () => {
       const current = (await this.cache.mapEntries(mapKey))[sessionKey];

@@ -7,7 +7,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type DataLoader from 'dataloader';
-import { LRUCache } from 'lru-cache';
 import type { Pool } from 'pg';
 import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral, type QueryRunner } from 'typeorm';
 import { CreateError, SessionTableMissingError, UpdateError } from '../session.errors';
@@ -16,6 +15,7 @@ import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
 import { USER_AGENT_MAX_LENGTH, USER_ID_MAX_LENGTH, UserSessionEntity } from '../user-sessions/user-session.entity';
 import { SessionLimitReachedException } from '../user-sessions/session-limit-reached.exception';
 import { publicSessionId } from '../user-sessions/public-id';
+import { ActivityThrottle } from '../user-sessions/activity-throttle';
 import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
 import type { SessionEvent } from '../events/session-events';
 import { SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
@@ -303,8 +303,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
     return userOfData(data, this.config.userSessions?.userKeyPath ?? []);
   }
 
-  /** Session keys whose activity this process wrote lately: a read sends its activity UPDATE at most once per interval. */
-  readonly #activityWritten = new LRUCache<string, true>({ max: 10_000, ttl: 1000 });
+  #activity: ActivityThrottle | undefined;
 
   /**
    * Records a use of a signed-in session: `last_activity`, with the request's address and user
@@ -313,11 +312,9 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
    * business: logged, never the request's error.
    */
   noteActivity(sessionKey: string, client: SessionClient | undefined): void {
+    this.#activity ??= new ActivityThrottle(this.config.userSessions?.activityInterval ?? 0);
+    if (!this.#activity.due(sessionKey)) return;
     const interval = this.config.userSessions?.activityInterval ?? 0;
-    if (interval > 0) {
-      if (this.#activityWritten.has(sessionKey)) return;
-      this.#activityWritten.set(sessionKey, true, { ttl: interval * 1000 });
-    }
     const now = Date.now();
     const [activity, ip, agent, key] = ['lastActivity', 'ip', 'userAgent', 'sessionKey'].map((p) => this.column(p));
     const p = (index: number) => this.placeholder(index);
