@@ -247,8 +247,8 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
           '(changing secretKey signs everyone out at once); use the db or cached_db engine',
       );
     }
-    if ((engine === 'file' || engine === 'cache') && options.userSessions.maxSessionsPerUser !== undefined) {
-      fail('userSessions.maxSessionsPerUser', `needs the db or cached_db engine (the ${engine} engine lists and revokes, but has no transaction to enforce a cap)`);
+    if (engine === 'file' && options.userSessions.maxSessionsPerUser !== undefined) {
+      fail('userSessions.maxSessionsPerUser', 'needs the db, cached_db or cache engine (the file engine lists and revokes by scanning, with no lock to enforce a cap)');
     }
     if (engine === 'cached_db' && options.hashKeysAtRest) fail('userSessions', 'cannot revoke cached_db sessions with hashKeysAtRest (their cache entries are keyed by the session key, which the table no longer holds)');
     userSessions = resolveUserSessionsOptions(options.userSessions, fail);

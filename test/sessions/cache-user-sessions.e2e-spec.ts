@@ -3,7 +3,7 @@
  * changed atomically by any process; a JSON map changed one write at a time in the process
  * elsewhere), kept on login, cycleKey, flush, expiry and revocation.
  */
-import { CacheSessionStore, resolveSessionsOptions, SessionsCache, UserSessionsService, type SessionsModuleOptions } from '../../src/sessions';
+import { CacheSession, CacheSessionStore, resolveSessionsOptions, SessionLimitReachedException, SessionsCache, UserSessionsService, type SessionsModuleOptions } from '../../src/sessions';
 import { CACHE_KINDS, createTestCache, type TestCache } from '../support/caches';
 
 describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
@@ -72,5 +72,55 @@ describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
     await expiring.save();
     await new Promise((resolve) => setTimeout(resolve, 1200));
     expect((await service.list(user, live)).map((s) => s.userAgent)).toEqual(['live']);
+  });
+
+  describe.each(['evict', 'refuse'] as const)('maxSessionsPerUser 2, %s', (policy) => {
+    /** Stores of "instances" sharing the cache: on Redis, each with a SessionsCache of its own, as two processes have. */
+    const instances = (count: number) =>
+      Array.from({ length: count }, () => {
+        const config = resolveSessionsOptions({ ...options(), userSessions: { maxSessionsPerUser: 2, maxSessionsPolicy: policy } });
+        const own = new CacheSessionStore(config, kind === 'redis' || count === 1 ? new SessionsCache(config) : sharedCache(config));
+        return { store: own, service: new UserSessionsService(own, config) };
+      });
+    let shared: SessionsCache | undefined;
+    const sharedCache = (config: ReturnType<typeof resolveSessionsOptions>) => (shared ??= new SessionsCache(config));
+    beforeEach(() => (shared = undefined));
+
+    async function login(instance: { store: CacheSessionStore; service: UserSessionsService }) {
+      const session = instance.store.session();
+      session.set('cart', [1]);
+      await session.save();
+      try {
+        await instance.service.login(session, user);
+        return session;
+      } catch (error) {
+        if (error instanceof SessionLimitReachedException) return error;
+        throw error;
+      }
+    }
+
+    it('a third login evicts the least recently active session, or is refused leaving the visitor\'s session as it was', async () => {
+      const [one] = instances(1);
+      const first = (await login(one)) as CacheSession;
+      const second = (await login(one)) as CacheSession;
+      const third = await login(one);
+      if (policy === 'evict') {
+        expect(third).not.toBeInstanceOf(SessionLimitReachedException);
+        expect((await one.store.session(first.sessionKey).ensureLoaded()).sessionKey).toBeNull();
+        expect(await one.service.count(user)).toBe(2);
+      } else {
+        expect(third).toBeInstanceOf(SessionLimitReachedException);
+        expect((await one.service.list(user)).map((s) => s.id)).toHaveLength(2);
+        expect((await one.store.session(second.sessionKey).ensureLoaded()).get('cart')).toEqual([1]);
+      }
+    });
+
+    it('10 concurrent logins on 2 instances never leave the user above the cap', async () => {
+      const pair = instances(2);
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => login(pair[i % 2])));
+      const refused = results.filter((result) => result instanceof SessionLimitReachedException).length;
+      expect(await pair[0].service.count(user)).toBe(2);
+      expect(refused).toBe(policy === 'refuse' ? 8 : 0);
+    });
   });
 });

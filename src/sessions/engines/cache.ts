@@ -9,6 +9,8 @@ import { CreateError, UpdateError } from '../session.errors';
 import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
 import { USER_AGENT_MAX_LENGTH } from '../user-sessions/user-session.entity';
 import { ActivityThrottle } from '../user-sessions/activity-throttle';
+import { publicSessionId } from '../user-sessions/public-id';
+import { SessionLimitReachedException } from '../user-sessions/session-limit-reached.exception';
 import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
 import { SESSIONS_CACHE, SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -74,6 +76,29 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
 
   override async save(mustCreate = false): Promise<void> {
     if (this.sessionKey === null) return this.create();
+    if (this.config.userSessions?.maxSessionsPerUser && this.store) {
+      if (!mustCreate) await this.ensureLoaded();
+      const user = this.userOf(this.getSessionData(true));
+      if (user === null || (!mustCreate && user === this.#indexedUser)) return this.write(mustCreate);
+      // A login: the cap is checked and the session written under the user's lock.
+      return this.store.withinCap(user, [this.sessionKey, this.#replacedKey], () => this.write(mustCreate));
+    }
+    return this.write(mustCreate);
+  }
+
+  /** While cycleKey() creates the new key: the key it replaces (it does not count against the user's cap). */
+  #replacedKey: string | null = null;
+
+  override async cycleKey(): Promise<void> {
+    this.#replacedKey = this.sessionKey;
+    try {
+      await super.cycleKey();
+    } finally {
+      this.#replacedKey = null;
+    }
+  }
+
+  private async write(mustCreate: boolean): Promise<void> {
     const cacheKey = await this.cacheKey();
     if (mustCreate) {
       const data = this.getSessionData(true);
@@ -131,6 +156,26 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
     const now = Date.now();
     const entry: IndexedSession = { created: now, lastActivity: now, ip: client?.ip ?? null, userAgent: client?.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null };
     await this.cache.mapSet(CACHE_USER_INDEX_PREFIX + userId, sessionKey, JSON.stringify(entry), ageSeconds);
+  }
+
+  /**
+   * Runs a login's write within `maxSessionsPerUser`, holding the user's lock (Redis: across every
+   * instance sharing it): over the cap, `evict` revokes the least recently active other sessions,
+   * `refuse` throws SessionLimitReachedException (409) before anything is written.
+   */
+  async withinCap(userId: string, ownKeys: readonly (string | null)[], write: () => Promise<void>): Promise<void> {
+    const { maxSessionsPerUser: max, maxSessionsPolicy: policy } = this.config.userSessions!;
+    await this.cache.withLock(CACHE_USER_INDEX_PREFIX + userId, async () => {
+      const others = (await this.userSessionRows(userId)).filter((row) => !ownKeys.includes(row.storedKey)).reverse(); // least recently active first
+      const excess = others.length + 1 - max!;
+      if (excess > 0 && policy === 'refuse') throw new SessionLimitReachedException(max!);
+      const evicted = excess > 0 ? others.slice(0, excess).map((row) => row.storedKey) : [];
+      await this.deleteStoredKeys(userId, evicted);
+      await write();
+      for (const key of evicted) {
+        this.config.events.emit({ type: 'session.destroyed', engine: this.engine, id: publicSessionId(this.config.secretKey, key), userId, reason: 'evicted' });
+      }
+    });
   }
 
   async unindex(userId: string, sessionKeys: readonly string[]): Promise<void> {

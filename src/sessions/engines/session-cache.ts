@@ -11,6 +11,7 @@
  */
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { randomUUID } from 'node:crypto';
 import type DataLoader from 'dataloader';
 import type { LRUCache } from 'lru-cache';
 import { emptyData, type SessionData } from '../session';
@@ -65,7 +66,13 @@ interface RedisClient {
   hDel(key: string, fields: string[]): Promise<number>;
   hGetAll(key: string): Promise<Record<string, string>>;
   pExpire(key: string, milliseconds: number, mode?: 'NX' | 'GT'): Promise<number>;
+  get(key: string): Promise<string | null>;
+  del(key: string): Promise<number>;
 }
+
+/** How long a lock is held at most (a crashed holder frees it then), and how long a caller waits for it. */
+const LOCK_MS = 10_000;
+const LOCK_WAIT_MS = 5_000;
 
 /** The parts of an `@keyv/redis` store `addIfAbsent` uses; recognised by shape, so `@keyv/redis` is loaded only by apps that use it. */
 interface KeyvRedisStore {
@@ -277,6 +284,29 @@ export class SessionsCache implements OnModuleDestroy {
       if (Object.keys(entries).length === 0) await this.delete(key);
       else await withTimeout(this.cache.set(key, JSON.stringify(entries), Math.max(1000, (await this.cache.ttl?.(key) ?? 0) - Date.now())), 'write');
     });
+  }
+
+  /**
+   * Runs `task` holding the lock named `key`: on Redis across every process sharing it (`SET NX PX`,
+   * released only by its holder, freed after 10 s should the holder die), elsewhere within this
+   * process. Waiting longer than 5 s fails.
+   */
+  async withLock<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const redis = this.redisStore();
+    if (!redis) return this.#mapWrites.run(`lock:${key}`, task);
+    const { client, storeKey } = await this.redis(redis, `lock:${key}`);
+    const token = randomUUID();
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    while ((await client.set(storeKey, token, { condition: 'NX', expiration: { type: 'PX', value: LOCK_MS } })) !== 'OK') {
+      if (Date.now() > deadline) throw new Error(`cache lock ${key} still held after ${LOCK_WAIT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 20));
+    }
+    try {
+      return await task();
+    } finally {
+      // Released by its holder only (a lock that outlived LOCK_MS may be another's by now).
+      if ((await client.get(storeKey)) === token) await client.del(storeKey);
+    }
   }
 
   /** When the entry under `key` expires (cache-manager's `ttl`), or undefined when there is none. */
