@@ -451,11 +451,11 @@ export abstract class SessionBase<TData extends object = SessionData> {
     await this.ensureLoaded();
     const data = this.getSessionData();
     const oldKey = this.#sessionKey;
-    this.#rotating = true;
+    this.#rotation = { replacedKey: oldKey };
     try {
       await this.create();
     } finally {
-      this.#rotating = false;
+      this.#rotation = undefined;
     }
     this.sessionCache = data;
     if (oldKey) await this.delete(oldKey);
@@ -463,7 +463,12 @@ export abstract class SessionBase<TData extends object = SessionData> {
   }
 
   /** While cycleKey() creates the new key: its create is a rotation, not a new session. */
-  #rotating = false;
+  #rotation: { replacedKey: string | null } | undefined;
+
+  /** While cycleKey() creates the new key, the key it replaces (a user's cap does not count it); null otherwise. */
+  protected get replacedKey(): string | null {
+    return this.#rotation?.replacedKey ?? null;
+  }
 
   protected emitEvent(type: SessionEventType): void {
     if (this.config.events.hasListeners) this.config.events.emit({ type, ...this.eventSubject() });
@@ -511,7 +516,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
         throw error;
       }
       this.modified = true;
-      if (!this.#rotating) this.emitEvent('session.created');
+      if (!this.#rotation) this.emitEvent('session.created');
       return;
     }
     throw new Error(limit?.message);

@@ -9,8 +9,7 @@ import { CreateError, UpdateError } from '../session.errors';
 import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
 import { USER_AGENT_MAX_LENGTH } from '../user-sessions/user-session.entity';
 import { ActivityThrottle } from '../user-sessions/activity-throttle';
-import { publicSessionId } from '../user-sessions/public-id';
-import { SessionLimitReachedException } from '../user-sessions/session-limit-reached.exception';
+import { reportEvictions, sessionsToEvict } from '../user-sessions/session-cap';
 import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
 import { SESSIONS_CACHE, SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -81,22 +80,11 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
       const user = this.userOf(this.getSessionData(true));
       if (user === null || (!mustCreate && user === this.#indexedUser)) return this.write(mustCreate);
       // A login: the cap is checked and the session written under the user's lock.
-      return this.store.withinCap(user, [this.sessionKey, this.#replacedKey], () => this.write(mustCreate));
+      return this.store.withinCap(user, [this.sessionKey, this.replacedKey], () => this.write(mustCreate));
     }
     return this.write(mustCreate);
   }
 
-  /** While cycleKey() creates the new key: the key it replaces (it does not count against the user's cap). */
-  #replacedKey: string | null = null;
-
-  override async cycleKey(): Promise<void> {
-    this.#replacedKey = this.sessionKey;
-    try {
-      await super.cycleKey();
-    } finally {
-      this.#replacedKey = null;
-    }
-  }
 
   private async write(mustCreate: boolean): Promise<void> {
     const cacheKey = await this.cacheKey();
@@ -164,17 +152,13 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
    * `refuse` throws SessionLimitReachedException (409) before anything is written.
    */
   async withinCap(userId: string, ownKeys: readonly (string | null)[], write: () => Promise<void>): Promise<void> {
-    const { maxSessionsPerUser: max, maxSessionsPolicy: policy } = this.config.userSessions!;
     await this.cache.withLock(CACHE_USER_INDEX_PREFIX + userId, async () => {
-      const others = (await this.userSessionRows(userId)).filter((row) => !ownKeys.includes(row.storedKey)).reverse(); // least recently active first
-      const excess = others.length + 1 - max!;
-      if (excess > 0 && policy === 'refuse') throw new SessionLimitReachedException(max!);
-      const evicted = excess > 0 ? others.slice(0, excess).map((row) => row.storedKey) : [];
+      // userSessionRows lists the most recently active first.
+      const others = (await this.userSessionRows(userId)).map((row) => row.storedKey).filter((key) => !ownKeys.includes(key));
+      const evicted = sessionsToEvict(others.reverse(), this.config);
       await this.deleteStoredKeys(userId, evicted);
       await write();
-      for (const key of evicted) {
-        this.config.events.emit({ type: 'session.destroyed', engine: this.engine, id: publicSessionId(this.config.secretKey, key), userId, reason: 'evicted' });
-      }
+      reportEvictions(this.config, this.engine, userId, evicted);
     });
   }
 

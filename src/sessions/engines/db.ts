@@ -13,7 +13,7 @@ import { CreateError, SessionTableMissingError, UpdateError } from '../session.e
 import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
 import { USER_AGENT_MAX_LENGTH, USER_ID_MAX_LENGTH, UserSessionEntity } from '../user-sessions/user-session.entity';
-import { SessionLimitReachedException } from '../user-sessions/session-limit-reached.exception';
+import { reportEvictions, sessionsToEvict } from '../user-sessions/session-cap';
 import { publicSessionId } from '../user-sessions/public-id';
 import { ActivityThrottle } from '../user-sessions/activity-throttle';
 import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
@@ -60,8 +60,6 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
 
   /** The user whose index row this session was loaded with (user index only): a save that changes it is a login. */
   #loadedUser: string | null = null;
-  /** While cycleKey() creates the new row: the key it replaces (it does not count against the user's cap). */
-  #replacedKey: string | null = null;
 
   /** Loaded data, noted for the user index: its user, and its activity (written once per interval). */
   protected loaded(data: SessionData): SessionData {
@@ -79,15 +77,6 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
       id: key === null ? null : publicSessionId(this.config.secretKey, this.store.storedKey(key)),
       userId: this.config.userSessions && this.isLoaded ? this.store.userOf(this.toJSON() as SessionData) : this.#loadedUser,
     };
-  }
-
-  override async cycleKey(): Promise<void> {
-    this.#replacedKey = this.sessionKey;
-    try {
-      await super.cycleKey();
-    } finally {
-      this.#replacedKey = null;
-    }
   }
 
   /**
@@ -127,7 +116,7 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
     const login = user !== this.#loadedUser || mustCreate;
     if (user !== null && login && this.config.userSessions?.maxSessionsPerUser) {
       // A login (a new row or a new user): the cap is checked and the row written under the user's lock.
-      await this.store.writeWithinCap(row, mustCreate, user, [row.sessionKey, this.#replacedKey]);
+      await this.store.writeWithinCap(row, mustCreate, user, [row.sessionKey, this.replacedKey]);
       this.#loadedUser = user;
       return;
     }
@@ -374,15 +363,12 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
       parameters: [userId, this.toDatabaseDate(new Date())],
     };
     const write = this.writeStatement(mustCreate ? 'insert' : 'update', row);
-    /** Which other sessions go (oldest activity first), or SessionLimitReachedException. */
-    const toEvict = (records: ObjectLiteral[]): string[] => {
-      const { maxSessionsPerUser: max, maxSessionsPolicy: policy } = this.config.userSessions!;
-      const candidates = records.map((record) => String(record.session_key)).filter((storedKey) => !own.has(storedKey));
-      const excess = candidates.length + 1 - max!;
-      if (excess <= 0) return [];
-      if (policy === 'refuse') throw new SessionLimitReachedException(max!);
-      return candidates.slice(0, excess);
-    };
+    /** Which other sessions go (the query gives them oldest activity first), or SessionLimitReachedException. */
+    const toEvict = (records: ObjectLiteral[]): string[] =>
+      sessionsToEvict(
+        records.map((record) => String(record.session_key)).filter((storedKey) => !own.has(storedKey)),
+        this.config,
+      );
     let evicted: string[];
     try {
       const sqlite = this.sqliteDatabase();
@@ -409,9 +395,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
       throw error;
     }
     if (evicted.length > 0) await this.forgetEvicted(evicted);
-    for (const storedKey of evicted) {
-      this.config.events.emit({ type: 'session.destroyed', engine: this.engine, id: publicSessionId(this.config.secretKey, storedKey), userId, reason: 'evicted' });
-    }
+    reportEvictions(this.config, this.engine, userId, evicted);
   }
 
   /** The better-sqlite3 database under the data source, when that is the driver. */

@@ -262,12 +262,7 @@ export class SessionsCache implements OnModuleDestroy {
       await withTimeout(client.pExpire(storeKey, ttl, 'GT'), 'write');
       return;
     }
-    await this.#mapWrites.run(key, async () => {
-      const entries = await this.mapEntries(key);
-      entries[field] = value;
-      const expires = Math.max(ttl, (await this.cache.ttl?.(key) ?? 0) - Date.now());
-      await withTimeout(this.cache.set(key, JSON.stringify(entries), expires), 'write');
-    });
+    await this.changeLocalMap(key, (entries) => (entries[field] = value), ttl);
   }
 
   async mapDelete(key: string, fields: readonly string[]): Promise<void> {
@@ -278,11 +273,17 @@ export class SessionsCache implements OnModuleDestroy {
       await withTimeout(client.hDel(storeKey, [...fields]), 'write');
       return;
     }
-    await this.#mapWrites.run(key, async () => {
+    await this.changeLocalMap(key, (entries) => fields.forEach((field) => delete entries[field]));
+  }
+
+  /** Stores other than Redis: one read-modify-write of the map at a time; it keeps its remaining lifetime, at least `minTtl` ms, and goes when empty. */
+  private changeLocalMap(key: string, change: (entries: Record<string, string>) => void, minTtl = 1000): Promise<void> {
+    return this.#mapWrites.run(key, async () => {
       const entries = await this.mapEntries(key);
-      for (const field of fields) delete entries[field];
-      if (Object.keys(entries).length === 0) await this.delete(key);
-      else await withTimeout(this.cache.set(key, JSON.stringify(entries), Math.max(1000, (await this.cache.ttl?.(key) ?? 0) - Date.now())), 'write');
+      change(entries);
+      if (Object.keys(entries).length === 0) return this.delete(key);
+      const remaining = ((await this.cache.ttl?.(key)) ?? 0) - Date.now();
+      await withTimeout(this.cache.set(key, JSON.stringify(entries), Math.max(minTtl, remaining)), 'write');
     });
   }
 

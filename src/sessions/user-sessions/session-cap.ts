@@ -1,0 +1,23 @@
+/** `maxSessionsPerUser`: what a login over the cap does, the same for every engine that enforces it. */
+import type { SessionsConfig } from '../sessions.options';
+import { publicSessionId } from './public-id';
+import { SessionLimitReachedException } from './session-limit-reached.exception';
+
+/**
+ * The user's other sessions (least recently active first) a login must evict to stay within the
+ * cap: none when there is room; with `refuse` over the cap, SessionLimitReachedException instead.
+ */
+export function sessionsToEvict(others: readonly string[], config: SessionsConfig): string[] {
+  const { maxSessionsPerUser: max, maxSessionsPolicy: policy } = config.userSessions!;
+  const excess = others.length + 1 - max!;
+  if (excess <= 0) return [];
+  if (policy === 'refuse') throw new SessionLimitReachedException(max!);
+  return others.slice(0, excess);
+}
+
+/** `session.destroyed` (reason `evicted`) for each session the cap evicted. */
+export function reportEvictions(config: SessionsConfig, engine: string, userId: string, storedKeys: readonly string[]): void {
+  for (const storedKey of storedKeys) {
+    config.events.emit({ type: 'session.destroyed', engine, id: publicSessionId(config.secretKey, storedKey), userId, reason: 'evicted' });
+  }
+}
