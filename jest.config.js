@@ -1,5 +1,8 @@
 /** Unit tests live beside the code (src/**\/*.spec.ts); e2e tests under test/ (*.e2e-spec.ts). */
-const moduleNameMapper = { '^nest-django-sessions$': '<rootDir>/src/sessions/index.ts' };
+const moduleNameMapper = {
+  '^nest-django-sessions$': '<rootDir>/src/sessions/index.ts',
+  '^nest-django-sessions/auth$': '<rootDir>/src/sessions/auth/index.ts',
+};
 const transform = {
   '^.+\\.(t|j)s$': [
     '@swc/jest',

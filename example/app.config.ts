@@ -16,6 +16,8 @@ export interface AppConfig {
   redisNamespace: string;
   httpPlatform: 'express' | 'fastify';
   logLevels: LogLevel[];
+  /** DJANGO_AUTH=true: logins shared with a Django site through Django's `auth_user` table. */
+  djangoAuth: boolean;
   sessions: SessionsModuleOptions;
 }
 
@@ -56,6 +58,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const policy = env.MAX_SESSIONS_POLICY || 'evict';
   if (policy !== 'evict' && policy !== 'refuse') throw new ConfigError(`MAX_SESSIONS_POLICY must be evict or refuse, got ${JSON.stringify(env.MAX_SESSIONS_POLICY)}`);
   // The user index: USER_SESSIONS=true, or implied by a cap.
+  const djangoAuth = env.DJANGO_AUTH === 'true';
+  if (env.DJANGO_AUTH && !djangoAuth && env.DJANGO_AUTH !== 'false') throw new ConfigError(`DJANGO_AUTH must be true or false, got ${JSON.stringify(env.DJANGO_AUTH)}`);
   const userSessions = env.USER_SESSIONS === 'true' || maxSessions !== undefined ? { maxSessionsPerUser: maxSessions, maxSessionsPolicy: policy as 'evict' | 'refuse' } : undefined;
   return {
     port,
@@ -64,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisNamespace: env.REDIS_NAMESPACE || REDIS_NAMESPACE,
     httpPlatform,
     logLevels: logLevels(env.LOG_LEVEL),
+    djangoAuth,
     sessions: {
       secretKey,
       secretKeyFallbacks: (env.SECRET_KEY_FALLBACKS ?? '')

@@ -4,10 +4,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import { AppController } from './app.controller';
 import { UserSessionsController } from './user-sessions.controller';
+import { AuthController } from './auth.controller';
 import type { AppConfig } from './app.config';
 import { cacheModules } from './cache';
 import { databaseOptions } from './database';
 import { SessionsModule, type SessionsModuleOptions } from 'nest-django-sessions';
+import { DjangoAuthModule } from 'nest-django-sessions/auth';
 
 function usesCache(engine: SessionsModuleOptions['engine']): boolean {
   return engine === 'cache' || engine === 'cached_db';
@@ -23,15 +25,16 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...databaseOptions(config.databaseUrl), migrationsRun: true, ...typeOrm } as DataSourceOptions),
+        TypeOrmModule.forRoot({ ...databaseOptions(config.databaseUrl, config), migrationsRun: true, ...typeOrm } as DataSourceOptions),
         // REDIS_URL: the cache engines' cache is Redis (the sessions module finds the app's CACHE_MANAGER);
         // the other engines use no cache, so they open no Redis connection.
         ...(usesCache(config.sessions.engine) ? cacheModules(config.redisUrl, config.redisNamespace) : []),
         SessionsModule.forRoot(config.sessions),
+        ...(config.djangoAuth ? [DjangoAuthModule.forRoot({})] : []),
         // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.
         ScheduleModule.forRoot(),
       ],
-      controllers: config.sessions.userSessions ? [AppController, UserSessionsController] : [AppController],
+      controllers: [AppController, ...(config.sessions.userSessions ? [UserSessionsController] : []), ...(config.djangoAuth ? [AuthController] : [])],
     };
   }
 }

@@ -6,14 +6,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { SessionEntity, sessionMigrations, UserSessionEntity, userSessionMigrations } from 'nest-django-sessions';
+import { DjangoUserEntity } from 'nest-django-sessions/auth';
 
 /** Relative to the working directory (the project root under `npm start`). */
 export const DEFAULT_SQLITE_PATH = resolve('var/sessions.sqlite3');
 
-export function databaseOptions(databaseUrl = process.env.DATABASE_URL): DataSourceOptions {
-  // Both tables exist, so USER_SESSIONS can be switched on or off without a migration step.
+export function databaseOptions(databaseUrl = process.env.DATABASE_URL, { djangoAuth = false } = {}): DataSourceOptions {
+  // Both session tables exist, so USER_SESSIONS can be switched on or off without a migration step;
+  // Django's auth_user is Django's to create (DJANGO_AUTH).
   const common = {
-    entities: [SessionEntity, UserSessionEntity],
+    entities: [SessionEntity, UserSessionEntity, ...(djangoAuth ? [DjangoUserEntity] : [])],
     migrations: [...sessionMigrations, ...userSessionMigrations],
     migrationsTableName: 'typeorm_migrations',
     synchronize: false,

@@ -58,28 +58,33 @@ export function pythonJsonDumps(value: unknown): string {
 /** `sha256` (Django 3.1+), or `sha1`: the signatures of Django < 3.1, still accepted by 3.1/3.2. */
 export type SigningAlgorithm = 'sha256' | 'sha1';
 
-/** Derived keys by algorithm, salt and secret: lookups by the caller's own strings, no key string built per call. */
+/** Derived keys by algorithm, key salt and secret: a handful live (one per salt and configured key). */
 const derivedKeys = new Map<SigningAlgorithm, Map<string, Map<string, Buffer>>>();
 
-/** `salted_hmac`'s derived key: HASH(salt + "signer" + secret), memoised (a handful of keys live). */
-function derivedKey(salt: string, secret: string, algorithm: SigningAlgorithm): Buffer {
+/** `salted_hmac`'s derived key: HASH(key_salt + secret), memoised. */
+function derivedKey(keySalt: string, secret: string, algorithm: SigningAlgorithm): Buffer {
   let bySalt = derivedKeys.get(algorithm);
   if (!bySalt) derivedKeys.set(algorithm, (bySalt = new Map()));
-  let bySecret = bySalt.get(salt);
-  if (!bySecret) bySalt.set(salt, (bySecret = new Map()));
+  let bySecret = bySalt.get(keySalt);
+  if (!bySecret) bySalt.set(keySalt, (bySecret = new Map()));
   let key = bySecret.get(secret);
   if (!key) {
     key = createHash(algorithm)
-      .update(salt + 'signer' + secret, 'utf8')
+      .update(keySalt + secret, 'utf8')
       .digest();
     bySecret.set(secret, key);
   }
   return key;
 }
 
-/** Django `Signer(key, salt=salt, algorithm=algorithm).signature(value)`. */
+/** Django's `django.utils.crypto.salted_hmac(key_salt, value, secret, algorithm=...)`, as its digest. */
+export function saltedHmac(keySalt: string, value: string, secret: string, algorithm: SigningAlgorithm = 'sha256'): Buffer {
+  return createHmac(algorithm, derivedKey(keySalt, secret, algorithm)).update(value, 'utf8').digest();
+}
+
+/** Django `Signer(key, salt=salt, algorithm=algorithm).signature(value)`: `salted_hmac(salt + "signer", …)`. */
 export function signature(value: string, secret: string, salt: string, algorithm: SigningAlgorithm = 'sha256'): string {
-  return createHmac(algorithm, derivedKey(salt, secret, algorithm)).update(value, 'utf8').digest('base64url');
+  return saltedHmac(salt + 'signer', value, secret, algorithm).toString('base64url');
 }
 
 export interface DumpsOptions {

@@ -9,6 +9,7 @@ import type { AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { publicSessionId } from './public-id';
+import { signInUnderNewKey } from './session-cap';
 import { isUserSessionIndex, userOfData, type UserSessionIndex } from './user-session-index';
 
 /** One of a user's sessions, as an account page shows it. */
@@ -68,17 +69,7 @@ export class UserSessionsService {
   async login(session: AnySession, userId: string): Promise<void> {
     await session.ensureLoaded();
     const path = this.config.userSessions?.userKeyPath ?? ['_auth_user_id'];
-    const previous = session.get(path[0]);
-    session.set(path[0], path.length === 1 ? userId : withPath(previous, path.slice(1), userId));
-    try {
-      await session.cycleKey(); // the new row is written with its user, under the user's lock
-    } catch (error) {
-      // Nothing was stored: the request's session goes back to what it was, unsaved.
-      if (previous === undefined) session.pop(path[0], undefined);
-      else session.set(path[0], previous);
-      session.modified = false;
-      throw error;
-    }
+    await signInUnderNewKey(session, { [path[0]]: path.length === 1 ? userId : withPath(session.get(path[0]), path.slice(1), userId) });
   }
 
   /** The user's live sessions, most recently active first; `current` marks the asking request's one. */

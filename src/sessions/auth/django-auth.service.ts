@@ -1,0 +1,175 @@
+/**
+ * Django's `django.contrib.auth` login state over the sessions: `get_user`, `authenticate`
+ * (ModelBackend), `login`, `logout` and `update_session_auth_hash`, writing and accepting exactly
+ * what Django does, so a user signed in on either side is signed in on both.
+ */
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import type { ObjectLiteral, Repository } from 'typeorm';
+import type { AnySession } from '../session';
+import { SESSIONS_CONFIG } from '../sessions.constants';
+import type { SessionsConfig } from '../sessions.options';
+import { getSession } from '../http/session.request';
+import { signInUnderNewKey } from '../user-sessions/session-cap';
+import { BACKEND_SESSION_KEY, DJANGO_AUTH_MODULE_OPTIONS, DJANGO_USER_REPOSITORY, HASH_SESSION_KEY, SESSION_KEY } from './django-auth.constants';
+import { resolveDjangoAuthOptions, type DjangoAuthConfig, type DjangoAuthModuleOptions } from './django-auth.options';
+import type { AbstractDjangoUser } from './django-user.entity';
+import { checkPassword, DEFAULT_PBKDF2_ITERATIONS, makePassword, MAX_PASSWORD_LENGTH } from './password-hashers';
+import { PasswordCheckSlots } from './password-check-slots';
+import { resolveRequestUser } from './request-user';
+import { sameHash, sessionAuthHash } from './session-auth-hash';
+
+/** At start-up: the user table is missing or lacks the columns signing in reads. */
+export class DjangoUserTableMissingError extends Error {
+  override name = 'DjangoUserTableMissingError';
+}
+
+const INTEGER_COLUMN_TYPES = new Set<unknown>([Number, 'int', 'int2', 'int4', 'integer', 'smallint', 'mediumint', 'tinyint']);
+const BIGINT_COLUMN_TYPES = new Set<unknown>(['bigint', 'int8']);
+
+@Injectable()
+export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoUser> implements OnApplicationBootstrap {
+  private readonly config: DjangoAuthConfig;
+  private readonly slots: PasswordCheckSlots;
+
+  constructor(
+    @Inject(DJANGO_AUTH_MODULE_OPTIONS) options: DjangoAuthModuleOptions,
+    @Inject(DJANGO_USER_REPOSITORY) private readonly users: Repository<User>,
+    @Inject(SESSIONS_CONFIG) private readonly sessions: SessionsConfig,
+  ) {
+    this.config = resolveDjangoAuthOptions(options, DEFAULT_PBKDF2_ITERATIONS);
+    this.slots = new PasswordCheckSlots(this.config.passwordChecks.concurrency, this.config.passwordChecks.maxWaiting);
+  }
+
+  /** Stops the app when the user table cannot be read, saying what to run (as the db engines do for theirs). */
+  async onApplicationBootstrap(): Promise<void> {
+    const { tableName, columns } = this.users.metadata;
+    try {
+      await this.users.createQueryBuilder('user').where('1 = 0').getMany();
+    } catch (error) {
+      throw new DjangoUserTableMissingError(
+        `Django's user table "${tableName}" is missing or lacks the columns of ${this.users.metadata.name} ` +
+          `(${columns.map((column) => column.databaseName).join(', ')}): ${(error as Error).message}. ` +
+          'Run Django\'s "manage.py migrate auth" on the database shared with Django, or map your user model with an entity extending AbstractDjangoUser (option userEntity).',
+      );
+    }
+  }
+
+  /** `get_session_auth_hash()` of the user under the current secret key. */
+  sessionAuthHash(user: User): string {
+    return sessionAuthHash(user.password ?? '', this.sessions.secretKey);
+  }
+
+  /**
+   * Django's `get_user(request)`: the session's user, or null (anonymous). A session naming an
+   * unknown backend, a missing or inactive user is anonymous; a session whose hash does not match the
+   * user's password under any secret key is flushed (the password changed: signed out everywhere);
+   * a match under a fallback key moves the session to a new key with the current key's hash.
+   */
+  async getUser(session: AnySession): Promise<User | null> {
+    await session.ensureLoaded();
+    if (!session.has(SESSION_KEY) || !session.has(BACKEND_SESSION_KEY)) return null;
+    const backend = session.get(BACKEND_SESSION_KEY);
+    if (typeof backend !== 'string' || !this.config.backends.includes(backend)) return null;
+    const id = this.primaryKeyOf(session.get(SESSION_KEY));
+    if (id === null) return null; // Django raises on an id its field cannot read; here it is anonymous
+    const user = await this.users.findOne({ where: { [this.primaryKeyProperty]: id } as never });
+    if (!user || !userCanAuthenticate(user)) return null;
+    const stored = session.get(HASH_SESSION_KEY);
+    const current = this.sessionAuthHash(user);
+    if (sameHash(stored, current)) return user;
+    if (stored && this.sessions.secretKeyFallbacks.some((secret) => sameHash(stored, sessionAuthHash(user.password ?? '', secret)))) {
+      await session.cycleKey();
+      session.set(HASH_SESSION_KEY, current);
+      return user;
+    }
+    await session.flush();
+    return null;
+  }
+
+  /** The user of the request's session, resolved once per request (the guard and `@DjangoUser()` share it). */
+  userOf(request: object): Promise<User | null> {
+    return resolveRequestUser(request, () => getSession(request).then((session) => this.getUser(session)));
+  }
+
+  /** The active user with this login name and password (ModelBackend's `authenticate`), or null. */
+  async authenticate(username: unknown, password: unknown): Promise<User | null> {
+    if (typeof username !== 'string' || typeof password !== 'string' || username.length > MAX_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return null;
+    const user = await this.users.findOne({ where: { [this.config.usernameField]: username } as never });
+    return this.slots.run(async () => {
+      if (!user) {
+        // Hash once anyway so an unknown name costs what a known one does (Django #20760).
+        await makePassword(password, { iterations: this.config.pbkdf2Iterations });
+        return null;
+      }
+      return (await checkPassword(password, user.password)) && userCanAuthenticate(user) ? user : null;
+    });
+  }
+
+  /**
+   * Django's `login(request, user)`: a session of another user (or with another password's hash) is
+   * flushed first; an anonymous one gets a new key; then the user's id (as text), backend and hash,
+   * and `last_login`. With the sessions' user index, the new key is written within
+   * `maxSessionsPerUser` (a refused login, 409, leaves the session as it was).
+   */
+  async login(session: AnySession, user: User, backend: string = this.config.backends[0]): Promise<void> {
+    await session.ensureLoaded();
+    const hash = this.sessionAuthHash(user);
+    const userId = String(user[this.primaryKeyProperty as keyof User]);
+    if (session.has(SESSION_KEY)) {
+      const signedIn = this.primaryKeyOf(session.get(SESSION_KEY));
+      if (signedIn === null || String(signedIn) !== userId || !sameHash(session.get(HASH_SESSION_KEY, ''), hash)) await session.flush();
+    }
+    const changes = { [SESSION_KEY]: userId, [BACKEND_SESSION_KEY]: backend, [HASH_SESSION_KEY]: hash };
+    if (session.has(SESSION_KEY)) session.update(changes);
+    else await signInUnderNewKey(session, changes);
+    if (this.users.metadata.findColumnWithPropertyName('lastLogin')) {
+      // Django's update_last_login (the user_logged_in signal's receiver).
+      const lastLogin = new Date();
+      await this.users.update({ [this.primaryKeyProperty]: user[this.primaryKeyProperty as keyof User] } as never, { lastLogin } as never);
+      user.lastLogin = lastLogin;
+    }
+  }
+
+  /** Django's `logout(request)`: the session flushed (its row deleted, its cookie removed). */
+  async logout(session: AnySession): Promise<void> {
+    await session.flush();
+  }
+
+  /**
+   * Django's `update_session_auth_hash(request, user)`: after changing the password of the signed-in
+   * user, keep this session signed in (new key, new hash) while every other one is signed out.
+   */
+  async updateSessionAuthHash(session: AnySession, user: User): Promise<void> {
+    await session.ensureLoaded();
+    await session.cycleKey();
+    const signedIn = this.primaryKeyOf(session.get(SESSION_KEY));
+    if (signedIn !== null && String(signedIn) === String(user[this.primaryKeyProperty as keyof User])) session.set(HASH_SESSION_KEY, this.sessionAuthHash(user));
+  }
+
+  /** Django's `make_password` with this module's iterations (run through the password-check slots). */
+  makePassword(password: string): Promise<string> {
+    return this.slots.run(() => makePassword(password, { iterations: this.config.pbkdf2Iterations }));
+  }
+
+  private get primaryKeyProperty(): string {
+    return this.users.metadata.primaryColumns[0].propertyName;
+  }
+
+  /** Django's `pk.to_python()` of the session's user id: an integer for integer keys; null when it cannot be one. */
+  private primaryKeyOf(value: unknown): string | number | null {
+    if (typeof value !== 'string' && typeof value !== 'number') return null;
+    const text = String(value).trim();
+    const type = this.users.metadata.primaryColumns[0].type;
+    if (INTEGER_COLUMN_TYPES.has(type)) {
+      const id = /^[+-]?\d{1,16}$/.test(text) ? Number(text) : NaN;
+      return Number.isSafeInteger(id) ? id : null;
+    }
+    if (BIGINT_COLUMN_TYPES.has(type)) return /^[+-]?\d{1,19}$/.test(text) ? BigInt(text).toString() : null;
+    return text === '' || text.length > 255 ? null : text;
+  }
+}
+
+/** ModelBackend's `user_can_authenticate`: inactive users cannot sign in; a model without `isActive` can. */
+function userCanAuthenticate(user: ObjectLiteral): boolean {
+  return user.isActive !== false;
+}

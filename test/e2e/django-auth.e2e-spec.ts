@@ -1,0 +1,255 @@
+/**
+ * The Django auth bridge (issue 16) over HTTP, against the example app with DJANGO_AUTH=true on a
+ * database holding Django's `auth_user`: `GET /me`, `POST /auth/login`, `POST /auth/logout`, on
+ * SQLite + Express and PostgreSQL + Fastify. What Django writes and accepts is checked by value: the
+ * session keys, the hash (HMAC of the password hash under SECRET_KEY), the key cycled at login, a
+ * stale hash flushing the session, a fallback key's hash rotated. The browser suite
+ * (test/browser/) proves the same against a running Django.
+ */
+import { Controller, Get, type INestApplication, type LoggerService, UseGuards } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import type { Server } from 'node:http';
+import request from 'supertest';
+import { loadConfig } from '../../example/app.config';
+import { AppModule } from '../../example/app.module';
+import { SessionStore } from '../../src/sessions';
+import { AllowAnonymous, DjangoAuthGuard, DjangoAuthModule, DjangoUser, DjangoUserEntity, DjangoUserTableMissingError, MODEL_BACKEND, sessionAuthHash } from '../../src/sessions/auth';
+import { createTestApp, storedSessionData, TEST_SECRET_KEY, type HttpPlatform } from '../support/app';
+import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
+import { createDjangoUserTable, djangoSql, insertDjangoUser, setDjangoPassword } from '../support/django-users';
+import { SessionCookieJar } from '../support/engine-http';
+
+jest.setTimeout(60_000);
+
+const OLD_SECRET_KEY = 'the-key-before-rotation-of-the-django-auth-suite';
+const silent: LoggerService = { log() {}, error() {}, warn() {}, debug() {}, verbose() {}, fatal() {} };
+
+interface Instance {
+  app: INestApplication;
+  server: Server;
+  store: SessionStore;
+  close(): Promise<void>;
+}
+
+async function startExampleApp(database: TestDatabase, platform: HttpPlatform, env: Record<string, string> = {}): Promise<Instance> {
+  const config = loadConfig({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, SECRET_KEY: TEST_SECRET_KEY, CLEARSESSIONS_CRON: 'false', HTTP_PLATFORM: platform, ...env });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+    .setLogger(silent)
+    .compile();
+  const app = platform === 'fastify' ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: silent }) : moduleRef.createNestApplication({ logger: silent });
+  await app.listen(0, '127.0.0.1');
+  return { app, server: app.getHttpServer() as Server, store: app.get(SessionStore), close: () => app.close() };
+}
+
+const SET_UPS: [string, DatabaseKind, HttpPlatform][] = [
+  ['db on SQLite, Express', 'sqlite', 'express'],
+  ['db on PostgreSQL, Fastify', 'postgres', 'fastify'],
+];
+
+describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
+  let database: TestDatabase;
+  let t: Instance;
+  let aliceId: number;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+    await createDjangoUserTable(database);
+    aliceId = await insertDjangoUser(database, { username: 'alice', password: 'correct horse' });
+    await insertDjangoUser(database, { username: 'bob', password: 'bob-pässwörd' });
+    await insertDjangoUser(database, { username: 'carol', password: 'carol', isActive: false });
+    await insertDjangoUser(database, { username: 'dave', encoded: '!unusablePasswordOfDave' });
+    t = await startExampleApp(database, platform);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await database?.drop();
+  });
+
+  async function call(method: 'get' | 'post', path: string, jar: SessionCookieJar, body?: object) {
+    const res = await request(t.server)[method](path).set('Cookie', jar.header).send(body);
+    jar.update(res.headers);
+    return res;
+  }
+  const login = (jar: SessionCookieJar, username: string, password: string) => call('post', '/auth/login', jar, { username, password });
+  const stored = (jar: SessionCookieJar) => storedSessionData(t.store, jar.value);
+  const alicePassword = async () => (await djangoSql<{ password: string }>(database, "SELECT password FROM auth_user WHERE username = 'alice'"))[0].password;
+
+  it('GET /me is 401 for an anonymous visitor, and sets no cookie', async () => {
+    const jar = new SessionCookieJar();
+    const res = await call('get', '/me', jar);
+    expect(res.status).toBe(401);
+    expect(res.headers['set-cookie']).toBeUndefined();
+  });
+
+  it("POST /auth/login writes exactly Django's login(): id as text, backend, hash, under a new key keeping the visitor's data", async () => {
+    const jar = new SessionCookieJar();
+    await call('get', '/counter', jar);
+    const anonymousKey = jar.value;
+    const res = await login(jar, 'alice', 'correct horse');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id: aliceId, username: 'alice' });
+    expect(jar.value).toMatch(/^[a-z0-9]{32}$/);
+    expect(jar.value).not.toBe(anonymousKey);
+    expect(await storedSessionData(t.store, anonymousKey)).toBeNull();
+    expect(await stored(jar)).toEqual({
+      count: 1,
+      _auth_user_id: String(aliceId),
+      _auth_user_backend: MODEL_BACKEND,
+      _auth_user_hash: sessionAuthHash(await alicePassword(), TEST_SECRET_KEY),
+    });
+    const [{ last_login }] = await djangoSql<{ last_login: unknown }>(database, "SELECT last_login FROM auth_user WHERE username = 'alice'");
+    expect(Date.now() - new Date(kind === 'sqlite' ? `${String(last_login)}Z` : String(last_login)).getTime()).toBeLessThan(60_000);
+    expect((await call('get', '/me', jar)).body).toEqual({ id: aliceId, username: 'alice' });
+  });
+
+  it.each([
+    ['a wrong password', 'alice', 'wrong'],
+    ['an unknown user', 'nobody', 'correct horse'],
+    ['an inactive user', 'carol', 'carol'],
+    ['an unusable password', 'dave', '!unusablePasswordOfDave'],
+    ['a username that is no string', 42, 'x'],
+  ])('POST /auth/login with %s is 401 and signs nobody in', async (_case, username, password) => {
+    const jar = new SessionCookieJar();
+    const res = await call('post', '/auth/login', jar, { username, password });
+    expect(res.status).toBe(401);
+    expect(jar.value).toBeUndefined();
+  });
+
+  it('logging in again as the same user keeps the key; as another user flushes the first one\'s data', async () => {
+    const jar = new SessionCookieJar();
+    await login(jar, 'alice', 'correct horse');
+    await call('get', '/counter', jar);
+    const aliceKey = jar.value;
+    await login(jar, 'alice', 'correct horse');
+    expect(jar.value).toBe(aliceKey); // Django cycles only an anonymous session or another user's
+    expect(await stored(jar)).toMatchObject({ count: 1 });
+    await login(jar, 'bob', 'bob-pässwörd');
+    expect(jar.value).not.toBe(aliceKey);
+    expect(await storedSessionData(t.store, aliceKey)).toBeNull();
+    expect(await stored(jar)).not.toHaveProperty('count');
+    expect((await call('get', '/me', jar)).body).toMatchObject({ username: 'bob' });
+  });
+
+  it('a password change elsewhere signs the session out: the next request is anonymous and the session is gone', async () => {
+    const jar = new SessionCookieJar();
+    await login(jar, 'alice', 'correct horse');
+    const key = jar.value;
+    await setDjangoPassword(database, 'alice', 'a new password');
+    const res = await call('get', '/me', jar);
+    expect(res.status).toBe(401);
+    expect(jar.value).toBeUndefined(); // the cookie deleted, as Django's flush does
+    expect(await storedSessionData(t.store, key)).toBeNull();
+    expect((await login(jar, 'alice', 'correct horse')).status).toBe(401);
+    expect((await login(jar, 'alice', 'a new password')).status).toBe(200);
+    await setDjangoPassword(database, 'alice', 'correct horse');
+  });
+
+  it('a forged login (client-written id and backend without the password hash) is anonymous and flushed', async () => {
+    const jar = new SessionCookieJar();
+    await call('post', '/session', jar, { _auth_user_id: String(aliceId), _auth_user_backend: MODEL_BACKEND, _auth_user_hash: 'f'.repeat(64) });
+    const key = jar.value;
+    expect((await call('get', '/me', jar)).status).toBe(401);
+    expect(await storedSessionData(t.store, key)).toBeNull();
+  });
+
+  it.each([
+    ['an id its primary key cannot hold', { _auth_user_id: 'x; DROP TABLE auth_user', _auth_user_backend: MODEL_BACKEND }],
+    ['a backend not in AUTHENTICATION_BACKENDS', { _auth_user_id: '1', _auth_user_backend: 'myapp.backends.Other' }],
+    ['a user that does not exist', { _auth_user_id: '999999', _auth_user_backend: MODEL_BACKEND }],
+  ])('a session with %s is anonymous (401) and keeps its data, as in Django', async (_case, data) => {
+    const jar = new SessionCookieJar();
+    await call('post', '/session', jar, data);
+    expect((await call('get', '/me', jar)).status).toBe(401);
+    expect(await stored(jar)).toEqual(data);
+  });
+
+  it('POST /auth/logout flushes the session: its row and cookie are gone, /me is 401', async () => {
+    const jar = new SessionCookieJar();
+    await login(jar, 'alice', 'correct horse');
+    const key = jar.value;
+    expect((await call('post', '/auth/logout', jar)).status).toBe(200);
+    expect(jar.value).toBeUndefined();
+    expect(await storedSessionData(t.store, key)).toBeNull();
+    expect((await call('get', '/me', jar.value === undefined ? new SessionCookieJar() : jar)).status).toBe(401);
+    const stale = new SessionCookieJar();
+    stale.value = key;
+    expect((await call('get', '/me', stale)).status).toBe(401);
+  });
+
+  it('a hash made under a fallback key is accepted once: the session moves to a new key with the current hash', async () => {
+    const oldApp = await startExampleApp(database, platform, { SECRET_KEY: OLD_SECRET_KEY });
+    const jar = new SessionCookieJar();
+    try {
+      const res = await request(oldApp.server).post('/auth/login').send({ username: 'alice', password: 'correct horse' }).expect(200);
+      jar.update(res.headers);
+    } finally {
+      await oldApp.close();
+    }
+    const rotated = await startExampleApp(database, platform, { SECRET_KEY_FALLBACKS: OLD_SECRET_KEY });
+    try {
+      const oldKey = jar.value;
+      const res = await request(rotated.server).get('/me').set('Cookie', jar.header).expect(200);
+      jar.update(res.headers);
+      expect(res.body).toEqual({ id: aliceId, username: 'alice' });
+      expect(jar.value).not.toBe(oldKey);
+      expect(await storedSessionData(rotated.store, oldKey)).toBeNull();
+      expect(await storedSessionData(rotated.store, jar.value)).toMatchObject({ _auth_user_hash: sessionAuthHash(await alicePassword(), TEST_SECRET_KEY) });
+      const again = new SessionCookieJar();
+      const fresh = await request(rotated.server).post('/auth/login').send({ username: 'alice', password: 'correct horse' }).expect(200);
+      again.update(fresh.headers);
+      const stranger = await startExampleApp(database, platform, { SECRET_KEY: 'an-unrelated-secret-key-of-the-django-auth-suite', SECRET_KEY_FALLBACKS: TEST_SECRET_KEY });
+      try {
+        // Signed and hashed under what is now a fallback key: still signed in.
+        expect((await request(stranger.server).get('/me').set('Cookie', again.header)).status).toBe(200);
+      } finally {
+        await stranger.close();
+      }
+    } finally {
+      await rotated.close();
+    }
+  });
+});
+
+@Controller('probe')
+class ProbeController {
+  @Get('optional')
+  @UseGuards(DjangoAuthGuard)
+  @AllowAnonymous()
+  optional(@DjangoUser() user: DjangoUserEntity | null): { user: string | null } {
+    return { user: user?.username ?? null };
+  }
+
+  @Get('unguarded')
+  unguarded(@DjangoUser() user: DjangoUserEntity | null): { user: string | null } {
+    return { user: user?.username ?? null };
+  }
+}
+
+describe('DjangoAuthModule in an app of its own', () => {
+  it('@AllowAnonymous() lets anonymous requests through with a null @DjangoUser(); without the guard the decorator is a clear error', async () => {
+    const database = await createTestDatabase('sqlite', undefined);
+    await createDjangoUserTable(database);
+    const t = await createTestApp({
+      database: { ...database, options: { ...database.options, entities: [...(database.options.entities as []), DjangoUserEntity] } },
+      imports: [DjangoAuthModule.forRoot({})],
+      controllers: [ProbeController],
+    });
+    try {
+      expect((await request(t.server).get('/probe/optional').expect(200)).body).toEqual({ user: null });
+      expect((await request(t.server).get('/probe/unguarded')).status).toBe(500);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.each(['sqlite', 'postgres'] as DatabaseKind[])('stops at start-up, saying what to run, when auth_user is missing (%s)', async (kind) => {
+    const database = await createTestDatabase(kind);
+    try {
+      await expect(startExampleApp(database, 'express')).rejects.toThrow(DjangoUserTableMissingError);
+      await expect(startExampleApp(database, 'express')).rejects.toThrow(/auth_user.*manage\.py migrate auth/s);
+    } finally {
+      await database.drop();
+    }
+  });
+});
