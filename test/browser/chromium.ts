@@ -1,0 +1,36 @@
+/**
+ * A real Chromium for browser suites (Debian's `chromium`, driven by playwright-core).
+ * `describeWithChromiumAndDjango` runs a suite only where both Chromium and Django are there; when
+ * either is missing, the suite is skipped locally but FAILS when CI=true.
+ */
+import { spawnSync } from 'node:child_process';
+import type { LaunchOptions } from 'playwright-core';
+import { DJANGO_PYTHON, DJANGO_VERSION } from '../django/django-peer';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const CHROMIUM_LAUNCH_OPTIONS: LaunchOptions = {
+  executablePath: CHROMIUM_PATH,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+};
+
+function chromiumMissing(): string | null {
+  const probe = spawnSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (probe.status === 0) return null;
+  return `Chromium cannot run at ${CHROMIUM_PATH}: ${(probe.error?.message ?? probe.stderr.trim()) || `exit ${String(probe.status)}`}`;
+}
+
+export function describeWithChromiumAndDjango(name: string, suite: () => void): void {
+  const missing = [chromiumMissing(), DJANGO_VERSION ? null : `Django (with psycopg2) is not importable by ${DJANGO_PYTHON}`].filter(Boolean).join('; ');
+  if (!missing) return describe(`${name} [Django ${DJANGO_VERSION!.join('.')}]`, suite);
+  if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('needs Chromium and Django: install chromium python3-django python3-psycopg2 (CI never skips this suite)', () => {
+        throw new Error(missing);
+      });
+    });
+  } else {
+    describe.skip(`${name} (skipped: ${missing})`, suite);
+  }
+}
