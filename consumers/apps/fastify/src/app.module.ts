@@ -1,7 +1,7 @@
 /**
  * Consumer app (d): Nest 12 ESM on Fastify, the `cached_db` engine: PostgreSQL plus the app's
  * CACHE_MANAGER (@nestjs/cache-manager) on Redis through @keyv/redis, which SessionsModule finds by
- * itself. Environment: DATABASE_URL, REDIS_URL, REDIS_NAMESPACE, SECRET_KEY, CLEARSESSIONS_CRON
+ * itself; Django's logins (`nest-django-sessions/auth`). Environment: DATABASE_URL, REDIS_URL, REDIS_NAMESPACE, SECRET_KEY, CLEARSESSIONS_CRON
  * ('false' disables the job), SESSION_MIGRATIONS=off.
  * `nest-django-sessions clearsessions dist/app.module.js` boots this module.
  */
@@ -11,7 +11,9 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { createKeyv } from '@keyv/redis';
 import { SessionsModule, sessionMigrations } from 'nest-django-sessions';
+import { DjangoAuthModule } from 'nest-django-sessions/auth';
 import { AppController } from './app.controller.js';
+import { AuthController } from './auth.controller.js';
 import { SignedInGuard } from './signed-in.guard.js';
 
 const cron = process.env.CLEARSESSIONS_CRON ?? '* * * * * *';
@@ -35,9 +37,10 @@ const cron = process.env.CLEARSESSIONS_CRON ?? '* * * * * *';
       engine: 'cached_db',
       clearExpired: { cron: cron === 'false' ? false : cron },
     }),
+    DjangoAuthModule.forRoot({ pbkdf2Iterations: 1000 }),
     ScheduleModule.forRoot(),
   ],
-  controllers: [AppController],
+  controllers: [AppController, AuthController],
   providers: [SignedInGuard],
 })
 export class AppModule {}

@@ -1,7 +1,8 @@
 /**
  * Consumer app (c): Nest 11 on TypeORM 0.3.x, CommonJS compiled with the classic
  * `module: commonjs` + node10 resolution (the package's `main`/`types`, not its `exports`), both
- * modules configured with forRootAsync, the `db` engine on PostgreSQL. Environment: DATABASE_URL,
+ * modules configured with forRootAsync, the `db` engine on PostgreSQL, Django's logins through the
+ * `nest-django-sessions/auth` entry point (found by node10 resolution through `typesVersions`). Environment: DATABASE_URL,
  * SECRET_KEY, CLEARSESSIONS_CRON ('false' disables the job), SESSION_MIGRATIONS=off.
  * `nest-django-sessions clearsessions dist/app.module.js` boots this module.
  */
@@ -9,7 +10,9 @@ import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SessionsModule, sessionMigrations, type SessionsModuleOptions } from 'nest-django-sessions';
+import { DjangoAuthModule } from 'nest-django-sessions/auth';
 import { AppController } from './app.controller';
+import { AuthController } from './auth.controller';
 import { SignedInGuard } from './signed-in.guard';
 
 function sessionsOptions(): SessionsModuleOptions {
@@ -34,9 +37,10 @@ function sessionsOptions(): SessionsModuleOptions {
       }),
     }),
     SessionsModule.forRootAsync({ useFactory: sessionsOptions }),
+    DjangoAuthModule.forRootAsync({ useFactory: () => ({ pbkdf2Iterations: 1000 }) }),
     ScheduleModule.forRoot(),
   ],
-  controllers: [AppController],
+  controllers: [AppController, AuthController],
   providers: [SignedInGuard],
 })
 export class AppModule {}
