@@ -6,15 +6,16 @@
  * stale hash flushing the session, a fallback key's hash rotated. The browser suite
  * (test/browser/) proves the same against a running Django.
  */
-import { Controller, Get, type INestApplication, type LoggerService, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, type INestApplication, type LoggerService, Post, UnauthorizedException, UseGuards } from '@nestjs/common';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { loadConfig } from '../../example/app.config';
 import { AppModule } from '../../example/app.module';
-import { SessionStore } from '../../src/sessions';
-import { AllowAnonymous, DjangoAuthGuard, DjangoAuthModule, DjangoUser, DjangoUserEntity, DjangoUserTableMissingError, MODEL_BACKEND, sessionAuthHash } from '../../src/sessions/auth';
+import { Session, SessionStore } from '../../src/sessions';
+import { AbstractDjangoUser, AllowAnonymous, DjangoAuthGuard, DjangoAuthModule, DjangoAuthService, DjangoUser, DjangoUserEntity, DjangoUserTableMissingError, makePassword, MODEL_BACKEND, sessionAuthHash } from '../../src/sessions/auth';
 import { createTestApp, storedSessionData, TEST_SECRET_KEY, type HttpPlatform } from '../support/app';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
 import { createDjangoUserTable, djangoSql, insertDjangoUser, setDjangoPassword } from '../support/django-users';
@@ -225,6 +226,97 @@ class ProbeController {
     return { user: user?.username ?? null };
   }
 }
+
+/** A custom user model (Django's AUTH_USER_MODEL): text primary key, email as USERNAME_FIELD, no is_active. */
+@Entity({ name: 'accounts_account' })
+class AccountEntity extends AbstractDjangoUser {
+  @PrimaryColumn({ name: 'id', type: 'varchar', length: 36 })
+  id: string;
+
+  @Column({ name: 'email', type: 'varchar', length: 254 })
+  email: string;
+}
+
+@Controller('account')
+class AccountController {
+  constructor(private readonly auth: DjangoAuthService<AccountEntity>) {}
+
+  @Post('login')
+  @HttpCode(200)
+  async login(@Session() session: Session, @Body() body: { email: string; password: string }): Promise<{ id: string }> {
+    const user = await this.auth.authenticate(body.email, body.password);
+    if (!user) throw new UnauthorizedException();
+    await this.auth.login(session, user);
+    return { id: user.id };
+  }
+
+  @Get('me')
+  @UseGuards(DjangoAuthGuard)
+  me(@DjangoUser() user: AccountEntity): { email: string } {
+    return { email: user.email };
+  }
+
+  /** A password change on Nest: the new hash stored, this session kept signed in (update_session_auth_hash). */
+  @Post('password')
+  @HttpCode(200)
+  @UseGuards(DjangoAuthGuard)
+  async changePassword(@Session() session: Session, @DjangoUser() user: AccountEntity, @Body() body: { password: string }): Promise<Record<string, never>> {
+    await this.auth.setPassword(user, body.password);
+    await this.auth.updateSessionAuthHash(session, user);
+    return {};
+  }
+}
+
+describe('DjangoAuthModule with a custom user entity (text key, email login, no is_active)', () => {
+  const id = '5b3e1c2a-8f1d-4c8e-9a8e-1f2b3c4d5e6f';
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    await djangoSql(database, 'CREATE TABLE "accounts_account" ("id" varchar(36) NOT NULL PRIMARY KEY, "password" varchar(128) NOT NULL, "last_login" datetime NULL, "email" varchar(254) NOT NULL)');
+    await djangoSql(database, 'INSERT INTO accounts_account VALUES ($1, $2, NULL, $3)', [id, await makePassword('first', { iterations: 1000 }), 'a@example.com']);
+    // Django 5.2's cost: each check holds a thread for a noticeable time.
+    await djangoSql(database, 'INSERT INTO accounts_account VALUES ($1, $2, NULL, $3)', ['slow', await makePassword('slow', { iterations: 1_000_000 }), 'slow@example.com']);
+    t = await createTestApp({
+      database: { ...database, options: { ...database.options, entities: [...(database.options.entities as []), AccountEntity] } },
+      imports: [DjangoAuthModule.forRoot({ usernameField: 'email', pbkdf2Iterations: 1000, userEntity: AccountEntity, passwordChecks: { concurrency: 1, maxWaiting: 2 } })],
+      controllers: [AccountController, ProbeController],
+    });
+  });
+  afterAll(() => t?.close());
+
+  it('login, and a password change on Nest keeps this session and signs out the others', async () => {
+    const [phone, laptop] = [new SessionCookieJar(), new SessionCookieJar()];
+    for (const jar of [phone, laptop]) {
+      const res = await request(t.server).post('/account/login').send({ email: 'a@example.com', password: 'first' }).expect(200);
+      expect(res.body).toEqual({ id });
+      jar.update(res.headers);
+    }
+    expect(await storedSessionData(t.store, phone.value)).toMatchObject({ _auth_user_id: id });
+    const phoneKey = phone.value;
+    const changed = await request(t.server).post('/account/password').set('Cookie', phone.header).send({ password: 'second' }).expect(200);
+    phone.update(changed.headers);
+    expect(phone.value).not.toBe(phoneKey);
+    expect((await request(t.server).get('/account/me').set('Cookie', phone.header).expect(200)).body).toEqual({ email: 'a@example.com' });
+    expect((await request(t.server).get('/account/me').set('Cookie', laptop.header)).status).toBe(401);
+    expect((await request(t.server).post('/account/login').send({ email: 'a@example.com', password: 'first' })).status).toBe(401);
+    const [{ last_login }] = await djangoSql<{ last_login: string | null }>(database, "SELECT last_login FROM accounts_account WHERE id = $1", [id]);
+    expect(last_login).not.toBeNull();
+  });
+
+  it('a login flood: one check at a time, two waiting, the rest 503 at once; other requests are served meanwhile', async () => {
+    const flood = Array.from({ length: 10 }, () => request(t.server).post('/account/login').send({ email: 'slow@example.com', password: 'wrong' }).then((res) => res.status));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await request(t.server).get('/probe/optional').expect(200)).body).toEqual({ user: null });
+    const statuses = await Promise.all(flood);
+    // 3 when all 10 arrive within the first check (~0.3 s); a slow arrival may find a slot free.
+    expect(statuses.filter((status) => status === 401).length).toBeGreaterThanOrEqual(3);
+    expect(statuses.filter((status) => status === 503).length).toBeGreaterThanOrEqual(5);
+    expect(statuses.every((status) => status === 401 || status === 503)).toBe(true);
+    expect((await request(t.server).post('/account/login').send({ email: 'slow@example.com', password: 'slow' })).status).toBe(200);
+  });
+});
 
 describe('DjangoAuthModule in an app of its own', () => {
   it('@AllowAnonymous() lets anonymous requests through with a null @DjangoUser(); without the guard the decorator is a clear error', async () => {

@@ -151,6 +151,16 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     return this.slots.run(() => makePassword(password, { iterations: this.config.pbkdf2Iterations }));
   }
 
+  /**
+   * Django's `user.set_password(raw)` + `save(update_fields=['password'])`: every session signed in
+   * with the old password is signed out at its next request, on both sites (keep the current one
+   * with `updateSessionAuthHash`).
+   */
+  async setPassword(user: User, password: string): Promise<void> {
+    user.password = await this.makePassword(password);
+    await this.users.update({ [this.primaryKeyProperty]: user[this.primaryKeyProperty as keyof User] } as never, { password: user.password } as never);
+  }
+
   private get primaryKeyProperty(): string {
     return this.users.metadata.primaryColumns[0].propertyName;
   }

@@ -7,9 +7,11 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 export abstract class AbstractDjangoUser {
-  /** Stored in the session as text (`_auth_user_id`), as Django's `pk.value_to_string()` does. */
-  @PrimaryGeneratedColumn({ name: 'id' })
-  id: number | string;
+  /**
+   * The primary key, declared by the concrete entity as its model's (an integer, a bigint, a UUID…);
+   * stored in the session as text (`_auth_user_id`), as Django's `pk.value_to_string()` does.
+   */
+  abstract id: number | string;
 
   /** `<algorithm>$<iterations>$<salt>$<hash>` (see password-hashers.ts); the session hash is an HMAC of it. */
   @Column({ name: 'password', type: 'varchar', length: 128 })
@@ -22,7 +24,8 @@ export abstract class AbstractDjangoUser {
 /** Django's default `User` model: table `auth_user`. */
 @Entity({ name: 'auth_user' })
 export class DjangoUserEntity extends AbstractDjangoUser {
-  declare id: number;
+  @PrimaryGeneratedColumn({ name: 'id' })
+  id: number;
 
   @Column({ name: 'is_superuser', type: 'boolean', default: false })
   isSuperuser: boolean;
