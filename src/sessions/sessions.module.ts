@@ -7,7 +7,8 @@ import { SessionStore } from './engines/session-store';
 import { interceptSessionHandlers, SessionInterceptor } from './http/session.interceptor';
 import { SessionMiddleware } from './http/session.middleware';
 import { installResponseHook } from './http/response-hook';
-import { defineSessionAccessor, exposeSessionOnFastifyRequests } from './http/session.request';
+import { defineSessionAccessor } from './http/session.request';
+import { exposeSessionOnFastifyRequests, runSessionsOnFastifyRequests, type FastifyInstanceLike } from './http/fastify';
 import { SESSIONS_CONFIG } from './sessions.constants';
 import { ConfigurableModuleClass } from './sessions.module-definition';
 import { sessionsProviders } from './sessions.providers';
@@ -30,7 +31,7 @@ import { SessionEventsBridge } from './events/session-events.bridge';
     UserSessionsService,
     SessionEventsBridge,
   ],
-  exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService, UserSessionsService],
+  exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService, UserSessionsService, SessionMiddleware],
 })
 export class SessionsModule extends ConfigurableModuleClass implements NestModule {
   constructor(
@@ -45,7 +46,15 @@ export class SessionsModule extends ConfigurableModuleClass implements NestModul
 
   configure(): void {
     const adapter = this.adapterHost.httpAdapter;
-    exposeSessionOnFastifyRequests(adapter, (message) => new Logger('Sessions').warn(message));
+    // Before Nest builds the routes: only handlers that declare the session get the interceptor.
+    const controllers = this.discovery.getControllers().flatMap((wrapper) => (wrapper.metatype ? [wrapper.metatype as Type<unknown>] : []));
+    interceptSessionHandlers(controllers, this.interceptor, this.scanner);
+    if (adapter?.getType() === 'fastify') {
+      const fastify = adapter.getInstance() as FastifyInstanceLike;
+      exposeSessionOnFastifyRequests(fastify, (message) => new Logger('Sessions').warn(message));
+      runSessionsOnFastifyRequests(fastify, this.middleware);
+      return;
+    }
     if (adapter?.getType() === 'express') {
       // Express gives each request and response its app's prototypes: what every request needs
       // (`req.session`, the response hook's stand-ins) is put there once instead of on each of them.
@@ -53,9 +62,6 @@ export class SessionsModule extends ConfigurableModuleClass implements NestModul
       defineSessionAccessor(app.request, this.middleware.attachOnAccess);
       installResponseHook(app.response);
     }
-    // Before Nest builds the routes: only handlers that declare the session get the interceptor.
-    const controllers = this.discovery.getControllers().flatMap((wrapper) => (wrapper.metatype ? [wrapper.metatype as Type<unknown>] : []));
-    interceptSessionHandlers(controllers, this.interceptor, this.scanner);
     // Mounted on the HTTP server itself, for every request: ahead of the middleware of every module's
     // configure() (Nest mounts those later), without Nest's per-request path matching of a catch-all.
     adapter?.use((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => this.middleware.use(req, res, next));

@@ -114,11 +114,15 @@ function withClient(session: AnySession, req: IncomingMessage & { ip?: string })
 /**
  * Loads the session before the next middleware, for middleware that reads `req.session` data
  * synchronously, such as `passport.session()`: `consumer.apply(SessionLoadMiddleware, passport.session())`.
+ * On Fastify, where Nest middleware runs before the sessions' hook, it attaches the session first.
  * A failing store answers 503.
  */
 @Injectable()
 export class SessionLoadMiddleware implements NestMiddleware {
-  async use(req: IncomingMessage, _res: ServerResponse, next: (error?: unknown) => void): Promise<void> {
+  constructor(private readonly sessions: SessionMiddleware) {}
+
+  async use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void> {
+    if (!hasSession(req)) this.sessions.use(req, res, () => undefined);
     await getSession(req);
     next();
   }

@@ -151,27 +151,3 @@ export async function getSession<T extends object = SessionData>(req: AnyRequest
     throw sessionHttpError(error);
   }
 }
-
-interface FastifyInstanceLike {
-  hasRequestDecorator(name: string): boolean;
-  decorateRequest(name: string, accessor: { getter(this: AnyRequest): unknown }): void;
-}
-
-/**
- * Fastify hands guards, interceptors and `@Session()` of `@nestjs/common` its own request object,
- * while the middleware saw the raw one: make the wrapper's `req.session` read the raw request's view.
- * Skipped (with a warning) when another plugin already owns `request.session`.
- */
-export function exposeSessionOnFastifyRequests(adapter: { getType(): string; getInstance(): unknown } | undefined, warn: (message: string) => void): void {
-  if (adapter?.getType() !== 'fastify') return;
-  const fastify = adapter.getInstance() as FastifyInstanceLike;
-  if (fastify.hasRequestDecorator('session')) {
-    warn('Fastify request.session is already decorated by another plugin: use @Session() or getSession(req) from this package');
-    return;
-  }
-  fastify.decorateRequest('session', {
-    getter(this: AnyRequest) {
-      return sessionViewOf(this);
-    },
-  });
-}
