@@ -335,6 +335,32 @@ describe('DjangoAuthModule in an app of its own', () => {
     }
   });
 
+  it('a user database that fails answers 503 with a JSON body and keeps the session; it serves again when the database is back', async () => {
+    const database = await createTestDatabase('postgres');
+    await createDjangoUserTable(database);
+    await insertDjangoUser(database, { username: 'alice', password: 'pw' });
+    const t = await createTestApp({
+      database: { ...database, options: { ...database.options, entities: [...(database.options.entities as []), DjangoUserEntity] } },
+      sessions: { engine: 'signed_cookies' },
+      imports: [DjangoAuthModule.forRoot({})],
+      controllers: [AccountController, ProbeController],
+    });
+    try {
+      const jar = new SessionCookieJar();
+      jar.update((await request(t.server).post('/account/login').send({ email: 'alice', password: 'pw' }).expect(200)).headers);
+      await djangoSql(database, 'ALTER TABLE auth_user RENAME TO auth_user_away');
+      const res = await request(t.server).get('/probe/optional').set('Cookie', jar.header);
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ statusCode: 503, message: 'The user database is unavailable', error: 'Service Unavailable' });
+      expect(res.headers['set-cookie']).toBeUndefined(); // the session is kept for when the database is back
+      expect((await request(t.server).post('/account/login').send({ email: 'alice', password: 'pw' })).status).toBe(503);
+      await djangoSql(database, 'ALTER TABLE auth_user_away RENAME TO auth_user');
+      expect((await request(t.server).get('/probe/optional').set('Cookie', jar.header).expect(200)).body).toEqual({ user: 'alice' });
+    } finally {
+      await t.close();
+    }
+  });
+
   it.each(['sqlite', 'postgres'] as DatabaseKind[])('stops at start-up, saying what to run, when auth_user is missing (%s)', async (kind) => {
     const database = await createTestDatabase(kind);
     try {

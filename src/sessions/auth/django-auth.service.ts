@@ -3,8 +3,10 @@
  * (ModelBackend), `login`, `logout` and `update_session_auth_hash`, writing and accepting exactly
  * what Django does, so a user signed in on either side is signed in on both.
  */
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import type { ObjectLiteral, Repository } from 'typeorm';
+import { HttpException, Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationBootstrap } from '@nestjs/common';
+import type { FindOptionsWhere, ObjectLiteral, Repository } from 'typeorm';
+import { RecentlyLogged, safeLogText } from '../log-text';
+import { sessionHttpError } from '../session.errors';
 import type { AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -72,7 +74,7 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     if (typeof backend !== 'string' || !this.config.backends.includes(backend)) return null;
     const id = this.primaryKeyOf(session.get(SESSION_KEY));
     if (id === null) return null; // Django raises on an id its field cannot read; here it is anonymous
-    const user = await this.users.findOne({ where: { [this.primaryKeyProperty]: id } as never });
+    const user = await this.findUser({ [this.primaryKeyProperty]: id });
     if (!user || !userCanAuthenticate(user)) return null;
     const stored = session.get(HASH_SESSION_KEY);
     const current = this.sessionAuthHash(user);
@@ -88,13 +90,20 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
 
   /** The user of the request's session, resolved once per request (the guard and `@DjangoUser()` share it). */
   userOf(request: object): Promise<User | null> {
-    return resolveRequestUser(request, () => getSession(request).then((session) => this.getUser(session)));
+    return resolveRequestUser(request, async () => {
+      const session = await getSession(request);
+      try {
+        return await this.getUser(session);
+      } catch (error) {
+        throw sessionHttpError(error); // a flush or key rotation that failed: the session store's 503
+      }
+    });
   }
 
   /** The active user with this login name and password (ModelBackend's `authenticate`), or null. */
   async authenticate(username: unknown, password: unknown): Promise<User | null> {
     if (typeof username !== 'string' || typeof password !== 'string' || username.length > MAX_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return null;
-    const user = await this.users.findOne({ where: { [this.config.usernameField]: username } as never });
+    const user = await this.findUser({ [this.config.usernameField]: username });
     return this.slots.run(async () => {
       if (!user) {
         // Hash once anyway so an unknown name costs what a known one does (Django #20760).
@@ -115,18 +124,21 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     await session.ensureLoaded();
     const hash = this.sessionAuthHash(user);
     const userId = String(user[this.primaryKeyProperty as keyof User]);
-    if (session.has(SESSION_KEY)) {
-      const signedIn = this.primaryKeyOf(session.get(SESSION_KEY));
-      if (signedIn === null || String(signedIn) !== userId || !sameHash(session.get(HASH_SESSION_KEY, ''), hash)) await session.flush();
+    try {
+      if (session.has(SESSION_KEY)) {
+        const signedIn = this.primaryKeyOf(session.get(SESSION_KEY));
+        if (signedIn === null || String(signedIn) !== userId || !sameHash(session.get(HASH_SESSION_KEY, ''), hash)) await session.flush();
+      }
+      const changes = { [SESSION_KEY]: userId, [BACKEND_SESSION_KEY]: backend, [HASH_SESSION_KEY]: hash };
+      if (session.has(SESSION_KEY)) session.update(changes);
+      else await signInUnderNewKey(session, changes);
+    } catch (error) {
+      throw sessionHttpError(error); // the cap's 409 as it is; a failing store a 503
     }
-    const changes = { [SESSION_KEY]: userId, [BACKEND_SESSION_KEY]: backend, [HASH_SESSION_KEY]: hash };
-    if (session.has(SESSION_KEY)) session.update(changes);
-    else await signInUnderNewKey(session, changes);
     if (this.users.metadata.findColumnWithPropertyName('lastLogin')) {
       // Django's update_last_login (the user_logged_in signal's receiver).
-      const lastLogin = new Date();
-      await this.users.update({ [this.primaryKeyProperty]: user[this.primaryKeyProperty as keyof User] } as never, { lastLogin } as never);
-      user.lastLogin = lastLogin;
+      user.lastLogin = new Date();
+      await this.updateUser(user, { lastLogin: user.lastLogin });
     }
   }
 
@@ -158,7 +170,24 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
    */
   async setPassword(user: User, password: string): Promise<void> {
     user.password = await this.makePassword(password);
-    await this.users.update({ [this.primaryKeyProperty]: user[this.primaryKeyProperty as keyof User] } as never, { password: user.password } as never);
+    await this.updateUser(user, { password: user.password });
+  }
+
+  /** A user by `where`; a failing database is a 503 (logged once per 10 s), never a 500 with its message. */
+  private async findUser(where: Record<string, unknown>): Promise<User | null> {
+    try {
+      return await this.users.findOne({ where: where as FindOptionsWhere<User> });
+    } catch (error) {
+      throw userDatabaseError(error);
+    }
+  }
+
+  private async updateUser(user: User, changes: Record<string, unknown>): Promise<void> {
+    try {
+      await this.users.update({ [this.primaryKeyProperty]: user[this.primaryKeyProperty as keyof User] } as FindOptionsWhere<User>, changes as never);
+    } catch (error) {
+      throw userDatabaseError(error);
+    }
   }
 
   private get primaryKeyProperty(): string {
@@ -177,6 +206,15 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     if (BIGINT_COLUMN_TYPES.has(type)) return /^[+-]?\d{1,19}$/.test(text) ? BigInt(text).toString() : null;
     return text === '' || text.length > 255 ? null : text;
   }
+}
+
+const userDatabaseFailuresLogged = new RecentlyLogged(100, 10_000);
+
+function userDatabaseError(error: unknown): HttpException {
+  if (error instanceof HttpException) return error;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (userDatabaseFailuresLogged.firstTime(message)) new Logger('DjangoAuth').error(`The user table could not be read or written (answered 503): ${safeLogText(message, 500)}`);
+  return new ServiceUnavailableException('The user database is unavailable');
 }
 
 /** ModelBackend's `user_can_authenticate`: inactive users cannot sign in; a model without `isActive` can. */
