@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import type { LaunchOptions } from 'playwright-core';
-import { DJANGO_PYTHON, DJANGO_VERSION } from '../django/django-peer';
+import { DJANGO_MISSING, DJANGO_VERSION } from '../django/django-peer';
+import { describeWhereAvailable } from '../support/requirements';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -22,15 +23,6 @@ function chromiumMissing(): string | null {
 }
 
 export function describeWithChromiumAndDjango(name: string, suite: () => void): void {
-  const missing = [chromiumMissing(), DJANGO_VERSION ? null : `Django (with psycopg2) is not importable by ${DJANGO_PYTHON}`].filter(Boolean).join('; ');
-  if (!missing) return describe(`${name} [Django ${DJANGO_VERSION!.join('.')}]`, suite);
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs Chromium and Django: install chromium python3-django python3-psycopg2 (CI never skips this suite)', () => {
-        throw new Error(missing);
-      });
-    });
-  } else {
-    describe.skip(`${name} (skipped: ${missing})`, suite);
-  }
+  const missing = [chromiumMissing(), DJANGO_MISSING].filter(Boolean).join('; ') || null;
+  describeWhereAvailable(DJANGO_VERSION ? `${name} [Django ${DJANGO_VERSION.join('.')}]` : name, missing, 'Chromium and Django: install chromium python3-django python3-psycopg2', suite);
 }

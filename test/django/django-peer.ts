@@ -1,11 +1,12 @@
 /**
  * The Node side of test/django/django_peer.py: a real Django, one long-lived Python process per
  * database, answering JSON commands. `describeWithDjango` runs a suite only where Django can be
- * imported; when it cannot, the suite is skipped locally but FAILS when CI=true.
+ * imported (test/support/requirements.ts).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { describeWhereAvailable } from '../support/requirements';
 
 /** Debian's python3 has Django 3.2; set DJANGO_PYTHON to try another (e.g. .venv-django/bin/python). */
 export const DJANGO_PYTHON = process.env.DJANGO_PYTHON ?? '/usr/bin/python3';
@@ -25,18 +26,11 @@ export function djangoAtLeast(major: number, minor = 0): boolean {
   return DJANGO_VERSION !== null && (DJANGO_VERSION[0] > major || (DJANGO_VERSION[0] === major && DJANGO_VERSION[1] >= minor));
 }
 
+/** Django's reason to be missing, or null when it can be imported. */
+export const DJANGO_MISSING = 'error' in probe ? `Django (with psycopg2) is not importable by ${DJANGO_PYTHON}: ${probe.error}` : null;
+
 export function describeWithDjango(name: string, suite: () => void): void {
-  if (DJANGO_VERSION) return describe(`${name} [Django ${DJANGO_VERSION.join('.')}]`, suite);
-  const reason = `Django (with psycopg2) is not importable by ${DJANGO_PYTHON}: ${'error' in probe ? probe.error : ''}`;
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs Django: install python3-django python3-psycopg2 (CI never skips this suite)', () => {
-        throw new Error(reason);
-      });
-    });
-  } else {
-    describe.skip(`${name} (skipped: ${reason})`, suite);
-  }
+  describeWhereAvailable(DJANGO_VERSION ? `${name} [Django ${DJANGO_VERSION.join('.')}]` : name, DJANGO_MISSING, 'Django: install python3-django python3-psycopg2', suite);
 }
 
 /** `{"seconds": n}` (0: browser close), `{"date": iso}`, or `{"clear": true}`. */
