@@ -1,23 +1,35 @@
 /**
- * `npm run bench`: the example app per engine against the express-session peers and a no-session
- * ceiling, one server at a time, on the same three routes, over a pool of existing sessions.
+ * `npm run bench`: the example app per engine on Express and on Fastify against what a Nest user
+ * would set up instead (Nest's "Session" page: express-session on Express, @fastify/session on
+ * Fastify, each with connect-pg-simple and with connect-redis) and against the no-session Nest app
+ * of the same platform (the ceiling), one server at a time, on the same three routes, over a pool
+ * of existing sessions. `BENCH_SCALE=1` runs the at-scale comparison instead: the `db` engine on a
+ * table of a million live and a million expired sessions against the same engine on the small
+ * table, at 50 connections and at one, with the plans of its statements (bench/scale.ts).
+ *
  * The systems take turns over several rounds (a slow minute of a shared machine then hits all of
  * them, not one); every measured route runs on a server process of its own, warmed up on that route,
  * and starts on a vacuumed, checkpointed database (no system inherits another's dead rows). Prints
- * one table of medians over the rounds and writes it, with every round, to
- * bench/results/<timestamp>.json (README "Performance").
+ * one table of medians over the rounds and the goals' verdicts, and writes them, with every round,
+ * to bench/results/<timestamp>.json (README "Performance").
  *
- * Knobs (environment): BENCH_ROUNDS (default 4), BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 5),
- * BENCH_CONNECTIONS (50), BENCH_POOL (sessions, 300), BENCH_SYSTEMS (comma-separated system ids,
- * default all), BENCH_NODE_OPTIONS (extra node options for the servers, e.g. --cpu-prof).
+ * Knobs (environment): BENCH_ROUNDS (default 3), BENCH_DURATION (s, default 8), BENCH_WARMUP (s, 3),
+ * BENCH_CONNECTIONS (50), BENCH_POOL (sessions per system, 300), BENCH_PLATFORMS (express,fastify),
+ * BENCH_SYSTEMS (comma-separated system ids, default all but the opt-in ones), BENCH_ROUTES
+ * (untouched,read,increment or /ping,/session,/counter), BENCH_NODE_OPTIONS (extra node options for
+ * the servers, e.g. --cpu-prof); with BENCH_SCALE=1, BENCH_SCALE_LIVE (1000000),
+ * BENCH_SCALE_EXPIRED (1000000) and BENCH_SCALE_LOADED (10000, the live sessions the load goes to).
  */
 import autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'pg';
+import type { HttpPlatform } from './peers/nest-app';
+import { createScaleTable, explainStatements, sampleStatements, SCALE_DATABASE, type StatementPlan } from './scale';
 import {
   adminClient,
+  BENCH_DATABASE,
   createSessions,
   databaseUrl,
   dropDatabase,
@@ -36,36 +48,82 @@ import {
   type ServerSpec,
 } from './support';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
+type RouteName = 'untouched' | 'read' | 'increment';
+const ROUTES: Record<RouteName, string> = { untouched: '/ping', read: '/session', increment: '/counter' };
+const ALL_ROUTES = Object.keys(ROUTES) as RouteName[];
+const PLATFORM_NAMES: Record<HttpPlatform, string> = { express: 'Express', fastify: 'Fastify' };
+
+/** A comma-separated knob's values, or undefined when it is not set. */
+function listKnob(name: string): string[] | undefined {
+  return process.env[name]
+    ?.split(',')
+    .map((value) => value.trim())
+    .filter(Boolean);
+}
+
+const SCALE = process.env.BENCH_SCALE === '1';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const POOL_SIZE = Number(process.env.BENCH_POOL ?? 300);
 const NODE_OPTIONS = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
-
-type RouteName = 'untouched' | 'read' | 'increment';
-const ROUTES: Record<RouteName, string> = { untouched: '/ping', read: '/session', increment: '/counter' };
+const SCALE_TABLE = {
+  live: Number(process.env.BENCH_SCALE_LIVE ?? 1_000_000),
+  expired: Number(process.env.BENCH_SCALE_EXPIRED ?? 1_000_000),
+  loaded: Number(process.env.BENCH_SCALE_LOADED ?? 10_000),
+};
+const PLATFORMS = (listKnob('BENCH_PLATFORMS') ?? ['express', 'fastify']).map((platform) => {
+  if (platform !== 'express' && platform !== 'fastify') throw new Error(`BENCH_PLATFORMS takes express and fastify, got ${JSON.stringify(platform)}`);
+  return platform as HttpPlatform;
+});
+const ROUTE_FILTER = listKnob('BENCH_ROUTES')?.map((route) => {
+  const name = ALL_ROUTES.find((r) => r === route || ROUTES[r] === route);
+  if (!name) throw new Error(`BENCH_ROUTES takes ${ALL_ROUTES.join(', ')} (or their paths), got ${JSON.stringify(route)}`);
+  return name;
+});
+const SYSTEM_FILTER = listKnob('BENCH_SYSTEMS');
 
 interface System {
   id: string;
-  label: string;
+  /** Its name in the table: the same on every platform, or one per platform. */
+  label: string | Record<HttpPlatform, string>;
+  /** The server, without HTTP_PLATFORM and DATABASE_URL (the runner adds them). */
   server: ServerSpec;
+  /** Default: both. */
+  platforms?: HttpPlatform[];
   routes: RouteName[];
-  /** Whether the cookie pool comes from the server (false: random cookies, the server keeps no sessions). */
-  hasSessions: boolean;
-  /** The pool's sessions are signed in (the user index's POST /login). */
-  signedIn?: boolean;
+  /**
+   * The cookies of its load: random ones (`none`: it keeps no sessions), sessions a server of the
+   * system created (`created`: `GET /counter`; `signedIn`: the user index's `POST /login`), or the
+   * loaded sessions of the at-scale table.
+   */
+  sessions: 'none' | 'created' | 'signedIn' | 'scaleTable';
+  /** Its database (default: the small one, BENCH_DATABASE). */
+  database?: string;
+  /** Its concurrent connections (default BENCH_CONNECTIONS). */
+  connections?: number;
+  /** Runs only when BENCH_SYSTEMS names it. */
+  optIn?: boolean;
 }
 
-const common = { DATABASE_URL: databaseUrl(), REDIS_URL, SECRET_KEY };
-const exampleApp = (engine: string): ServerSpec => ({ script: ['example/dist/main.js'], env: { ...common, SESSION_ENGINE: engine } });
-const allRoutes: RouteName[] = ['untouched', 'read', 'increment'];
+const SESSION_ROUTES: RouteName[] = ['read', 'increment'];
+const common = { REDIS_URL, SECRET_KEY };
+const exampleApp = (engine: string, env: Record<string, string> = {}): ServerSpec => ({
+  script: ['example/dist/main.js'],
+  env: { ...common, SESSION_ENGINE: engine, ...env },
+});
+const peer = (script: string, store: 'pg' | 'redis'): ServerSpec => ({ script: [`bench/dist/bench/peers/${script}`], env: { ...common, BENCH_STORE: store } });
+const nestPeerLabel = (store: string): Record<HttpPlatform, string> => ({
+  express: `Nest + express-session + ${store}`,
+  fastify: `Nest + @fastify/session + ${store}`,
+});
 
 /**
- * In the order they run: the two sides of each goal next to each other (ceiling and db's /ping, db
- * and connect-pg-simple, connect-redis and cached_db), so that a goal's ratio compares measurements
- * seconds apart, not minutes; every other round runs the list, and each system's routes, backwards,
- * so neither side of a pair is always the later one.
+ * In the order they run, per platform: the two sides of each goal next to each other (the ceiling
+ * and db's /ping, db and connect-pg-simple, cache and cached_db around connect-redis), so that a
+ * goal's ratio compares measurements seconds apart, not minutes; every other round runs the list,
+ * and each system's routes, backwards, so neither side of a pair is always the later one.
  */
 const SYSTEMS: System[] = [
   {
@@ -73,49 +131,136 @@ const SYSTEMS: System[] = [
     label: 'ceiling: example app without sessions',
     server: { script: ['bench/dist/bench/peers/nest-no-sessions.js'], env: common },
     routes: ['untouched'],
-    hasSessions: false,
+    sessions: 'none',
   },
-  { id: 'db', label: 'ours: db (PostgreSQL)', server: exampleApp('db'), routes: allRoutes, hasSessions: true },
-  {
-    id: 'db-users',
-    label: 'ours: db + user index, signed in',
-    server: { ...exampleApp('db'), env: { ...common, SESSION_ENGINE: 'db', USER_SESSIONS: 'true' } },
-    routes: ['read', 'increment'],
-    hasSessions: true,
-    signedIn: true,
-  },
+  // Ours' /ping is measured on db alone: no engine's store is reached by an untouched request.
+  { id: 'db', label: 'ours: db (PostgreSQL)', server: exampleApp('db'), routes: ALL_ROUTES, sessions: 'created' },
+  { id: 'peer-pg', label: nestPeerLabel('connect-pg-simple'), server: peer('nest-session.js', 'pg'), routes: ALL_ROUTES, sessions: 'created' },
+  { id: 'cache', label: 'ours: cache (Redis)', server: exampleApp('cache'), routes: SESSION_ROUTES, sessions: 'created' },
+  { id: 'peer-redis', label: nestPeerLabel('connect-redis'), server: peer('nest-session.js', 'redis'), routes: ALL_ROUTES, sessions: 'created' },
+  { id: 'cached_db', label: 'ours: cached_db (PG + Redis)', server: exampleApp('cached_db'), routes: SESSION_ROUTES, sessions: 'created' },
+  { id: 'signed_cookies', label: 'ours: signed_cookies', server: exampleApp('signed_cookies'), routes: SESSION_ROUTES, sessions: 'created' },
   {
     id: 'express-pg',
-    label: 'express-session + connect-pg-simple',
-    server: { script: ['bench/dist/bench/peers/express-session.js'], env: { ...common, BENCH_STORE: 'pg' } },
-    routes: allRoutes,
-    hasSessions: true,
+    label: 'Express without Nest + express-session + connect-pg-simple',
+    server: peer('express-session.js', 'pg'),
+    platforms: ['express'],
+    routes: ALL_ROUTES,
+    sessions: 'created',
+    optIn: true,
   },
   {
     id: 'express-redis',
-    label: 'express-session + connect-redis',
-    server: { script: ['bench/dist/bench/peers/express-session.js'], env: { ...common, BENCH_STORE: 'redis' } },
-    routes: allRoutes,
-    hasSessions: true,
+    label: 'Express without Nest + express-session + connect-redis',
+    server: peer('express-session.js', 'redis'),
+    platforms: ['express'],
+    routes: ALL_ROUTES,
+    sessions: 'created',
+    optIn: true,
   },
-  { id: 'cached_db', label: 'ours: cached_db (PG + Redis)', server: exampleApp('cached_db'), routes: allRoutes, hasSessions: true },
-  { id: 'cache', label: 'ours: cache (Redis)', server: exampleApp('cache'), routes: allRoutes, hasSessions: true },
-  { id: 'signed_cookies', label: 'ours: signed_cookies', server: exampleApp('signed_cookies'), routes: allRoutes, hasSessions: true },
+  {
+    id: 'db-users',
+    label: 'ours: db + user index, signed in',
+    server: exampleApp('db', { USER_SESSIONS: 'true' }),
+    platforms: ['express'],
+    routes: SESSION_ROUTES,
+    sessions: 'signedIn',
+    optIn: true,
+  },
 ];
+
+const thousands = (n: number) => n.toLocaleString('en-US').replace(/,/g, ' ');
+const scaleLabel = `${thousands(SCALE_TABLE.live)} live + ${thousands(SCALE_TABLE.expired)} expired sessions, load over ${thousands(SCALE_TABLE.loaded)}`;
+
+/** BENCH_SCALE=1: the small table and the large one at BENCH_CONNECTIONS next to each other (the goals' pairs), and each at one connection. */
+const SCALE_SYSTEMS: System[] = [
+  { id: 'db-1conn', label: `ours: db, ${POOL_SIZE} sessions, 1 connection`, server: exampleApp('db'), routes: SESSION_ROUTES, sessions: 'created', connections: 1 },
+  { id: 'db', label: `ours: db, ${POOL_SIZE} sessions`, server: exampleApp('db'), routes: SESSION_ROUTES, sessions: 'created' },
+  { id: 'db-scale', label: `ours: db, ${scaleLabel}`, server: exampleApp('db'), routes: SESSION_ROUTES, sessions: 'scaleTable', database: SCALE_DATABASE },
+  {
+    id: 'db-scale-1conn',
+    label: `ours: db, ${scaleLabel}, 1 connection`,
+    server: exampleApp('db'),
+    routes: SESSION_ROUTES,
+    sessions: 'scaleTable',
+    database: SCALE_DATABASE,
+    connections: 1,
+  },
+];
+
+interface Goal {
+  ours: [string, RouteName];
+  theirs: [string, RouteName];
+  /** The least ratio of the two sides' req/s that meets it. */
+  goal: number;
+}
+
+/** Issue 17's goals, on each platform. */
+const GOALS: Goal[] = [
+  { ours: ['db', 'untouched'], theirs: ['ceiling', 'untouched'], goal: 0.95 },
+  { ours: ['db', 'read'], theirs: ['peer-pg', 'read'], goal: 3 },
+  { ours: ['db', 'increment'], theirs: ['peer-pg', 'increment'], goal: 3 },
+  { ours: ['cache', 'read'], theirs: ['peer-redis', 'read'], goal: 1.2 },
+  { ours: ['cache', 'increment'], theirs: ['peer-redis', 'increment'], goal: 1.2 },
+  { ours: ['cached_db', 'read'], theirs: ['peer-redis', 'read'], goal: 1.2 },
+];
+
+const SCALE_GOALS: Goal[] = [
+  { ours: ['db-scale', 'read'], theirs: ['db', 'read'], goal: 0.9 },
+  { ours: ['db-scale', 'increment'], theirs: ['db', 'increment'], goal: 0.9 },
+];
+
+/** A system on a platform: what runs one server per route. */
+interface Subject {
+  system: System;
+  platform: HttpPlatform;
+  label: string;
+  server: ServerSpec;
+  database: string;
+  connections: number;
+  routes: RouteName[];
+}
+
+function subjects(systems: System[]): Subject[] {
+  const chosen = systems.filter((s) => (SYSTEM_FILTER ? SYSTEM_FILTER.includes(s.id) : !s.optIn));
+  return PLATFORMS.flatMap((platform) =>
+    chosen
+      .filter((system) => system.platforms?.includes(platform) ?? true)
+      .map((system) => {
+        const database = system.database ?? BENCH_DATABASE;
+        return {
+          system,
+          platform,
+          label: typeof system.label === 'string' ? system.label : system.label[platform],
+          server: { ...system.server, env: { ...system.server.env, HTTP_PLATFORM: platform, DATABASE_URL: databaseUrl(database) } },
+          database,
+          connections: system.connections ?? CONNECTIONS,
+          routes: system.routes.filter((route) => !ROUTE_FILTER || ROUTE_FILTER.includes(route)),
+        };
+      })
+      .filter((subject) => subject.routes.length > 0),
+  );
+}
 
 interface Row {
   round: number;
+  platform: HttpPlatform;
   system: string;
   label: string;
   route: RouteName;
   path: string;
+  connections: number;
   requestsPerSecond: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
   requests: number;
   non2xx: number;
   errors: number;
+  errorMessages: Record<string, number>;
   postgresPerRequest: number;
+  /** Blocks PostgreSQL read from outside its buffer cache, and the WAL it wrote (the whole server's: the bench's on a quiet machine). */
+  postgresBlocksReadPerRequest: number;
+  walBytesPerRequest: number;
   redisPerRequest: number;
   redisCommandsPerRequest: Record<string, number>;
   /** CPU time per request of the server under test, and of the stores (PostgreSQL backends + Redis). */
@@ -124,7 +269,9 @@ interface Row {
 }
 
 interface Skipped {
+  /** 0: every round (its pool could not be made). */
   round: number;
+  platform: HttpPlatform;
   system: string;
   reason: string;
 }
@@ -139,7 +286,7 @@ interface Summary extends Row {
 function summarise(rows: Row[]): Summary[] {
   const groups = new Map<string, Row[]>();
   for (const row of rows) {
-    const id = `${row.system} ${row.route}`;
+    const id = `${row.platform} ${row.system} ${row.route}`;
     groups.set(id, [...(groups.get(id) ?? []), row]);
   }
   return [...groups.values()].map((runs) => {
@@ -154,46 +301,126 @@ function summarise(rows: Row[]): Summary[] {
   });
 }
 
-function load(url: string, path: string, cookies: string[], duration: number): Promise<{
-  requests: { average: number; sent: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}> {
-  let next = 0;
-  return autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration,
-    requests: [
-      {
-        method: 'GET',
-        path,
-        setupRequest: (request: { headers?: Record<string, string> }) => {
-          request.headers = { ...request.headers, cookie: cookies[next++ % cookies.length] };
-          return request;
-        },
-      },
-    ],
-  });
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** The value below which `fraction` of the sorted values lie (nearest rank). */
+function percentile(sorted: number[], fraction: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)];
 }
 
-const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+interface LoadResult {
+  requestsPerSecond: number;
+  sent: number;
+  /** Of every response, from autocannon's own timings (its histogram keeps whole milliseconds). */
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  non2xx: number;
+  errors: number;
+  /** The failed requests' errors (timeouts included), by message. */
+  errorMessages: Record<string, number>;
+}
+
+/** `length`: a duration in seconds, or an amount of requests. */
+function load(url: string, path: string, cookies: string[], connections: number, length: { duration: number } | { amount: number }): Promise<LoadResult> {
+  let next = 0;
+  const latencies: number[] = [];
+  const errorMessages: Record<string, number> = {};
+  return new Promise((resolve, reject) => {
+    const tracker = autocannon(
+      {
+        url,
+        connections,
+        ...length,
+        requests: [
+          {
+            method: 'GET',
+            path,
+            setupRequest: (request: { headers?: Record<string, string> }) => {
+              request.headers = { ...request.headers, cookie: cookies[next++ % cookies.length] };
+              return request;
+            },
+          },
+        ],
+      },
+      (error: Error | null, result: { requests: { average: number; sent: number }; non2xx: number; errors: number; timeouts: number }) => {
+        if (error) return reject(error);
+        latencies.sort((a, b) => a - b);
+        resolve({
+          requestsPerSecond: result.requests.average,
+          sent: result.requests.sent,
+          latencyP50Ms: round(percentile(latencies, 0.5)),
+          latencyP99Ms: round(percentile(latencies, 0.99)),
+          non2xx: result.non2xx,
+          errors: result.errors + result.timeouts,
+          errorMessages,
+        });
+      },
+    );
+    tracker.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => latencies.push(responseTimeMs));
+    tracker.on('reqError', (error: Error) => {
+      errorMessages[error.message] = (errorMessages[error.message] ?? 0) + 1;
+    });
+  });
+}
 
 function randomCookies(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `sessionid=${i.toString(36).padStart(32, 'x')}`);
 }
 
-/** The cookies of the pool: sessions made by a server of the system (stopped after), or random ones. */
-async function sessionPool(system: System): Promise<string[]> {
-  if (!system.hasSessions) return randomCookies(POOL_SIZE);
-  const server = await startServer(system.server, NODE_OPTIONS);
-  try {
-    return await createSessions(server.url, POOL_SIZE, { signIn: system.signedIn });
-  } finally {
-    await server.stop();
+/** The first line of an error that says what went wrong (a server's output ends the message). */
+function reasonOf(error: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  const lines = (error as Error).message.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  return lines.find((l) => /error/i.test(l) && !/^\s+at /.test(l))?.trim() ?? lines[0];
+}
+
+interface Pools {
+  cookies: Map<Subject, string[]>;
+  /** The loaded keys of the at-scale table, when a subject uses it. */
+  scaleKeys?: string[];
+}
+
+/**
+ * The cookies of every subject's load, made before the first round (so that no pair of a goal is
+ * split by a pool's making): by a server of the subject (stopped after), or, for the at-scale
+ * table, by createScaleTable. The sessions live on in their stores between rounds (the databases
+ * are settled, never emptied, and Redis keeps its keys). A subject whose pool fails is skipped.
+ */
+async function makePools(all: Subject[], admin: Client, skipped: Skipped[]): Promise<Pools> {
+  const pools: Pools = { cookies: new Map() };
+  for (const subject of all) {
+    const { system, server } = subject;
+    try {
+      if (system.sessions === 'none') {
+        pools.cookies.set(subject, randomCookies(POOL_SIZE));
+      } else if (system.sessions === 'scaleTable') {
+        if (!pools.scaleKeys) {
+          const started = Date.now();
+          pools.scaleKeys = await createScaleTable(admin, server, SCALE_TABLE);
+          console.error(`  at-scale table made, its ${thousands(pools.scaleKeys.length)} loaded sessions read back, in ${Math.round((Date.now() - started) / 1000)} s`);
+        }
+        pools.cookies.set(subject, pools.scaleKeys.map((key) => `sessionid=${key}`));
+      } else {
+        const running = await startServer(server, NODE_OPTIONS);
+        try {
+          pools.cookies.set(subject, await createSessions(running.url, POOL_SIZE, { signIn: system.sessions === 'signedIn' }));
+        } finally {
+          await running.stop();
+        }
+      }
+    } catch (error) {
+      skipped.push({ round: 0, platform: subject.platform, system: system.id, reason: `no sessions: ${reasonOf(error)}` });
+      console.error(`  ${subject.platform} ${system.id} skipped: no sessions: ${reasonOf(error)}`);
+    }
   }
+  return pools;
+}
+
+interface Services {
+  admin: Client;
+  redis: { client: RedisClient; pid: number | undefined };
+  /** The statements seen on the at-scale table (bench/scale.ts). */
+  scaleStatements: Set<string>;
 }
 
 /**
@@ -201,42 +428,53 @@ async function sessionPool(system: System): Promise<string[]> {
  * not depend on what the process served before it (the sessions it created, the other routes' code
  * and garbage), which differs between systems — the ceiling only ever serves /ping.
  */
-async function benchSystem(roundNumber: number, system: System, admin: Client, redis: { client: RedisClient; pid: number | undefined }): Promise<Row[]> {
-  const cookies = await sessionPool(system);
+async function benchSubject(roundNumber: number, subject: Subject, cookies: string[], { admin, redis, scaleStatements }: Services): Promise<Row[]> {
   const rows: Row[] = [];
   const backwards = roundNumber % 2 === 0;
-  for (const route of backwards ? [...system.routes].reverse() : system.routes) {
+  for (const route of backwards ? [...subject.routes].reverse() : subject.routes) {
     const path = ROUTES[route];
-    await settleDatabase();
-    const server = await startServer(system.server, NODE_OPTIONS);
+    await settleDatabase(subject.database);
+    const server = await startServer(subject.server, NODE_OPTIONS);
     try {
-      if (WARMUP > 0) await load(server.url, path, cookies, WARMUP);
-      const postgresBefore = await postgresCounts(admin);
+      // Every session of the pool once, then the timed warm-up. settleDatabase's checkpoint makes
+      // PostgreSQL log whole every page a later write first changes (full-page writes): at scale a
+      // few pages per session, which a short run would otherwise pay on most of its writes,
+      // unlike a server between two checkpoints minutes apart.
+      await load(server.url, path, cookies, CONNECTIONS, { amount: cookies.length });
+      if (WARMUP > 0) await load(server.url, path, cookies, subject.connections, { duration: WARMUP });
+      const postgresBefore = await postgresCounts(admin, subject.database);
       await resetRedisCounts(redis.client);
       const serverCpuBefore = processCpuMs(server.process.pid);
       const redisCpuBefore = processCpuMs(redis.pid);
-      const result = await load(server.url, path, cookies, DURATION);
+      const stopSampling = subject.database === SCALE_DATABASE ? sampleStatements(admin, SCALE_DATABASE, scaleStatements) : undefined;
+      const result = await load(server.url, path, cookies, subject.connections, { duration: DURATION });
+      await stopSampling?.();
       const serverCpuMs = processCpuMs(server.process.pid) - serverCpuBefore;
       const redisCpuMs = processCpuMs(redis.pid) - redisCpuBefore;
-      const postgresAfter = await postgresCounts(admin);
+      const postgresAfter = await postgresCounts(admin, subject.database);
       const postgres = postgresAfter.statements - postgresBefore.statements;
       const redisCounts = await redisCommandCounts(redis.client);
-      const sent = result.requests.sent;
+      const { sent } = result;
       const perRequestUs = (ms: number) => round((ms * 1000) / sent, 0);
       const redisTotal = Object.values(redisCounts).reduce((a, b) => a + b, 0);
       rows.push({
         round: roundNumber,
-        system: system.id,
-        label: system.label,
+        platform: subject.platform,
+        system: subject.system.id,
+        label: subject.label,
         route,
         path,
-        requestsPerSecond: round(result.requests.average, 0),
-        latencyP50Ms: result.latency.p50,
-        latencyP99Ms: result.latency.p99,
+        connections: subject.connections,
+        requestsPerSecond: round(result.requestsPerSecond, 0),
+        latencyP50Ms: result.latencyP50Ms,
+        latencyP99Ms: result.latencyP99Ms,
         requests: sent,
         non2xx: result.non2xx,
-        errors: result.errors + result.timeouts,
+        errors: result.errors,
+        errorMessages: result.errorMessages,
         postgresPerRequest: round(postgres / sent),
+        postgresBlocksReadPerRequest: round((postgresAfter.blocksRead - postgresBefore.blocksRead) / sent),
+        walBytesPerRequest: round((postgresAfter.walBytes - postgresBefore.walBytes) / sent, 0),
         redisPerRequest: round(redisTotal / sent),
         redisCommandsPerRequest: Object.fromEntries(Object.entries(redisCounts).map(([command, n]) => [command, round(n / sent)])),
         serverCpuUsPerRequest: perRequestUs(serverCpuMs),
@@ -245,12 +483,13 @@ async function benchSystem(roundNumber: number, system: System, admin: Client, r
     } finally {
       await server.stop();
     }
-    console.error(`  round ${roundNumber}: ${system.id} ${path}: ${rows.at(-1)!.requestsPerSecond} req/s`);
+    console.error(`  round ${roundNumber}: ${subject.platform} ${subject.system.id} ${path}: ${rows.at(-1)!.requestsPerSecond} req/s`);
   }
   return rows;
 }
 
 interface Target {
+  platform: HttpPlatform;
   claim: string;
   /**
    * The verdict's ratio: the median of the per-round ratios (`rounds`). Each round measures the two
@@ -271,95 +510,138 @@ function median(values: number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-function targets(summary: Summary[], rows: Row[]): Target[] {
-  const rate = (list: Row[], system: string, route: RouteName) => list.find((r) => r.system === system && r.route === route)?.requestsPerSecond;
-  const ratioOf = (list: Row[], ours: [string, RouteName], theirs: [string, RouteName]) => {
-    const [a, b] = [rate(list, ...ours), rate(list, ...theirs)];
+function targets(goals: Goal[], all: Subject[], summary: Summary[], rows: Row[]): Target[] {
+  const rate = (list: Row[], platform: HttpPlatform, [system, route]: [string, RouteName]) =>
+    list.find((r) => r.platform === platform && r.system === system && r.route === route)?.requestsPerSecond;
+  const ratioOf = (list: Row[], platform: HttpPlatform, goal: Goal) => {
+    const [a, b] = [rate(list, platform, goal.ours), rate(list, platform, goal.theirs)];
     return a && b ? round(a / b) : null;
   };
-  const target = (claim: string, ours: [string, RouteName], theirs: [string, RouteName], goal: number): Target => {
-    const rounds = Array.from({ length: ROUNDS }, (_, i) => ratioOf(rows.filter((r) => r.round === i + 1), ours, theirs)).filter((r) => r !== null);
-    const paired = median(rounds);
-    const ratio = paired === null ? null : round(paired);
-    return { claim, ratio, rounds, ratioOfMedians: ratioOf(summary, ours, theirs), goal, met: ratio === null ? null : ratio >= goal };
-  };
-  return [
-    target('db read vs express-session + connect-pg-simple', ['db', 'read'], ['express-pg', 'read'], 1.5),
-    target('db increment vs express-session + connect-pg-simple', ['db', 'increment'], ['express-pg', 'increment'], 1.2),
-    target('db untouched vs no-session ceiling', ['db', 'untouched'], ['ceiling', 'untouched'], 0.95),
-    target('cached_db read vs express-session + connect-redis', ['cached_db', 'read'], ['express-redis', 'read'], 1.0),
-  ];
+  const side = (platform: HttpPlatform, [system, route]: [string, RouteName]) =>
+    `${all.find((s) => s.platform === platform && s.system.id === system)?.label ?? system} ${ROUTES[route]}`;
+  const platforms = PLATFORMS.filter((platform) => all.some((s) => s.platform === platform));
+  return platforms.flatMap((platform) =>
+    goals.map((goal) => {
+      const rounds = Array.from({ length: ROUNDS }, (_, i) => ratioOf(rows.filter((r) => r.round === i + 1), platform, goal)).filter((r) => r !== null);
+      const paired = median(rounds);
+      const ratio = paired === null ? null : round(paired);
+      return {
+        platform,
+        claim: `${side(platform, goal.ours)} vs ${side(platform, goal.theirs)}`,
+        ratio,
+        rounds,
+        ratioOfMedians: ratioOf(summary, platform, goal),
+        goal: goal.goal,
+        met: ratio === null ? null : ratio >= goal.goal,
+      };
+    }),
+  );
 }
 
-function printTable(rows: Summary[], skipped: Skipped[], goals: Target[]): void {
-  const header = ['system', 'route', 'req/s', 'rounds min-max', 'p50 ms', 'p99 ms', 'PG/req', 'Redis/req', 'server CPU µs/req', 'store CPU µs/req', 'non-2xx+err'];
+function printTable(rows: Summary[]): void {
+  const header = ['platform', 'system', 'route', 'req/s', 'rounds min-max', 'p50 ms', 'p99 ms', 'PG/req', 'Redis/req', 'server CPU µs/req', 'store CPU µs/req', 'non-2xx+err'];
   const lines = rows.map((r) => [
+    PLATFORM_NAMES[r.platform],
     r.label,
     r.path,
     String(r.requestsPerSecond),
     `${r.requestsPerSecondMin}-${r.requestsPerSecondMax}`,
-    String(r.latencyP50Ms),
-    String(r.latencyP99Ms),
+    r.latencyP50Ms.toFixed(2),
+    r.latencyP99Ms.toFixed(2),
     r.postgresPerRequest.toFixed(2),
     r.redisPerRequest.toFixed(2),
     String(r.serverCpuUsPerRequest),
     String(r.storeCpuUsPerRequest),
     String(r.non2xx + r.errors),
   ]);
+  const textColumns = 3;
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const format = (cells: string[]) => '| ' + cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const format = (cells: string[]) => '| ' + cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
   console.log(format(header));
-  console.log('|' + widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
+  console.log('|' + widths.map((w, i) => (i < textColumns ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
   for (const line of lines) console.log(format(line));
-  for (const s of skipped) console.log(`skipped ${s.system} in round ${s.round}: ${s.reason}`);
-  console.log('');
+}
+
+function printVerdicts(goals: Target[], plans: StatementPlan[] | undefined): void {
   for (const g of goals) {
-    const verdict = g.met === null ? 'not measured' : g.met ? 'met' : 'MISSED';
-    const rounds = g.rounds.length > 1 ? ` (by round ${g.rounds.join(', ')}; ratio of the medians ${g.ratioOfMedians ?? '-'}x)` : '';
-    console.log(`${g.claim}: ${g.ratio ?? '-'}x, median of the rounds (goal >= ${g.goal}x) ${verdict}${rounds}`);
+    const verdict = g.met === null ? 'NOT MEASURED' : g.met ? 'MET' : 'MISSED';
+    const rounds = g.rounds.length > 0 ? `; rounds ${g.rounds.join(', ')}; ratio of the medians ${g.ratioOfMedians ?? '-'}x` : '';
+    console.log(`${verdict.padEnd(6)} ${PLATFORM_NAMES[g.platform]}: ${g.claim}: ${g.ratio ?? '-'}x (goal >= ${g.goal}x${rounds})`);
   }
+  if (!plans) return;
+  console.log('\nThe db engine\'s statements seen on the at-scale table, EXPLAIN ANALYZE of the generic plan (the one a prepared statement settles on; the custom plans, checked too, are in the JSON):');
+  for (const plan of plans) {
+    console.log(`${plan.indexLookup ? 'index lookup' : 'NOT AN INDEX LOOKUP'}: ${plan.statement}`);
+    console.log(plan.plans.generic.map((line) => `    ${line}`).join('\n'));
+  }
+  const verdict = plans.length === 0 ? 'NOT MEASURED' : plans.every((p) => p.indexLookup) ? 'MET' : 'MISSED';
+  console.log(`${verdict.padEnd(6)} at scale, every statement of the db engine on django_session is an index lookup (${plans.length} statements seen)`);
 }
 
 async function main(): Promise<void> {
-  const only = process.env.BENCH_SYSTEMS?.split(',').map((s) => s.trim());
-  const systems = only ? SYSTEMS.filter((s) => only.includes(s.id)) : SYSTEMS;
+  const all = subjects(SCALE ? SCALE_SYSTEMS : SYSTEMS);
+  if (all.length === 0) throw new Error('no system, platform and route left to measure: see BENCH_SYSTEMS, BENCH_PLATFORMS, BENCH_ROUTES');
   const startedAt = new Date();
   const loadBefore = loadavg();
   const admin = await adminClient();
   const redis = await startPrivateRedis();
+  const services: Services = { admin, redis, scaleStatements: new Set() };
   const rows: Row[] = [];
   const skipped: Skipped[] = [];
+  let plans: StatementPlan[] | undefined;
   const versions = {
     postgres: (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version,
     redis: /redis_version:(\S+)/.exec(await redis.client.info('server'))?.[1],
   };
   try {
     await recreateDatabase(admin);
-    console.error(`${ROUNDS} rounds of ${DURATION} s per route (after ${WARMUP} s warm-up), ${CONNECTIONS} connections, ${POOL_SIZE} sessions`);
+    const measurements = ROUNDS * all.reduce((sum, s) => sum + s.routes.length, 0);
+    console.error(
+      `${SCALE ? 'at scale: ' : ''}${all.length} systems on ${PLATFORMS.join(' and ')}, ${measurements} measurements: ${ROUNDS} rounds of ` +
+        `${DURATION} s per route (after ${WARMUP} s warm-up), ${CONNECTIONS} connections, ${POOL_SIZE} sessions`,
+    );
+    const pools = await makePools(all, admin, skipped);
     for (let roundNumber = 1; roundNumber <= ROUNDS; roundNumber++) {
-      for (const system of roundNumber % 2 === 0 ? [...systems].reverse() : systems) {
+      for (const subject of roundNumber % 2 === 0 ? [...all].reverse() : all) {
+        const cookies = pools.cookies.get(subject);
+        if (!cookies) continue;
         try {
-          rows.push(...(await benchSystem(roundNumber, system, admin, redis)));
+          rows.push(...(await benchSubject(roundNumber, subject, cookies, services)));
         } catch (error) {
-          // eslint-disable-next-line no-control-regex
-          const lines = (error as Error).message.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
-          const reason = lines.find((l) => /error/i.test(l) && !/^\s+at /.test(l))?.trim() ?? lines[0];
-          skipped.push({ round: roundNumber, system: system.id, reason });
-          console.error(`  round ${roundNumber}: ${system.id} skipped: ${reason}`);
+          skipped.push({ round: roundNumber, platform: subject.platform, system: subject.system.id, reason: reasonOf(error) });
+          console.error(`  round ${roundNumber}: ${subject.platform} ${subject.system.id} skipped: ${reasonOf(error)}`);
         }
       }
     }
+    if (pools.scaleKeys) plans = await explainStatements(services.scaleStatements, pools.scaleKeys);
   } finally {
     await dropDatabase(admin).catch(() => undefined);
+    await dropDatabase(admin, SCALE_DATABASE).catch(() => undefined);
     await admin.end();
     await redis.stop();
   }
   const summary = summarise(rows);
-  const goals = targets(summary, rows);
-  printTable(summary, skipped, goals);
+  const goals = targets(SCALE ? SCALE_GOALS : GOALS, all, summary, rows);
+  printTable(summary);
+  for (const s of skipped) console.log(`skipped ${s.platform} ${s.system} ${s.round === 0 ? 'in every round' : `in round ${s.round}`}: ${s.reason}`);
+  console.log('');
+  printVerdicts(goals, plans);
+  const wallSeconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
   const report = {
     startedAt: startedAt.toISOString(),
-    settings: { rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, sessions: POOL_SIZE, nodeOptions: NODE_OPTIONS },
+    wallSeconds,
+    settings: {
+      scale: SCALE ? SCALE_TABLE : false,
+      rounds: ROUNDS,
+      durationSeconds: DURATION,
+      warmupSeconds: WARMUP,
+      connections: CONNECTIONS,
+      sessions: POOL_SIZE,
+      platforms: PLATFORMS,
+      systems: SYSTEM_FILTER ?? 'default',
+      routes: ROUTE_FILTER ?? 'all',
+      nodeOptions: NODE_OPTIONS,
+    },
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
@@ -372,12 +654,13 @@ async function main(): Promise<void> {
     rounds: rows,
     skipped,
     targets: goals,
+    ...(plans && { plans }),
   };
   const directory = join(ROOT, 'bench', 'results');
   mkdirSync(directory, { recursive: true });
-  const file = join(directory, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const file = join(directory, `${startedAt.toISOString().replace(/[:.]/g, '-')}${SCALE ? '-scale' : ''}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-  console.log(`\nload average before/after: ${report.machine.loadAverageBefore.join(' ')} / ${report.machine.loadAverageAfter.join(' ')}`);
+  console.log(`\nwall time ${Math.floor(wallSeconds / 60)} min ${wallSeconds % 60} s; load average before/after: ${report.machine.loadAverageBefore.join(' ')} / ${report.machine.loadAverageAfter.join(' ')}`);
   console.log(`written to ${file}`);
 }
 

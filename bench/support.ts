@@ -76,30 +76,35 @@ export interface PostgresCounts {
   statements: number;
   /** CPU time of the server processes that were connected to it, in ms (they started after the previous reading). */
   backendCpuMs: number;
+  /** Blocks its backends read from outside PostgreSQL's buffer cache (the OS cache or the disk). */
+  blocksRead: number;
+  /** WAL written so far by the whole PostgreSQL server (pg_stat_wal), in bytes. */
+  walBytes: number;
 }
 
 /**
- * Statements the measured database has run so far (committed + rolled back transactions; every
- * session statement of every system here runs in its own autocommit transaction). A backend
+ * What the measured database has done so far: its statements (committed + rolled back
+ * transactions; every session statement of every system here runs in its own autocommit
+ * transaction), the CPU time of its backends, the blocks they read, and the server's WAL. A backend
  * publishes its counts at most once a second, or when it exits, so the connections to the database
  * are ended first (the servers' pools reconnect on their next query) and the count is read once they
  * are gone.
  */
-export async function postgresCounts(admin: Client): Promise<PostgresCounts> {
-  const { rows: backends } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [BENCH_DATABASE]);
+export async function postgresCounts(admin: Client, database = BENCH_DATABASE): Promise<PostgresCounts> {
+  const { rows: backends } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database]);
   const backendCpuMs = backends.reduce((sum, { pid }) => sum + processCpuMs(pid), 0);
-  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [BENCH_DATABASE]);
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
   for (let i = 0; i < 100; i++) {
-    const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [BENCH_DATABASE]);
+    const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [database]);
     if (Number(rows[0].n) === 0) break;
     await sleep(50);
   }
   await admin.query('SELECT pg_stat_clear_snapshot()');
-  const { rows } = await admin.query<{ n: string }>(
-    'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1',
-    [BENCH_DATABASE],
+  const { rows } = await admin.query<{ n: string; blocks: string; wal: string }>(
+    'SELECT xact_commit + xact_rollback AS n, blks_read AS blocks, (SELECT wal_bytes FROM pg_stat_wal) AS wal FROM pg_stat_database WHERE datname = $1',
+    [database],
   );
-  return { statements: Number(rows[0].n), backendCpuMs };
+  return { statements: Number(rows[0].n), backendCpuMs, blocksRead: Number(rows[0].blocks), walBytes: Number(rows[0].wal) };
 }
 
 export type RedisClient = ReturnType<typeof createClient>;

@@ -1,15 +1,15 @@
 /**
- * The ceiling: the example app as `src/main.ts` builds it (same controller, same TypeORM data
- * source, Express platform) minus SessionsModule. Only its session-free route (`/ping`) is measured:
- * the others need a session by definition. Compiled with the app (`tsconfig.bench.json`), it runs
- * the very JavaScript of `example/dist/` the example app runs.
+ * The ceiling: the example app as `example/main.ts` builds it (same controller, same TypeORM data
+ * source, the platform of HTTP_PLATFORM) minus SessionsModule. Only its session-free route (`/ping`)
+ * is measured: the others need a session by definition. Compiled with the app
+ * (`tsconfig.bench.json`), it runs the very JavaScript of `example/dist/` the example app runs.
  */
-import 'reflect-metadata';
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppController } from '../../example/app.controller';
 import { databaseOptions } from '../../example/database';
+import { createNestApp, httpPlatform } from './nest-app';
+import { serve } from './serve';
 
 @Module({
   imports: [TypeOrmModule.forRoot({ ...databaseOptions(process.env.DATABASE_URL), migrationsRun: true })],
@@ -17,12 +17,4 @@ import { databaseOptions } from '../../example/database';
 })
 class NoSessionsModule {}
 
-async function main(): Promise<void> {
-  const app = await NestFactory.create(NoSessionsModule, { logger: ['error', 'warn'] });
-  await app.listen(Number(process.env.PORT), '0.0.0.0');
-}
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+serve(() => createNestApp(NoSessionsModule, httpPlatform()));
