@@ -3,7 +3,7 @@
  * Invalid values stop the app at start-up with a message naming the variable.
  */
 import { Logger, type LogLevel } from '@nestjs/common';
-import { REDIS_NAMESPACE } from './cache';
+import { REDIS_NAMESPACE, type RedisLocation } from './cache';
 import { SESSION_ENGINES, type SessionEngineName, type SessionsModuleOptions } from 'nest-django-sessions';
 
 export const DEVELOPMENT_SECRET_KEY = 'django-insecure-development-key-change-me-in-production';
@@ -11,7 +11,8 @@ export const DEVELOPMENT_SECRET_KEY = 'django-insecure-development-key-change-me
 export interface AppConfig {
   port: number;
   databaseUrl?: string;
-  redisUrl?: string;
+  /** The cache engines' Redis (REDIS_URL or REDIS_CLUSTER_NODES); none: the in-memory cache. */
+  redis?: RedisLocation;
   /** Prefix of the app's Redis keys (REDIS_NAMESPACE, default `sessions`). */
   redisNamespace: string;
   httpPlatform: 'express' | 'fastify';
@@ -31,6 +32,21 @@ function logLevels(level = 'log'): LogLevel[] {
   const index = LOG_LEVELS.indexOf(level as LogLevel);
   if (index < 0) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   return LOG_LEVELS.slice(0, index + 1);
+}
+
+/** `host:port` of a cluster node (a bracketed IPv6 address as host too). */
+const CLUSTER_NODE = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/;
+
+function redisLocation(env: NodeJS.ProcessEnv): RedisLocation | undefined {
+  const url = env.REDIS_URL || undefined;
+  if (!env.REDIS_CLUSTER_NODES) return url === undefined ? undefined : { url };
+  if (url !== undefined) throw new ConfigError('Set REDIS_URL (one Redis server) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  const clusterNodes = env.REDIS_CLUSTER_NODES.split(',').map((node) => node.trim()).filter(Boolean);
+  const invalid = clusterNodes.find((node) => !CLUSTER_NODE.test(node));
+  if (clusterNodes.length === 0 || invalid !== undefined) {
+    throw new ConfigError(`REDIS_CLUSTER_NODES must be comma-separated host:port, got ${JSON.stringify(invalid ?? env.REDIS_CLUSTER_NODES)}`);
+  }
+  return { clusterNodes };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -64,7 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     port,
     databaseUrl: env.DATABASE_URL || undefined,
-    redisUrl: env.REDIS_URL || undefined,
+    redis: redisLocation(env),
     redisNamespace: env.REDIS_NAMESPACE || REDIS_NAMESPACE,
     httpPlatform,
     logLevels: logLevels(env.LOG_LEVEL),

@@ -26,9 +26,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         TypeOrmModule.forRoot({ ...databaseOptions(config.databaseUrl, config), migrationsRun: true, ...typeOrm } as DataSourceOptions),
-        // REDIS_URL: the cache engines' cache is Redis (the sessions module finds the app's CACHE_MANAGER);
-        // the other engines use no cache, so they open no Redis connection.
-        ...(usesCache(config.sessions.engine) ? cacheModules(config.redisUrl, config.redisNamespace) : []),
+        // REDIS_URL or REDIS_CLUSTER_NODES: the cache engines' cache is Redis (the sessions module finds
+        // the app's CACHE_MANAGER); the other engines use no cache, so they open no Redis connection.
+        ...(usesCache(config.sessions.engine) ? cacheModules(config.redis, config.redisNamespace) : []),
         SessionsModule.forRoot(config.sessions),
         ...(config.djangoAuth ? [DjangoAuthModule.forRoot({})] : []),
         // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.

@@ -24,12 +24,13 @@ export interface SessionsCacheManager {
   stores: SessionsCacheStore[];
 }
 
-/** A Keyv of the cache (the parts used: its storage adapter, `clear`, and its key and value encoding for Redis's `SET NX`). */
+/** A Keyv of the cache (the parts used: its storage adapter, `clear`, and its key and value encoding for Redis's `SET NX` and Redis Cluster reads). */
 export interface SessionsCacheStore {
   store: unknown;
   clear(): Promise<void>;
   _getKeyPrefix(key: string): string;
   serializeData(data: { value: unknown; expires?: number }): Promise<unknown>;
+  deserializeData(data: string): Promise<unknown>;
 }
 
 export const SESSION_ENGINES = ['db', 'cache', 'cached_db', 'file', 'signed_cookies'] as const;
@@ -122,8 +123,9 @@ export interface SessionsModuleOptions {
   /**
    * Concurrent requests share store calls (default true): on PostgreSQL (`db`, `cached_db`) their
    * session loads share one SELECT and their saves one UPDATE and one commit; with a cache
-   * (`cache`, `cached_db`) their reads share one `mget`. A request alone in its event-loop turn is
-   * sent Django's single-row statement or a plain `get`. `false`: one call per load and per save.
+   * (`cache`, `cached_db`) their reads share one `mget` (not on a Redis Cluster, whose reads go one
+   * by one through its routing). A request alone in its event-loop turn is sent Django's single-row
+   * statement or a plain `get`. `false`: one call per load and per save.
    */
   batchStoreCalls?: boolean;
 }

@@ -41,7 +41,7 @@ describe.each(MATRIX)('%s engine over HTTP (%s, %s cache)', (engine, platform, c
       sessions: { engine },
       controllers: [AppController],
       // redis: the app's CacheModule, which the sessions module picks up; memory: nothing registered.
-      imports: cacheKind === 'redis' ? cacheModules(REDIS_URL, namespace) : [],
+      imports: cacheKind === 'redis' ? cacheModules({ url: REDIS_URL }, namespace) : [],
     });
   });
   afterAll(async () => {

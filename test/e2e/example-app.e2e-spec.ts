@@ -235,4 +235,14 @@ describe('SessionsModule set-up', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow('SECRET_KEY is required when NODE_ENV=production');
   });
+
+  it('the example app takes one Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), not both', () => {
+    const env = { SECRET_KEY: 'k' };
+    expect(loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379' }).redis).toEqual({ url: 'redis://127.0.0.1:6379' });
+    expect(loadConfig({ ...env, REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002' }).redis).toEqual({ clusterNodes: ['10.0.0.1:7000', '10.0.0.2:7001', '[::1]:7002'] });
+    expect(loadConfig(env).redis).toBeUndefined();
+    expect(() => loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '10.0.0.1:7000' })).toThrow(/not both/);
+    expect(() => loadConfig({ ...env, REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000' })).toThrow('REDIS_CLUSTER_NODES must be comma-separated host:port, got "redis://10.0.0.1:7000"');
+    expect(() => loadConfig({ ...env, REDIS_CLUSTER_NODES: ' , ' })).toThrow(ConfigError);
+  });
 });

@@ -15,6 +15,7 @@ import {
   resolveSessionsOptions,
   SessionsCache,
   type SessionsConfig,
+  UpdateError,
 } from '../../src/sessions';
 import { CACHE_KINDS, cachedData, createTestCache, REDIS_URL, redisKeys, uniqueNamespace, type TestCache } from '../support/caches';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
@@ -234,6 +235,34 @@ describe('cache engine: a cache that does not answer', () => {
     } finally {
       jest.useRealTimers();
       warn.mockRestore();
+    }
+  });
+
+  it('an update whose check of the entry does not answer fails, never as if the session were deleted (a 503, not SessionInterrupted)', async () => {
+    /** Answers until it hangs. */
+    class StallingMap<K, V> extends Map<K, V> {
+      stalled = false;
+      override get(key: K): V | undefined {
+        return this.stalled ? (new Promise<never>(() => undefined) as unknown as V) : super.get(key);
+      }
+    }
+    const map = new StallingMap<string, unknown>();
+    const store = cacheStore(resolveSessionsOptions({ secretKey: SECRET_KEY, cache: createCache({ stores: [new Keyv({ store: map })] }) }));
+    const created = store.session();
+    created.set('n', 1);
+    await created.save();
+    const session = await store.session(created.sessionKey).ensureLoaded();
+    session.set('n', 2);
+    map.stalled = true;
+    jest.useFakeTimers();
+    try {
+      const saving = session.save();
+      const outcome = expect(saving).rejects.toThrow(/^cache read took longer than/);
+      await jest.advanceTimersByTimeAsync(CACHE_OPERATION_TIMEOUT_MS);
+      await outcome;
+      await expect(saving).rejects.not.toBeInstanceOf(UpdateError);
+    } finally {
+      jest.useRealTimers();
     }
   });
 });

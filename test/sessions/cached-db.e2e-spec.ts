@@ -117,6 +117,58 @@ describe.each(COMBINATIONS)('cached_db engine on %s with the %s cache', (databas
       }
     });
 
+    it('a cache that failed writes and deletes, then answers again with its older entries, serves none of them', async () => {
+      /** A Map whose writes and deletes fail while `failing`: a cache node down, later back (or replaced by its replica). */
+      class FlakyMap<K, V> extends Map<K, V> {
+        failing = false;
+        override set(key: K, value: V): this {
+          if (this.failing) throw new Error('Faked exception saving to cache');
+          return super.set(key, value);
+        }
+        override delete(key: K): boolean {
+          if (this.failing) throw new Error('Faked exception deleting from cache');
+          return super.delete(key);
+        }
+      }
+      const map = new FlakyMap<string, unknown>();
+      const flakyCache = createCache({ stores: [new Keyv({ store: map, throwOnErrors: true })] });
+      const config = resolveSessionsOptions({ secretKey: SECRET_KEY, cache: flakyCache });
+      const flakyStore = cachedDbStore(config, dataSource);
+      const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      try {
+        const updated = flakyStore.session();
+        updated.set('n', 1);
+        await updated.save();
+        const flushed = flakyStore.session();
+        flushed.set('user', 'alice');
+        await flushed.save();
+        const flushedKey = flushed.sessionKey!;
+
+        map.failing = true;
+        const reopened = await flakyStore.session(updated.sessionKey).ensureLoaded();
+        reopened.set('n', 2);
+        await reopened.save(); // the row holds 2, the cache still 1
+        await flushed.flush(); // the row is gone, the cache still holds it
+        expect((await flakyStore.session(updated.sessionKey).ensureLoaded()).get('n')).toBe(2);
+        expect((await flakyStore.session(flushedKey).ensureLoaded()).toJSON()).toEqual({});
+
+        map.failing = false;
+        // Another instance on the same cache: served the older entries until they are deleted (retried every second).
+        const otherInstance = cachedDbStore(config, dataSource);
+        const olderEntries = () => flakyCache.mget([flushedKey, updated.sessionKey!].map((key) => `${CACHED_DB_KEY_PREFIX}${key}`));
+        while ((await olderEntries()).some((entry) => entry !== undefined)) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect((await otherInstance.session(flushedKey).ensureLoaded()).toJSON()).toEqual({});
+        expect((await otherInstance.session(updated.sessionKey).ensureLoaded()).get('n')).toBe(2);
+        // Cached again as usual: the next read runs no query.
+        queries.reset();
+        expect((await flakyStore.session(updated.sessionKey).ensureLoaded()).get('n')).toBe(2);
+        expect(queries.count).toBe(0);
+      } finally {
+        errors.mockRestore();
+        flakyStore.onModuleDestroy();
+      }
+    });
+
     it('a cached read runs no database query', async () => {
       const session = await savedSession({ n: 1 });
       const reopened = await store.session(session.sessionKey).ensureLoaded();

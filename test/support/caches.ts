@@ -36,7 +36,7 @@ export async function createTestCache(kind: CacheKind, url = REDIS_URL): Promise
     return { kind, cache, close: async () => void (await cache.disconnect()) };
   }
   const namespace = uniqueNamespace('sessions');
-  const keyv = redisKeyv(url, namespace);
+  const keyv = redisKeyv({ url }, namespace);
   try {
     await (keyv.store as KeyvRedis<unknown>).getClient();
   } catch (error) {

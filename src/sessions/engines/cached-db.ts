@@ -5,7 +5,7 @@
  * failing read is a miss and a failing write is logged, never an error of the request (Django 5.1),
  * so requests keep working on the database alone while the cache is down.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { emptyData, type SessionData } from '../session';
 import { SESSIONS_CACHE, SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
@@ -16,12 +16,76 @@ import { DbSession, DbSessionStore } from './db';
 
 export const CACHED_DB_KEY_PREFIX = 'django.contrib.sessions.cached_db';
 
+/** How often stale entries are deleted again, how many at a time, and how many are remembered at most. */
+const STALE_RETRY_MS = 1000;
+const STALE_RETRY_BATCH = 500;
+const MAX_STALE_ENTRIES = 100_000;
+
+/**
+ * Cache entries that may be older than their row: their write (or delete, or tombstone) failed after
+ * the database had changed, while the cache or one of its nodes was unreachable. A Redis that comes
+ * back with its entries, or a replica promoted after its master died, would otherwise serve the
+ * older copy (a lost update, a revoked session back). Reads of such a key skip the cache until its
+ * entry is deleted, which is retried every second and at each read; then it is cached again as usual.
+ * Known to this process only: another instance sharing the cache may read such an entry until it is
+ * deleted, about a second after the cache answers again.
+ */
+class StaleCacheEntries {
+  /** In insertion order: beyond the bound, the oldest are forgotten. */
+  readonly #keys = new Set<string>();
+  #retries: NodeJS.Timeout | undefined;
+  #overflowReported = false;
+
+  constructor(private readonly cache: SessionsCache) {}
+
+  add(key: string): void {
+    this.#keys.delete(key);
+    this.#keys.add(key);
+    if (this.#keys.size > MAX_STALE_ENTRIES) {
+      this.#keys.delete(this.#keys.values().next().value!);
+      if (!this.#overflowReported) new Logger('Sessions').warn(`Over ${MAX_STALE_ENTRIES} cache entries may be older than their rows: the oldest are no longer skipped`);
+      this.#overflowReported = true;
+    }
+    this.#retries ??= setInterval(() => void this.retry(), STALE_RETRY_MS).unref();
+  }
+
+  /** The cache holds the row's data for `key` again (or a tombstone). */
+  forget(key: string): void {
+    this.#keys.delete(key);
+  }
+
+  /** Whether the cache may be read for `key`: nothing stale was left under it, or that entry is deleted now. */
+  async readable(key: string): Promise<boolean> {
+    if (!this.#keys.has(key)) return true;
+    try {
+      await this.cache.delete(key);
+    } catch {
+      return false;
+    }
+    this.#keys.delete(key);
+    return true;
+  }
+
+  private async retry(): Promise<void> {
+    await Promise.all([...this.#keys].slice(0, STALE_RETRY_BATCH).map((key) => this.readable(key)));
+    if (this.#keys.size === 0) this.stop();
+  }
+
+  stop(): void {
+    clearInterval(this.#retries);
+    this.#retries = undefined;
+    this.#overflowReported = false;
+  }
+}
+
 export class CachedDbSession<TData extends object = SessionData> extends DbSession<TData> {
   readonly #cache: SessionsCache;
+  readonly #stale: StaleCacheEntries;
 
   constructor(sessionKey: string | null | undefined, config: SessionsConfig, store: CachedDbSessionStore) {
     super(sessionKey, config, store);
     this.#cache = store.cache;
+    this.#stale = store.staleCacheEntries;
   }
 
   /** Django's `cache_key`: the cache key of this session (a key is created when it has none). */
@@ -31,17 +95,19 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
 
   override async load(): Promise<SessionData> {
     const key = this.sessionKey;
-    const cached = key === null ? undefined : await this.#cache.get(CACHED_DB_KEY_PREFIX + key);
+    const cacheReadable = key !== null && (await this.#stale.readable(CACHED_DB_KEY_PREFIX + key));
+    const cached = cacheReadable ? await this.#cache.get(CACHED_DB_KEY_PREFIX + key) : undefined;
     if (cached !== undefined) return this.loaded(cached);
     const row = await this.getSessionFromDb();
     if (!row) return this.loaded(emptyData());
     const data = this.rowData(row);
-    if (row.expireDate) await this.fillCache(data, this.getExpiryAge({ expiry: row.expireDate }));
+    if (cacheReadable && row.expireDate) await this.fillCache(data, this.getExpiryAge({ expiry: row.expireDate }));
     return this.loaded(data);
   }
 
   override async exists(sessionKey: string | null): Promise<boolean> {
-    if (sessionKey && (await this.#cache.has(CACHED_DB_KEY_PREFIX + sessionKey))) return true;
+    // get, not has: a failing cache read falls back to the database.
+    if (sessionKey && (await this.#cache.get(CACHED_DB_KEY_PREFIX + sessionKey)) !== undefined) return true;
     return super.exists(sessionKey);
   }
 
@@ -58,7 +124,9 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
     if (key === null) return;
     try {
       await this.#cache.delete(CACHED_DB_KEY_PREFIX + key);
+      this.#stale.forget(CACHED_DB_KEY_PREFIX + key);
     } catch (error) {
+      this.#stale.add(CACHED_DB_KEY_PREFIX + key);
       this.#cache.logError('deleting from', error);
     }
   }
@@ -76,9 +144,12 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
   }
 
   private async writeToCache(data: SessionData, ageSeconds: number): Promise<void> {
+    const cacheKey = await this.cacheKey();
     try {
-      await this.#cache.set(await this.cacheKey(), data, ageSeconds);
+      await this.#cache.set(cacheKey, data, ageSeconds);
+      this.#stale.forget(cacheKey);
     } catch (error) {
+      this.#stale.add(cacheKey);
       this.#cache.logError('saving to', error);
     }
   }
@@ -88,8 +159,9 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
 const REVOKED_TOMBSTONE_SECONDS = 300;
 
 @Injectable()
-export class CachedDbSessionStore extends DbSessionStore {
+export class CachedDbSessionStore extends DbSessionStore implements OnModuleDestroy {
   override readonly engine: string = 'cached_db';
+  readonly staleCacheEntries: StaleCacheEntries;
 
   constructor(
     @Inject(SESSIONS_CONFIG) config: SessionsConfig,
@@ -97,6 +169,7 @@ export class CachedDbSessionStore extends DbSessionStore {
     @Inject(SESSIONS_CACHE) readonly cache: SessionsCache,
   ) {
     super(config, dataSource);
+    this.staleCacheEntries = new StaleCacheEntries(cache);
   }
 
   override session<T extends object = SessionData>(sessionKey?: string | null): CachedDbSession<T> {
@@ -119,7 +192,9 @@ export class CachedDbSessionStore extends DbSessionStore {
     for (const key of storedKeys) {
       try {
         await this.cache.setTombstone(CACHED_DB_KEY_PREFIX + key, REVOKED_TOMBSTONE_SECONDS);
+        this.staleCacheEntries.forget(CACHED_DB_KEY_PREFIX + key);
       } catch (error) {
+        this.staleCacheEntries.add(CACHED_DB_KEY_PREFIX + key);
         this.cache.logError('saving to', error);
       }
     }
@@ -130,5 +205,9 @@ export class CachedDbSessionStore extends DbSessionStore {
     const removed = await super.clearExpired(options);
     await this.cache.sweepExpired();
     return removed;
+  }
+
+  onModuleDestroy(): void {
+    this.staleCacheEntries.stop();
   }
 }

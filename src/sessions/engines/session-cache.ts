@@ -77,6 +77,8 @@ const LOCK_WAIT_MS = 5_000;
 /** The parts of an `@keyv/redis` store `addIfAbsent` uses; recognised by shape, so `@keyv/redis` is loaded only by apps that use it. */
 interface KeyvRedisStore {
   namespace?: string;
+  /** Its node-redis client, cluster or sentinel (created with the store, connected by getClient). */
+  client: unknown;
   getClient(): Promise<unknown>;
   createKeyPrefix(key: string, namespace?: string): string;
 }
@@ -84,6 +86,63 @@ interface KeyvRedisStore {
 function isKeyvRedisStore(store: unknown): store is KeyvRedisStore {
   const candidate = store as Partial<KeyvRedisStore> | undefined;
   return typeof candidate?.getClient === 'function' && typeof candidate.createKeyPrefix === 'function';
+}
+
+/**
+ * The parts of node-redis's cluster client (`@keyv/redis` on a Redis Cluster) used to follow a
+ * failover. It re-reads the cluster's slot map only when a node answers MOVED or ASK, which a master
+ * that died never does: its keys would go on being sent to it after its replica took over
+ * (node-redis #2806). `_slots.rediscover` is the re-read it runs itself on MOVED.
+ */
+interface RedisClusterClient {
+  readonly masters: readonly { client?: { readonly isReady: boolean } }[];
+  readonly _slots: { rediscover(startWith: object): Promise<void> };
+  on(event: 'node-error', listener: () => void): unknown;
+  off(event: 'node-error', listener: () => void): unknown;
+}
+
+function isRedisCluster(client: unknown): client is RedisClusterClient {
+  const candidate = client as Partial<RedisClusterClient> | undefined;
+  return Array.isArray(candidate?.masters) && typeof candidate._slots?.rediscover === 'function' && typeof candidate.on === 'function';
+}
+
+/** How often the slot map is read again while a master of the cluster is unreachable. */
+const CLUSTER_REDISCOVER_INTERVAL_MS = 500;
+
+/**
+ * Follows a failover of the cluster: from a node's connection error until every master answers
+ * again (its replica took over, or it came back), the slot map is read again from a master that
+ * answers, every 500 ms. Costs nothing while the cluster is healthy.
+ */
+class ClusterFailoverWatch {
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly cluster: RedisClusterClient) {
+    cluster.on('node-error', this.#watch);
+  }
+
+  readonly #watch = (): void => {
+    this.#timer ??= setInterval(() => void this.#rediscover(), CLUSTER_REDISCOVER_INTERVAL_MS).unref();
+  };
+
+  async #rediscover(): Promise<void> {
+    // A master without a client is one not connected to yet (minimizeConnections), not a failing one.
+    const clients = this.cluster.masters.map((master) => master.client);
+    if (clients.every((client) => client === undefined || client.isReady)) return this.stop();
+    const answering = clients.find((client) => client?.isReady);
+    // The cluster emits a failed re-read as an 'error' of its own; the next tick tries again.
+    if (answering) await this.cluster._slots.rediscover(answering).catch(() => undefined);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  close(): void {
+    this.cluster.off('node-error', this.#watch);
+    this.stop();
+  }
 }
 
 /** Keyv's storage interface over an LRU, the entry's TTL (ms) given to the LRU. */
@@ -104,6 +163,7 @@ export class SessionsCache implements OnModuleDestroy {
   /** Keys an in-process `addIfAbsent` is working on (its check-then-set is atomic within the process). */
   readonly #pendingAdds = new Set<string>();
   #reads: DataLoader<string, unknown> | null | undefined;
+  #clusterWatch: ClusterFailoverWatch | undefined;
 
   constructor(
     @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
@@ -116,7 +176,11 @@ export class SessionsCache implements OnModuleDestroy {
    * factory is async, so looking it up while providers are still being created could miss it).
    */
   get cache(): SessionsCacheManager {
-    this.#cache ??= this.config.cache ?? this.appCacheManager() ?? this.createMemoryCache();
+    if (!this.#cache) {
+      this.#cache = this.config.cache ?? this.appCacheManager() ?? this.createMemoryCache();
+      const cluster = this.redisCluster();
+      if (cluster) this.#clusterWatch = new ClusterFailoverWatch(cluster.client);
+    }
     return this.#cache;
   }
 
@@ -152,33 +216,66 @@ export class SessionsCache implements OnModuleDestroy {
 
   /**
    * `batchStoreCalls`: the reads of one event-loop turn go to the cache as one `mget` (Redis: one
-   * MGET, under one timeout); a read alone in its turn is a plain `get`.
+   * MGET, under one timeout); a read alone in its turn is a plain `get`. Not on a Redis Cluster: the
+   * keys of a batch lie on several nodes, and Keyv's MGET per hash slot goes to each slot's master
+   * directly, past the cluster's redirections: after a failover it fails, and cache-manager then
+   * answers every key of the batch as a miss. There each read goes through the cluster's routing,
+   * which sends the reads of one turn to each node together.
    */
   private get reads(): DataLoader<string, unknown> | null {
     if (this.#reads === undefined) {
-      this.#reads = this.config.batchStoreCalls
-        ? batchPerTurn({ one: (key: string) => this.readOne(key), many: (keys) => withTimeout(this.cache.mget<unknown>([...keys]), 'read') })
-        : null;
+      this.#reads =
+        this.config.batchStoreCalls && !this.redisCluster()
+          ? batchPerTurn({ one: (key: string) => this.readOne(key), many: (keys) => withTimeout(this.cache.mget<unknown>([...keys]), 'read') })
+          : null;
     }
     return this.#reads;
   }
 
   private readOne(key: string): Promise<unknown> {
-    return withTimeout(this.cache.get<unknown>(key), 'read');
+    const cluster = this.redisCluster();
+    const read = cluster ? () => this.readFromCluster(cluster.keyv, key) : () => this.cache.get<unknown>(key);
+    return withTimeout(this.retriedOnCluster(read), 'read');
+  }
+
+  /**
+   * `operation`, tried once more when it fails on a Redis Cluster: after a failover node-redis fails,
+   * instead of redirecting, the commands in flight to a node its new slot map dropped.
+   */
+  private retriedOnCluster<T>(operation: () => Promise<T>): Promise<T> {
+    return this.redisCluster() ? operation().catch(() => operation()) : operation();
+  }
+
+  /**
+   * A read on a Redis Cluster, from node-redis itself (the entry decoded by its Keyv, as Keyv's `get`
+   * does): cache-manager answers a failed read as a miss, which would not be tried again (and, for
+   * the cache engine, would lose the session).
+   */
+  private async readFromCluster(keyv: SessionsCacheStore, key: string): Promise<unknown> {
+    const { client, storeKey } = await this.redis(keyv, key);
+    const stored = await client.get(storeKey);
+    if (stored === null) return undefined;
+    const entry = (await keyv.deserializeData(stored)) as { value?: unknown; expires?: number } | undefined;
+    return typeof entry?.expires === 'number' && entry.expires <= Date.now() ? undefined : entry?.value;
   }
 
   /** The data under `key`, or undefined: a failing or slow read is a miss (Django #17810), logged. */
   async get(key: string): Promise<SessionData | undefined> {
     try {
-      return dataFrom(await (this.reads ? this.reads.load(key) : this.readOne(key)), this.config.maxSessionBytes);
+      return await this.read(key);
     } catch (error) {
       logger.warn(`Error reading from cache (${this.description}), treated as a miss: ${errorMessage(error)}`);
       return undefined;
     }
   }
 
+  /** Whether `key` holds an entry. A failing or slow read throws, as Django's `key in cache` does: an update must not take a cache failure for a deletion. */
   async has(key: string): Promise<boolean> {
-    return (await this.get(key)) !== undefined;
+    return (await this.read(key)) !== undefined;
+  }
+
+  private async read(key: string): Promise<SessionData | undefined> {
+    return dataFrom(await (this.reads ? this.reads.load(key) : this.readOne(key)), this.config.maxSessionBytes);
   }
 
   /** The cache value of `data`: its JSON; SessionTooLargeException over `maxSessionBytes`. */
@@ -193,7 +290,8 @@ export class SessionsCache implements OnModuleDestroy {
   async set(key: string, data: SessionData, ageSeconds: number): Promise<void> {
     const ttl = Math.round(ageSeconds * 1000);
     if (ttl <= 0) return this.delete(key);
-    await withTimeout(this.cache.set(key, this.valueOf(data), ttl), 'write');
+    const value = this.valueOf(data);
+    await withTimeout(this.retriedOnCluster(() => this.cache.set(key, value, ttl)), 'write');
   }
 
   /**
@@ -215,6 +313,13 @@ export class SessionsCache implements OnModuleDestroy {
   private redisStore(): SessionsCacheStore | undefined {
     const stores = this.cache.stores;
     return stores.length === 1 && isKeyvRedisStore(stores[0].store) ? stores[0] : undefined;
+  }
+
+  /** The cache's only store and its client when that store is `@keyv/redis` on a Redis Cluster. */
+  private redisCluster(): { keyv: SessionsCacheStore; client: RedisClusterClient } | undefined {
+    const keyv = this.redisStore();
+    const client = (keyv?.store as KeyvRedisStore | undefined)?.client;
+    return keyv && isRedisCluster(client) ? { keyv, client } : undefined;
   }
 
   /** The Redis client and the name Keyv gives `key` there. */
@@ -331,11 +436,11 @@ export class SessionsCache implements OnModuleDestroy {
 
   /** Marks `key` as deleted for `ageSeconds`: reads miss it, `addIfAbsent` cannot fill it. */
   async setTombstone(key: string, ageSeconds: number): Promise<void> {
-    await withTimeout(this.cache.set(key, 'null', ageSeconds * 1000), 'write');
+    await withTimeout(this.retriedOnCluster(() => this.cache.set(key, 'null', ageSeconds * 1000)), 'write');
   }
 
   async delete(key: string): Promise<void> {
-    await withTimeout(this.cache.del(key), 'delete');
+    await withTimeout(this.retriedOnCluster(() => this.cache.del(key)), 'delete');
   }
 
   /**
@@ -358,6 +463,7 @@ export class SessionsCache implements OnModuleDestroy {
 
   /** Disconnects only what this provider created; a cache the app passed or registered is the app's to close. */
   async onModuleDestroy(): Promise<void> {
+    this.#clusterWatch?.close();
     if (this.#ownMemoryStore && this.#cache) await this.#cache.disconnect();
   }
 }
