@@ -5,20 +5,16 @@
  * side holds on the other, a password changed on Django signs the user out of Nest, browser-session
  * cookies end with the browser, and SameSite=Lax is what Chromium applies.
  */
-import type { INestApplication } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { chromium, type Browser, type BrowserContext, type Cookie, type Page } from 'playwright-core';
-import { loadConfig } from '../../example/app.config';
-import { AppModule } from '../../example/app.module';
 import { authSite, createDjangoUser, serveAuthSite, type AuthSiteEnv, type ServedAuthSite } from '../django/auth-site';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
+import { startExampleApp } from '../support/example-app';
 import { CHROMIUM_LAUNCH_OPTIONS, describeWithChromiumAndDjango } from './chromium';
 
 const SECRET_KEY = 'django-insecure-browser-suite-key-shared-by-django-and-nest';
@@ -36,26 +32,6 @@ interface Site {
 interface Answer {
   status: number;
   body: unknown;
-}
-
-/** The example app as `npm start` runs it (HTTP_PLATFORM picks the platform), listening on 127.0.0.1. */
-async function startExampleApp(databaseUrl: string): Promise<Site> {
-  const config = loadConfig({
-    DJANGO_AUTH: 'true',
-    DATABASE_URL: databaseUrl,
-    SECRET_KEY,
-    HTTP_PLATFORM: process.env.HTTP_PLATFORM,
-    CLEARSESSIONS_CRON: 'false',
-    LOG_LEVEL: 'error',
-  });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app: INestApplication =
-    config.httpPlatform === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: config.logLevels })
-      : moduleRef.createNestApplication({ logger: config.logLevels });
-  await app.listen(0, '127.0.0.1');
-  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }
 
 /** Another site (Chromium: 127.0.0.2 is not the site of 127.0.0.1) linking and posting to the Nest app. */
@@ -103,7 +79,7 @@ describeWithChromiumAndDjango('a browser signed in on Django and on the example 
     [aliceId] = await Promise.all([createDjangoUser(env, ALICE.username, ALICE.password, ['staff']), createDjangoUser(env, ADMIN.username, ADMIN.password, ['superuser'])]);
     // One at a time: whatever started is in hand for afterAll when a later start fails.
     django = await serveAuthSite(env);
-    nest = await startExampleApp(database.url);
+    nest = await startExampleApp({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, SECRET_KEY, HTTP_PLATFORM: process.env.HTTP_PLATFORM }, { logger: ['error', 'fatal'] });
     otherSite = await startOtherSite(nest.url);
     browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS);
     db = new Client({ connectionString: database.url });

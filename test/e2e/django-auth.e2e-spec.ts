@@ -6,41 +6,26 @@
  * stale hash flushing the session, a fallback key's hash rotated. The browser suite
  * (test/browser/) proves the same against a running Django.
  */
-import { Body, Controller, Get, HttpCode, type INestApplication, type LoggerService, Post, UnauthorizedException, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, UnauthorizedException, UseGuards } from '@nestjs/common';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
-import type { Server } from 'node:http';
 import request from 'supertest';
-import { loadConfig } from '../../example/app.config';
-import { AppModule } from '../../example/app.module';
 import { Session, SessionStore } from '../../src/sessions';
 import { AbstractDjangoUser, AllowAnonymous, DjangoAuthGuard, DjangoAuthModule, DjangoAuthService, DjangoUser, DjangoUserEntity, DjangoUserTableMissingError, makePassword, MODEL_BACKEND, sessionAuthHash } from '../../src/sessions/auth';
 import { createTestApp, storedSessionData, TEST_SECRET_KEY, type HttpPlatform } from '../support/app';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
 import { createDjangoUserTable, djangoSql, insertDjangoUser, setDjangoPassword } from '../support/django-users';
 import { SessionCookieJar } from '../support/engine-http';
+import { startExampleApp, type ExampleApp } from '../support/example-app';
 
 jest.setTimeout(60_000);
 
 const OLD_SECRET_KEY = 'the-key-before-rotation-of-the-django-auth-suite';
-const silent: LoggerService = { log() {}, error() {}, warn() {}, debug() {}, verbose() {}, fatal() {} };
 
-interface Instance {
-  app: INestApplication;
-  server: Server;
-  store: SessionStore;
-  close(): Promise<void>;
-}
+type Instance = ExampleApp & { store: SessionStore };
 
-async function startExampleApp(database: TestDatabase, platform: HttpPlatform, env: Record<string, string> = {}): Promise<Instance> {
-  const config = loadConfig({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, SECRET_KEY: TEST_SECRET_KEY, CLEARSESSIONS_CRON: 'false', HTTP_PLATFORM: platform, ...env });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
-    .setLogger(silent)
-    .compile();
-  const app = platform === 'fastify' ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: silent }) : moduleRef.createNestApplication({ logger: silent });
-  await app.listen(0, '127.0.0.1');
-  return { app, server: app.getHttpServer() as Server, store: app.get(SessionStore), close: () => app.close() };
+async function startApp(database: TestDatabase, platform: HttpPlatform, env: Record<string, string> = {}): Promise<Instance> {
+  const started = await startExampleApp({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, HTTP_PLATFORM: platform, ...env });
+  return { ...started, store: started.app.get(SessionStore) };
 }
 
 const SET_UPS: [string, DatabaseKind, HttpPlatform][] = [
@@ -60,7 +45,7 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
     await insertDjangoUser(database, { username: 'bob', password: 'bob-pässwörd' });
     await insertDjangoUser(database, { username: 'carol', password: 'carol', isActive: false });
     await insertDjangoUser(database, { username: 'dave', encoded: '!unusablePasswordOfDave' });
-    t = await startExampleApp(database, platform);
+    t = await startApp(database, platform);
   });
   afterAll(async () => {
     await t?.close();
@@ -179,7 +164,7 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
   });
 
   it('a hash made under a fallback key is accepted once: the session moves to a new key with the current hash', async () => {
-    const oldApp = await startExampleApp(database, platform, { SECRET_KEY: OLD_SECRET_KEY });
+    const oldApp = await startApp(database, platform, { SECRET_KEY: OLD_SECRET_KEY });
     const jar = new SessionCookieJar();
     try {
       const res = await request(oldApp.server).post('/auth/login').send({ username: 'alice', password: 'correct horse' }).expect(200);
@@ -187,7 +172,7 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
     } finally {
       await oldApp.close();
     }
-    const rotated = await startExampleApp(database, platform, { SECRET_KEY_FALLBACKS: OLD_SECRET_KEY });
+    const rotated = await startApp(database, platform, { SECRET_KEY_FALLBACKS: OLD_SECRET_KEY });
     try {
       const oldKey = jar.value;
       const res = await request(rotated.server).get('/me').set('Cookie', jar.header).expect(200);
@@ -199,7 +184,7 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
       const again = new SessionCookieJar();
       const fresh = await request(rotated.server).post('/auth/login').send({ username: 'alice', password: 'correct horse' }).expect(200);
       again.update(fresh.headers);
-      const stranger = await startExampleApp(database, platform, { SECRET_KEY: 'an-unrelated-secret-key-of-the-django-auth-suite', SECRET_KEY_FALLBACKS: TEST_SECRET_KEY });
+      const stranger = await startApp(database, platform, { SECRET_KEY: 'an-unrelated-secret-key-of-the-django-auth-suite', SECRET_KEY_FALLBACKS: TEST_SECRET_KEY });
       try {
         // Signed and hashed under what is now a fallback key: still signed in.
         expect((await request(stranger.server).get('/me').set('Cookie', again.header)).status).toBe(200);
@@ -364,8 +349,8 @@ describe('DjangoAuthModule in an app of its own', () => {
   it.each(['sqlite', 'postgres'] as DatabaseKind[])('stops at start-up, saying what to run, when auth_user is missing (%s)', async (kind) => {
     const database = await createTestDatabase(kind);
     try {
-      await expect(startExampleApp(database, 'express')).rejects.toThrow(DjangoUserTableMissingError);
-      await expect(startExampleApp(database, 'express')).rejects.toThrow(/auth_user.*manage\.py migrate auth/s);
+      await expect(startApp(database, 'express')).rejects.toThrow(DjangoUserTableMissingError);
+      await expect(startApp(database, 'express')).rejects.toThrow(/auth_user.*manage\.py migrate auth/s);
     } finally {
       await database.drop();
     }

@@ -15,17 +15,14 @@
  * reads then miss on every master); `cached_db` on Redis's default.
  */
 import type { INestApplication, LoggerService } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import request from 'supertest';
-import { loadConfig } from '../../example/app.config';
-import { AppModule } from '../../example/app.module';
 import { CACHE_KEY_PREFIX, CACHED_DB_KEY_PREFIX } from '../../src/sessions';
-import { TEST_SECRET_KEY, type HttpPlatform } from '../support/app';
+import type { HttpPlatform } from '../support/app';
 import { uniqueNamespace } from '../support/caches';
 import { createTestDatabase, QueryCounter, type TestDatabase } from '../support/databases';
 import { SessionCookieJar } from '../support/engine-http';
+import { startExampleApp } from '../support/example-app';
 import { describeWithRedisCluster, startRedisCluster, type RedisCluster } from '../support/redis-cluster';
 
 jest.setTimeout(60_000);
@@ -142,25 +139,16 @@ describeWithRedisCluster('the cache engines on a Redis Cluster (example app, RED
         startRedisCluster({ requireFullCoverage: engine === 'cached_db' }),
         createTestDatabase(engine === 'cached_db' ? 'postgres' : 'sqlite'),
       ]);
-      const config = loadConfig({
-        SECRET_KEY: TEST_SECRET_KEY,
-        CLEARSESSIONS_CRON: 'false',
-        LOG_LEVEL: 'error',
-        HTTP_PLATFORM: platform,
-        SESSION_ENGINE: engine,
-        DATABASE_URL: database.url,
-        REDIS_CLUSTER_NODES: cluster.addresses.join(','),
-        REDIS_NAMESPACE: namespace,
-      });
-      const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, { logging: true, logger: databaseReads })] })
-        .setLogger(capture)
-        .compile();
-      app =
-        platform === 'fastify'
-          ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: capture })
-          : moduleRef.createNestApplication({ logger: capture });
-      await app.listen(0, '127.0.0.1');
-      server = app.getHttpServer() as Server;
+      ({ app, server } = await startExampleApp(
+        {
+          HTTP_PLATFORM: platform,
+          SESSION_ENGINE: engine,
+          DATABASE_URL: database.url,
+          REDIS_CLUSTER_NODES: cluster.addresses.join(','),
+          REDIS_NAMESPACE: namespace,
+        },
+        { logger: capture, typeOrm: { logging: true, logger: databaseReads } },
+      ));
     });
     afterAll(async () => {
       await app?.close();

@@ -18,19 +18,16 @@
  * Every app logs into `logs` (errors and warnings are checked where the test says so).
  */
 import type { INestApplication, LoggerService } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { StatementRecorder } from '../support/statements';
-import { loadConfig } from '../../example/app.config';
-import { AppModule } from '../../example/app.module';
-import { CACHED_DB_KEY_PREFIX, ClearSessionsService, SessionStore, USER_AGENT_MAX_LENGTH, type DbSessionStore, type SessionsCache, type SessionsModuleOptions, type UserSessionsOptions } from '../../src/sessions';
+import { CACHED_DB_KEY_PREFIX, ClearSessionsService, SessionStore, USER_AGENT_MAX_LENGTH, type DbSessionStore, type SessionsCache, type UserSessionsOptions } from '../../src/sessions';
 import { SESSIONS_CACHE } from '../../src/sessions/sessions.constants';
-import { responseCookie, TEST_SECRET_KEY, type HttpPlatform } from '../support/app';
+import { responseCookie, type HttpPlatform } from '../support/app';
 import { privateRedis, REDIS_URL, uniqueNamespace } from '../support/caches';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
 import { SessionCookieJar } from '../support/engine-http';
+import { startExampleApp } from '../support/example-app';
 
 jest.setTimeout(60_000);
 
@@ -89,31 +86,25 @@ async function boot({ store, platform = 'express', env = {}, userSessions = {}, 
   const database = shared?.database ?? (await createTestDatabase(kind));
   const namespace = shared?.namespace ?? uniqueNamespace('user-sessions');
   const statements = new StatementRecorder('user_session');
-  const config = loadConfig({
-    SECRET_KEY: TEST_SECRET_KEY,
-    CLEARSESSIONS_CRON: 'false',
-    LOG_LEVEL: 'error',
-    HTTP_PLATFORM: platform,
-    SESSION_ENGINE: engine,
-    DATABASE_URL: database.url,
-    USER_SESSIONS: 'true',
-    ...(engine === 'cached_db' ? { REDIS_URL: redisUrl ?? REDIS_URL, REDIS_NAMESPACE: namespace } : {}),
-    ...env,
-  });
-  const sessions: SessionsModuleOptions = { ...config.sessions, userSessions: { ...config.sessions.userSessions, ...userSessions } };
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot({ ...config, sessions }, { logging: true, logger: statements })] })
-    .setLogger(capture)
-    .compile();
-  const app =
-    platform === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: capture })
-      : moduleRef.createNestApplication({ logger: capture });
-  // Listening on 127.0.0.1 before the first request (supertest would otherwise listen per request).
-  await app.listen(0, '127.0.0.1');
+  const { app, server } = await startExampleApp(
+    {
+      HTTP_PLATFORM: platform,
+      SESSION_ENGINE: engine,
+      DATABASE_URL: database.url,
+      USER_SESSIONS: 'true',
+      ...(engine === 'cached_db' ? { REDIS_URL: redisUrl ?? REDIS_URL, REDIS_NAMESPACE: namespace } : {}),
+      ...env,
+    },
+    {
+      logger: capture,
+      typeOrm: { logging: true, logger: statements },
+      configure: (config) => ({ ...config, sessions: { ...config.sessions, userSessions: { ...config.sessions.userSessions, ...userSessions } } }),
+    },
+  );
   statements.reset();
   return {
     app,
-    server: app.getHttpServer() as Server,
+    server,
     store: app.get(SessionStore) as DbSessionStore,
     statements,
     database,
