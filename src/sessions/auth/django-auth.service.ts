@@ -123,7 +123,7 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
   async login(session: AnySession, user: User, backend: string = this.config.backends[0]): Promise<void> {
     await session.ensureLoaded();
     const hash = this.sessionAuthHash(user);
-    const userId = String(user[this.primaryKeyProperty as keyof User]);
+    const userId = String(this.primaryKeyValue(user));
     try {
       if (session.has(SESSION_KEY)) {
         const signedIn = this.primaryKeyOf(session.get(SESSION_KEY));
@@ -155,7 +155,7 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     await session.ensureLoaded();
     await session.cycleKey();
     const signedIn = this.primaryKeyOf(session.get(SESSION_KEY));
-    if (signedIn !== null && String(signedIn) === String(user[this.primaryKeyProperty as keyof User])) session.set(HASH_SESSION_KEY, this.sessionAuthHash(user));
+    if (signedIn !== null && String(signedIn) === String(this.primaryKeyValue(user))) session.set(HASH_SESSION_KEY, this.sessionAuthHash(user));
   }
 
   /** Django's `make_password` with this module's iterations (run through the password-check slots). */
@@ -184,7 +184,7 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
 
   private async updateUser(user: User, changes: Record<string, unknown>): Promise<void> {
     try {
-      await this.users.update({ [this.primaryKeyProperty]: user[this.primaryKeyProperty as keyof User] } as FindOptionsWhere<User>, changes as never);
+      await this.users.update({ [this.primaryKeyProperty]: this.primaryKeyValue(user) } as FindOptionsWhere<User>, changes as never);
     } catch (error) {
       throw userDatabaseError(error);
     }
@@ -192,6 +192,10 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
 
   private get primaryKeyProperty(): string {
     return this.users.metadata.primaryColumns[0].propertyName;
+  }
+
+  private primaryKeyValue(user: User): unknown {
+    return user[this.primaryKeyProperty as keyof User];
   }
 
   /** Django's `pk.to_python()` of the session's user id: an integer for integer keys; null when it cannot be one. */

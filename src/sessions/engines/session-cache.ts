@@ -119,6 +119,12 @@ function isRedisCluster(client: unknown): client is RedisClusterClient {
   return Array.isArray(candidate?.masters) && typeof candidate._slots?.rediscover === 'function' && typeof candidate.on === 'function';
 }
 
+/** The cache's `@keyv/redis` store, with its cluster client when it is on a Redis Cluster. */
+interface RedisStore {
+  keyv: SessionsCacheStore;
+  cluster: RedisClusterClient | undefined;
+}
+
 /** How often the slot map is read again while a master of the cluster is unreachable. */
 const CLUSTER_REDISCOVER_INTERVAL_MS = 500;
 
@@ -177,6 +183,8 @@ export class SessionsCache implements OnModuleDestroy {
   readonly #pendingAdds = new Set<string>();
   #reads: DataLoader<string, unknown> | null | undefined;
   #clusterWatch: ClusterFailoverWatch | undefined;
+  /** The cache's only store when it is `@keyv/redis`, and its cluster client on a Redis Cluster: decided once, with the cache. */
+  #redis: RedisStore | undefined;
 
   constructor(
     @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
@@ -191,8 +199,12 @@ export class SessionsCache implements OnModuleDestroy {
   get cache(): SessionsCacheManager {
     if (!this.#cache) {
       this.#cache = this.config.cache ?? this.appCacheManager() ?? this.createMemoryCache();
-      const cluster = this.redisCluster();
-      if (cluster) this.#clusterWatch = new ClusterFailoverWatch(cluster.client);
+      const { stores } = this.#cache;
+      if (stores.length === 1 && isKeyvRedisStore(stores[0].store)) {
+        const client = (stores[0].store as KeyvRedisStore).client;
+        this.#redis = { keyv: stores[0], cluster: isRedisCluster(client) ? client : undefined };
+        if (this.#redis.cluster) this.#clusterWatch = new ClusterFailoverWatch(this.#redis.cluster);
+      }
     }
     return this.#cache;
   }
@@ -340,15 +352,17 @@ export class SessionsCache implements OnModuleDestroy {
 
   /** The cache's only store when it is `@keyv/redis` (commands beyond Keyv's then go to Redis itself). */
   private redisStore(): SessionsCacheStore | undefined {
-    const stores = this.cache.stores;
-    return stores.length === 1 && isKeyvRedisStore(stores[0].store) ? stores[0] : undefined;
+    return this.resolvedRedis()?.keyv;
   }
 
-  /** The cache's only store and its client when that store is `@keyv/redis` on a Redis Cluster. */
-  private redisCluster(): { keyv: SessionsCacheStore; client: RedisClusterClient } | undefined {
-    const keyv = this.redisStore();
-    const client = (keyv?.store as KeyvRedisStore | undefined)?.client;
-    return keyv && isRedisCluster(client) ? { keyv, client } : undefined;
+  /** The cluster client when the cache's only store is `@keyv/redis` on a Redis Cluster. */
+  private redisCluster(): RedisClusterClient | undefined {
+    return this.resolvedRedis()?.cluster;
+  }
+
+  private resolvedRedis(): RedisStore | undefined {
+    void this.cache; // resolving the cache decides #redis
+    return this.#redis;
   }
 
   /** The Redis client and the name Keyv gives `key` there. */
