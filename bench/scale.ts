@@ -49,6 +49,10 @@ export async function createScaleTable(admin: Client, server: ServerSpec, table:
       [sessionData, table.expired],
     );
     await client.query('VACUUM ANALYZE django_session');
+    const { rows } = await client.query<{ heap: string; indexes: string }>(
+      "SELECT pg_size_pretty(pg_table_size('django_session')) AS heap, pg_size_pretty(pg_indexes_size('django_session')) AS indexes",
+    );
+    console.error(`  at-scale table: ${rows[0].heap} of rows, ${rows[0].indexes} of indexes`);
   } finally {
     await client.end();
   }

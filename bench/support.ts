@@ -1,12 +1,13 @@
 /**
  * What the benchmark scripts share: the services they run against (a dedicated PostgreSQL
- * database, a private Redis server) and the servers under test, started one at a time as child
- * processes.
+ * database, a private Redis server, for BENCH_SCALE=1 a private PostgreSQL server) and the servers
+ * under test, started one at a time as child processes.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { tmpdir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { createClient } from 'redis';
@@ -16,7 +17,12 @@ export const ROOT = resolve(__dirname, '..');
 export const APP_PORT = Number(process.env.BENCH_PORT ?? 3401);
 export const REDIS_PORT = Number(process.env.BENCH_REDIS_PORT ?? 3479);
 export const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
-export const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The port of the bench's own PostgreSQL server (startPrivatePostgres). */
+export const PRIVATE_POSTGRES_PORT = Number(process.env.BENCH_PRIVATE_POSTGRES_PORT ?? 3432);
+/** BENCH_SCALE=1 runs on a PostgreSQL server of its own (startPrivatePostgres), unless BENCH_POSTGRES_URL names one. */
+export const PRIVATE_POSTGRES = process.env.BENCH_SCALE === '1' && !process.env.BENCH_POSTGRES_URL;
+export const POSTGRES_ADMIN_URL =
+  process.env.BENCH_POSTGRES_URL ?? (PRIVATE_POSTGRES ? `postgres://postgres@127.0.0.1:${PRIVATE_POSTGRES_PORT}/postgres` : 'postgres://postgres@127.0.0.1:5432/postgres');
 export const BENCH_DATABASE = 'sessions_bench';
 export const SECRET_KEY = 'bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -105,6 +111,50 @@ export async function postgresCounts(admin: Client, database = BENCH_DATABASE): 
     [database],
   );
   return { statements: Number(rows[0].n), backendCpuMs, blocksRead: Number(rows[0].blocks), walBytes: Number(rows[0].wal) };
+}
+
+/** The folder of the PostgreSQL server programs: the newest of Debian's `/usr/lib/postgresql/<version>/bin`, else `pg_config --bindir`. */
+function postgresBinDir(): string {
+  const debian = '/usr/lib/postgresql';
+  const versions = existsSync(debian) ? readdirSync(debian).filter((v) => existsSync(join(debian, v, 'bin', 'initdb'))) : [];
+  if (versions.length > 0) return join(debian, versions.sort((a, b) => Number(b) - Number(a))[0], 'bin');
+  return execFileSync('pg_config', ['--bindir']).toString().trim();
+}
+
+/**
+ * A PostgreSQL server of the benchmark's own on PRIVATE_POSTGRES_PORT, for the run at scale: a
+ * cluster made by initdb in a temporary folder (as the `postgres` user when the bench runs as root:
+ * PostgreSQL refuses to run as root), with the machine's server's defaults but for `settings`
+ * (`-c name=value`). A server an interrupted run left behind in that folder is stopped first.
+ */
+export async function startPrivatePostgres(settings: Record<string, string>): Promise<{ stop(): Promise<void> }> {
+  const bin = postgresBinDir();
+  const directory = join(tmpdir(), 'nest-django-sessions-bench-postgres');
+  const data = join(directory, 'data');
+  const asRoot = userInfo().uid === 0;
+  const run = (program: string, args: string[]) => {
+    const [command, commandArgs] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args];
+    return execFileSync(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  };
+  if (existsSync(join(data, 'postmaster.pid'))) {
+    try {
+      run('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w']);
+    } catch {
+      // not running any more
+    }
+  }
+  rmSync(directory, { recursive: true, force: true });
+  mkdirSync(directory, { recursive: true });
+  if (asRoot) execFileSync('chown', ['postgres', directory]);
+  run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
+  const options = [`-p ${PRIVATE_POSTGRES_PORT}`, '-c listen_addresses=127.0.0.1', `-k ${directory}`, ...Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`)];
+  run('pg_ctl', ['start', '-D', data, '-w', '-t', '60', '-l', join(directory, 'server.log'), '-o', options.join(' ')]);
+  return {
+    stop: async () => {
+      run('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w']);
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
 }
 
 export type RedisClient = ReturnType<typeof createClient>;

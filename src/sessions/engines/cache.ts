@@ -93,9 +93,8 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
       if (!(await this.cache.addIfAbsent(cacheKey, data, this.getExpiryAge()))) throw new CreateError(`Session key ${this.sessionKey} is taken`);
     } else {
       // Only an update of a session still in the cache: a deleted one (a logout elsewhere) stays deleted.
-      if (!(await this.cache.has(cacheKey))) throw new UpdateError('The session is no longer in the cache');
       await this.ensureLoaded();
-      await this.cache.set(cacheKey, this.getSessionData(), this.getExpiryAge());
+      if (!(await this.cache.replace(cacheKey, this.getSessionData(), this.getExpiryAge()))) throw new UpdateError('The session is no longer in the cache');
     }
     await this.reindex(mustCreate);
   }

@@ -71,9 +71,9 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The parts of a node-redis client used directly: entries' reads and writes, `SET NX` (addIfAbsent) and the user index's hashes (client, cluster and sentinel all have them). */
+/** The parts of a node-redis client used directly: entries' reads and writes, `SET NX` (addIfAbsent), `SET XX` (replace) and the user index's hashes (client, cluster and sentinel all have them). */
 interface RedisClient {
-  set(key: string, value: string, options: { condition?: 'NX'; expiration: { type: 'PX'; value: number } }): Promise<string | null>;
+  set(key: string, value: string, options: { condition?: 'NX' | 'XX'; expiration: { type: 'PX'; value: number } }): Promise<string | null>;
   mGet(keys: string[]): Promise<(string | null)[]>;
   hSet(key: string, field: string, value: string): Promise<number>;
   hDel(key: string, fields: string[]): Promise<number>;
@@ -330,9 +330,29 @@ export class SessionsCache implements OnModuleDestroy {
     await withTimeout(this.retriedOnCluster<unknown>(write), 'write');
   }
 
-  private async writeToRedis(keyv: SessionsCacheStore, key: string, value: string, ttl: number): Promise<void> {
+  /** One `SET PX` of what Keyv would write for `key` (`XX`: only over an existing entry); whether Redis stored it. */
+  private async writeToRedis(keyv: SessionsCacheStore, key: string, value: string, ttl: number, condition?: 'NX' | 'XX'): Promise<boolean> {
     const { client, storeKey } = await this.redis(keyv, key);
-    await client.set(storeKey, (await keyv.serializeData({ value, expires: Date.now() + ttl })) as string, { expiration: { type: 'PX', value: ttl } });
+    const payload = (await keyv.serializeData({ value, expires: Date.now() + ttl })) as string;
+    return (await client.set(storeKey, payload, { condition, expiration: { type: 'PX', value: ttl } })) === 'OK';
+  }
+
+  /**
+   * Django's update of a cached session (`cache.get` then `cache.set`): stores `data` only over an
+   * entry still there; false when there is none (a session deleted meanwhile stays deleted). On
+   * Redis one `SET XX PX`, atomic where Django's check and write are two calls; elsewhere the check,
+   * then the write. A failing or slow check throws: a cache failure is never taken for a deletion.
+   */
+  async replace(key: string, data: SessionData, ageSeconds: number): Promise<boolean> {
+    const redis = this.redisStore();
+    const ttl = Math.round(ageSeconds * 1000);
+    if (!redis || ttl <= 0) {
+      if (!(await this.has(key))) return false;
+      await this.set(key, data, ageSeconds);
+      return true;
+    }
+    const value = this.valueOf(data);
+    return withTimeout(this.retriedOnCluster(() => this.writeToRedis(redis, key, value, ttl, 'XX')), 'write');
   }
 
   /**
@@ -347,7 +367,7 @@ export class SessionsCache implements OnModuleDestroy {
     }
     const value = this.valueOf(data);
     const redis = this.redisStore();
-    return withTimeout(redis ? this.addToRedis(redis, key, value, ttl) : this.addInProcess(key, value, ttl), 'write');
+    return withTimeout(redis ? this.writeToRedis(redis, key, value, ttl, 'NX') : this.addInProcess(key, value, ttl), 'write');
   }
 
   /** The cache's only store when it is `@keyv/redis` (commands beyond Keyv's then go to Redis itself). */
@@ -369,14 +389,6 @@ export class SessionsCache implements OnModuleDestroy {
   private async redis(keyv: SessionsCacheStore, key: string): Promise<{ client: RedisClient; storeKey: string }> {
     const adapter = keyv.store as KeyvRedisStore;
     return { client: (await adapter.getClient()) as RedisClient, storeKey: storeKeyOf(keyv, key) };
-  }
-
-  /** One `SET key value NX PX ttl`, with the key and value Keyv itself would write for `key`. */
-  private async addToRedis(keyv: SessionsCacheStore, key: string, value: string, ttl: number): Promise<boolean> {
-    const { client, storeKey } = await this.redis(keyv, key);
-    const payload = await keyv.serializeData({ value, expires: Date.now() + ttl });
-    const reply = await client.set(storeKey, payload as string, { condition: 'NX', expiration: { type: 'PX', value: ttl } });
-    return reply === 'OK';
   }
 
   // ----- a map of strings under one key (the cache engine's user index) -----

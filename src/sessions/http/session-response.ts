@@ -44,19 +44,32 @@ export function deletionCookie(config: SessionsConfig): string {
 /** Session keys and signed payloads: written as they are, like Django, so Django reads our cookies. */
 const RAW_COOKIE_VALUE = /^[\w.:-]*$/;
 
+/**
+ * The attributes (`; Max-Age=…; Path=/; Expires=…`) last made, per config: cookies with the same
+ * whole-second Max-Age and Expires share them (every save sends a cookie; most in a second share).
+ */
+const cookieAttributes = new WeakMap<SessionsConfig, { maxAge: number | undefined; expires: number | undefined; attributes: string }>();
+
 export function sessionCookie(config: SessionsConfig, value: string, maxAge: number | undefined): string {
   const { name, path, domain, secure, httpOnly } = config.cookie;
-  return stringifySetCookie(name, value, {
-    // Anything else is percent-encoded (the cookie parser decodes it).
-    encode: (v) => (RAW_COOKIE_VALUE.test(v) ? v : encodeURIComponent(v)),
-    maxAge: maxAge === undefined ? undefined : Math.trunc(maxAge),
-    expires: maxAge === undefined ? undefined : new Date(Date.now() + maxAge * 1000),
-    path,
-    domain: domain ?? undefined,
-    secure: secure || undefined,
-    httpOnly: httpOnly || undefined,
-    sameSite: sameSite(config),
-  });
+  const wholeMaxAge = maxAge === undefined ? undefined : Math.trunc(maxAge);
+  const expires = maxAge === undefined ? undefined : Math.floor(Date.now() / 1000 + maxAge);
+  let made = cookieAttributes.get(config);
+  if (!made || made.maxAge !== wholeMaxAge || made.expires !== expires) {
+    const attributes = stringifySetCookie(name, '', {
+      maxAge: wholeMaxAge,
+      expires: expires === undefined ? undefined : new Date(expires * 1000),
+      path,
+      domain: domain ?? undefined,
+      secure: secure || undefined,
+      httpOnly: httpOnly || undefined,
+      sameSite: sameSite(config),
+    }).slice(name.length + 1);
+    made = { maxAge: wholeMaxAge, expires, attributes };
+    cookieAttributes.set(config, made);
+  }
+  // Anything else is percent-encoded (the cookie parser decodes it).
+  return `${name}=${RAW_COOKIE_VALUE.test(value) ? value : encodeURIComponent(value)}${made.attributes}`;
 }
 
 /**
