@@ -17,6 +17,7 @@ import {
   REDIS_URL,
   ROOT,
   SECRET_KEY,
+  startPostgres,
   startPrivateRedis,
   startServer,
 } from './support';
@@ -39,6 +40,7 @@ async function heap(): Promise<Heap> {
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 async function main(): Promise<void> {
+  const postgres = await startPostgres();
   const admin = await adminClient();
   const redis = await startPrivateRedis();
   const rows: string[] = [];
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
     await dropDatabase(admin, DATABASE).catch(() => undefined);
     await admin.end();
     await redis.stop();
+    await postgres.stop();
   }
   console.log(`Heap after forced GC (MB), ${SESSIONS} new sessions per step, each created then read once:`);
   console.log(`| engine         | warm   | +${String(SESSIONS / 1000).padStart(2)}k   | +${String((2 * SESSIONS) / 1000).padStart(2)}k   | B/session | RSS MB |`);

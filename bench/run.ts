@@ -3,10 +3,10 @@
  * would set up instead (Nest's "Session" page: express-session on Express, @fastify/session on
  * Fastify, each with connect-pg-simple and with connect-redis) and against the no-session Nest app
  * of the same platform (the ceiling), one server at a time, on the same three routes, over a pool
- * of existing sessions. `BENCH_SCALE=1` runs the at-scale comparison instead: the `db` engine on a
- * table of a million live and a million expired sessions against the same engine on the small
- * table, at 50 connections and at one, with the plans of its statements (bench/scale.ts), both on
- * a PostgreSQL server of the bench's own whose buffer cache holds the large table.
+ * of existing sessions; and the `db` engine on a table of a million live and a million expired
+ * sessions against the same engine on the small table, with the plans of its statements
+ * (bench/scale.ts). PostgreSQL is a server of the bench's own, whose buffer cache holds the large
+ * table; Redis too (its command counts are then the systems' alone).
  *
  * The systems take turns over several rounds (a slow minute of a shared machine then hits all of
  * them, not one); every measured route runs on a server process of its own, warmed up on that route,
@@ -18,10 +18,10 @@
  * BENCH_CONNECTIONS (50), BENCH_POOL (sessions per system, 300), BENCH_PLATFORMS (express,fastify),
  * BENCH_SYSTEMS (comma-separated system ids, default all but the opt-in ones), BENCH_ROUTES
  * (untouched,read,increment or /ping,/session,/counter), BENCH_NODE_OPTIONS (extra node options for
- * the servers, e.g. --cpu-prof); with BENCH_SCALE=1, BENCH_SCALE_LIVE (1000000),
- * BENCH_SCALE_EXPIRED (1000000), BENCH_SCALE_LOADED (10000, the live sessions the load goes to),
- * BENCH_SCALE_SHARED_BUFFERS (1GB, the private server's buffer cache) and BENCH_POSTGRES_URL (an
- * admin URL: the servers of another PostgreSQL instead of the private one, e.g. the machine's).
+ * the servers, e.g. --cpu-prof), BENCH_SCALE_LIVE (1000000), BENCH_SCALE_EXPIRED (1000000),
+ * BENCH_SCALE_LOADED (10000, the live sessions the load goes to), BENCH_SHARED_BUFFERS (1GB, the
+ * private PostgreSQL's buffer cache) and BENCH_POSTGRES_URL (an admin URL: another PostgreSQL server
+ * instead of the private one, e.g. the machine's).
  */
 import autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -45,8 +45,7 @@ import {
   resetRedisCounts,
   ROOT,
   SECRET_KEY,
-  PRIVATE_POSTGRES,
-  startPrivatePostgres,
+  startPostgres,
   startPrivateRedis,
   startServer,
   type RedisClient,
@@ -66,7 +65,6 @@ function listKnob(name: string): string[] | undefined {
     .filter(Boolean);
 }
 
-const SCALE = process.env.BENCH_SCALE === '1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
@@ -78,12 +76,6 @@ const SCALE_TABLE = {
   expired: Number(process.env.BENCH_SCALE_EXPIRED ?? 1_000_000),
   loaded: Number(process.env.BENCH_SCALE_LOADED ?? 10_000),
 };
-/**
- * The private server's buffer cache at scale: PostgreSQL's default (128 MB) holds a fraction of a
- * 2M-row table and its three indexes, far from the "25 % of the memory" its documentation suggests
- * for a dedicated server; 1 GB holds them whole (their size is printed when the table is made).
- */
-const SCALE_SHARED_BUFFERS = process.env.BENCH_SCALE_SHARED_BUFFERS ?? '1GB';
 const PLATFORMS = (listKnob('BENCH_PLATFORMS') ?? ['express', 'fastify']).map((platform) => {
   if (platform !== 'express' && platform !== 'fastify') throw new Error(`BENCH_PLATFORMS takes express and fastify, got ${JSON.stringify(platform)}`);
   return platform as HttpPlatform;
@@ -114,11 +106,15 @@ interface System {
   database?: string;
   /** Its concurrent connections (default BENCH_CONNECTIONS). */
   connections?: number;
+  /** Measured in the first round only: a system in no goal, whose figures need no pairing. */
+  firstRoundOnly?: boolean;
   /** Runs only when BENCH_SYSTEMS names it. */
   optIn?: boolean;
 }
 
 const SESSION_ROUTES: RouteName[] = ['read', 'increment'];
+const thousands = (n: number) => n.toLocaleString('en-US').replace(/,/g, ' ');
+const SCALE_LABEL = `${thousands(SCALE_TABLE.live)} live + ${thousands(SCALE_TABLE.expired)} expired sessions, load over ${thousands(SCALE_TABLE.loaded)}`;
 const common = { REDIS_URL, SECRET_KEY };
 const exampleApp = (engine: string, env: Record<string, string> = {}): ServerSpec => ({
   script: ['example/dist/main.js'],
@@ -132,11 +128,23 @@ const nestPeerLabel = (store: string): Record<HttpPlatform, string> => ({
 
 /**
  * In the order they run, per platform: the two sides of each goal next to each other (the ceiling
- * and db's /ping, db and connect-pg-simple, cache and cached_db around connect-redis), so that a
+ * and db's /ping, db between its peers the large table and connect-pg-simple, cache and cached_db
+ * around connect-redis), so that a
  * goal's ratio compares measurements seconds apart, not minutes; every other round runs the list,
  * and each system's routes, backwards, so neither side of a pair is always the later one.
  */
 const SYSTEMS: System[] = [
+  // A lone request's p50/p99 on the large table (no goal).
+  {
+    id: 'db-scale-1conn',
+    label: `ours: db, ${SCALE_LABEL}, 1 connection`,
+    server: exampleApp('db'),
+    routes: SESSION_ROUTES,
+    sessions: 'scaleTable',
+    database: SCALE_DATABASE,
+    connections: 1,
+    firstRoundOnly: true,
+  },
   {
     id: 'ceiling',
     label: 'ceiling: example app without sessions',
@@ -146,9 +154,12 @@ const SYSTEMS: System[] = [
   },
   // Ours' /ping is measured on db alone: no engine's store is reached by an untouched request.
   { id: 'db', label: 'ours: db (PostgreSQL)', server: exampleApp('db'), routes: ALL_ROUTES, sessions: 'created' },
-  { id: 'peer-pg', label: nestPeerLabel('connect-pg-simple'), server: peer('nest-session.js', 'pg'), routes: ALL_ROUTES, sessions: 'created' },
+  // The large table right after db (its pair), then db's peer.
+  { id: 'db-scale', label: `ours: db, ${SCALE_LABEL}`, server: exampleApp('db'), routes: SESSION_ROUTES, sessions: 'scaleTable', database: SCALE_DATABASE },
+  // The peers' /ping is in no goal (the opt-in plain-Express peers below still measure it).
+  { id: 'peer-pg', label: nestPeerLabel('connect-pg-simple'), server: peer('nest-session.js', 'pg'), routes: SESSION_ROUTES, sessions: 'created' },
   { id: 'cache', label: 'ours: cache (Redis)', server: exampleApp('cache'), routes: SESSION_ROUTES, sessions: 'created' },
-  { id: 'peer-redis', label: nestPeerLabel('connect-redis'), server: peer('nest-session.js', 'redis'), routes: ALL_ROUTES, sessions: 'created' },
+  { id: 'peer-redis', label: nestPeerLabel('connect-redis'), server: peer('nest-session.js', 'redis'), routes: SESSION_ROUTES, sessions: 'created' },
   { id: 'cached_db', label: 'ours: cached_db (PG + Redis)', server: exampleApp('cached_db'), routes: SESSION_ROUTES, sessions: 'created' },
   { id: 'signed_cookies', label: 'ours: signed_cookies', server: exampleApp('signed_cookies'), routes: SESSION_ROUTES, sessions: 'created' },
   {
@@ -180,25 +191,6 @@ const SYSTEMS: System[] = [
   },
 ];
 
-const thousands = (n: number) => n.toLocaleString('en-US').replace(/,/g, ' ');
-const scaleLabel = `${thousands(SCALE_TABLE.live)} live + ${thousands(SCALE_TABLE.expired)} expired sessions, load over ${thousands(SCALE_TABLE.loaded)}`;
-
-/** BENCH_SCALE=1: the small table and the large one at BENCH_CONNECTIONS next to each other (the goals' pairs), and each at one connection. */
-const SCALE_SYSTEMS: System[] = [
-  { id: 'db-1conn', label: `ours: db, ${POOL_SIZE} sessions, 1 connection`, server: exampleApp('db'), routes: SESSION_ROUTES, sessions: 'created', connections: 1 },
-  { id: 'db', label: `ours: db, ${POOL_SIZE} sessions`, server: exampleApp('db'), routes: SESSION_ROUTES, sessions: 'created' },
-  { id: 'db-scale', label: `ours: db, ${scaleLabel}`, server: exampleApp('db'), routes: SESSION_ROUTES, sessions: 'scaleTable', database: SCALE_DATABASE },
-  {
-    id: 'db-scale-1conn',
-    label: `ours: db, ${scaleLabel}, 1 connection`,
-    server: exampleApp('db'),
-    routes: SESSION_ROUTES,
-    sessions: 'scaleTable',
-    database: SCALE_DATABASE,
-    connections: 1,
-  },
-];
-
 interface Goal {
   ours: [string, RouteName];
   theirs: [string, RouteName];
@@ -214,9 +206,6 @@ const GOALS: Goal[] = [
   { ours: ['cache', 'read'], theirs: ['peer-redis', 'read'], goal: 1.2 },
   { ours: ['cache', 'increment'], theirs: ['peer-redis', 'increment'], goal: 1.2 },
   { ours: ['cached_db', 'read'], theirs: ['peer-redis', 'read'], goal: 1.2 },
-];
-
-const SCALE_GOALS: Goal[] = [
   { ours: ['db-scale', 'read'], theirs: ['db', 'read'], goal: 0.9 },
   { ours: ['db-scale', 'increment'], theirs: ['db', 'increment'], goal: 0.9 },
 ];
@@ -590,11 +579,11 @@ function printVerdicts(goals: Target[], plans: StatementPlan[] | undefined): voi
 }
 
 async function main(): Promise<void> {
-  const all = subjects(SCALE ? SCALE_SYSTEMS : SYSTEMS);
+  const all = subjects(SYSTEMS);
   if (all.length === 0) throw new Error('no system, platform and route left to measure: see BENCH_SYSTEMS, BENCH_PLATFORMS, BENCH_ROUTES');
   const startedAt = new Date();
   const loadBefore = loadavg();
-  const postgres = PRIVATE_POSTGRES ? await startPrivatePostgres({ shared_buffers: SCALE_SHARED_BUFFERS }) : undefined;
+  const postgres = await startPostgres();
   const admin = await adminClient();
   const redis = await startPrivateRedis();
   const services: Services = { admin, redis, scaleStatements: new Set() };
@@ -608,16 +597,16 @@ async function main(): Promise<void> {
   };
   try {
     await recreateDatabase(admin);
-    const measurements = ROUNDS * all.reduce((sum, s) => sum + s.routes.length, 0);
+    const measurements = all.reduce((sum, s) => sum + s.routes.length * (s.system.firstRoundOnly ? 1 : ROUNDS), 0);
     console.error(
-      `${SCALE ? 'at scale: ' : ''}${all.length} systems on ${PLATFORMS.join(' and ')}, ${measurements} measurements: ${ROUNDS} rounds of ` +
+      `${all.length} systems on ${PLATFORMS.join(' and ')}, ${measurements} measurements: ${ROUNDS} rounds of ` +
         `${DURATION} s per route (after ${WARMUP} s warm-up), ${CONNECTIONS} connections, ${POOL_SIZE} sessions`,
     );
     const pools = await makePools(all, admin, skipped);
     for (let roundNumber = 1; roundNumber <= ROUNDS; roundNumber++) {
       for (const subject of roundNumber % 2 === 0 ? [...all].reverse() : all) {
         const cookies = pools.cookies.get(subject);
-        if (!cookies) continue;
+        if (!cookies || (subject.system.firstRoundOnly && roundNumber > 1)) continue;
         try {
           rows.push(...(await benchSubject(roundNumber, subject, cookies, services)));
         } catch (error) {
@@ -632,10 +621,10 @@ async function main(): Promise<void> {
     await dropDatabase(admin, SCALE_DATABASE).catch(() => undefined);
     await admin.end();
     await redis.stop();
-    await postgres?.stop();
+    await postgres.stop();
   }
   const summary = summarise(rows);
-  const goals = targets(SCALE ? SCALE_GOALS : GOALS, all, summary, rows);
+  const goals = targets(GOALS, all, summary, rows);
   printTable(summary);
   for (const s of skipped) console.log(`skipped ${s.platform} ${s.system} ${s.round === 0 ? 'in every round' : `in round ${s.round}`}: ${s.reason}`);
   console.log('');
@@ -645,7 +634,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     wallSeconds,
     settings: {
-      scale: SCALE ? SCALE_TABLE : false,
+      scale: SCALE_TABLE,
       rounds: ROUNDS,
       durationSeconds: DURATION,
       warmupSeconds: WARMUP,
@@ -672,7 +661,7 @@ async function main(): Promise<void> {
   };
   const directory = join(ROOT, 'bench', 'results');
   mkdirSync(directory, { recursive: true });
-  const file = join(directory, `${startedAt.toISOString().replace(/[:.]/g, '-')}${SCALE ? '-scale' : ''}.json`);
+  const file = join(directory, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   console.log(`\nwall time ${Math.floor(wallSeconds / 60)} min ${wallSeconds % 60} s; load average before/after: ${report.machine.loadAverageBefore.join(' ')} / ${report.machine.loadAverageAfter.join(' ')}`);
   console.log(`written to ${file}`);
