@@ -128,10 +128,10 @@ const nestPeerLabel = (store: string): Record<HttpPlatform, string> => ({
 
 /**
  * In the order they run, per platform: the two sides of each goal next to each other (the ceiling
- * and db's /ping, db between its peers the large table and connect-pg-simple, cache and cached_db
- * around connect-redis), so that a
- * goal's ratio compares measurements seconds apart, not minutes; every other round runs the list,
- * and each system's routes, backwards, so neither side of a pair is always the later one.
+ * and db's /ping, db between the large table and connect-pg-simple, cache and cached_db around
+ * connect-redis), so that a goal's ratio compares measurements seconds apart, not minutes; every
+ * other round runs the list, and each system's routes, backwards, so neither side of a pair is
+ * always the later one.
  */
 const SYSTEMS: System[] = [
   // A lone request's p50/p99 on the large table (no goal).

@@ -1,7 +1,7 @@
 /**
- * What the benchmark scripts share: the services they run against (a dedicated PostgreSQL
- * database, a private Redis server, for BENCH_SCALE=1 a private PostgreSQL server) and the servers
- * under test, started one at a time as child processes.
+ * What the benchmark scripts share: the services they run against (private PostgreSQL and Redis
+ * servers, a dedicated database) and the servers under test, started one at a time as child
+ * processes.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -18,11 +18,10 @@ export const APP_PORT = Number(process.env.BENCH_PORT ?? 3401);
 export const REDIS_PORT = Number(process.env.BENCH_REDIS_PORT ?? 3479);
 export const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
 /** The port of the bench's own PostgreSQL server (startPrivatePostgres). */
-export const PRIVATE_POSTGRES_PORT = Number(process.env.BENCH_PRIVATE_POSTGRES_PORT ?? 3432);
+const PRIVATE_POSTGRES_PORT = Number(process.env.BENCH_PRIVATE_POSTGRES_PORT ?? 3432);
 /** The bench runs on a PostgreSQL server of its own (startPrivatePostgres), unless BENCH_POSTGRES_URL names one. */
-export const PRIVATE_POSTGRES = !process.env.BENCH_POSTGRES_URL;
-export const POSTGRES_ADMIN_URL =
-  process.env.BENCH_POSTGRES_URL ?? (PRIVATE_POSTGRES ? `postgres://postgres@127.0.0.1:${PRIVATE_POSTGRES_PORT}/postgres` : 'postgres://postgres@127.0.0.1:5432/postgres');
+const PRIVATE_POSTGRES = !process.env.BENCH_POSTGRES_URL;
+export const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? `postgres://postgres@127.0.0.1:${PRIVATE_POSTGRES_PORT}/postgres`;
 export const BENCH_DATABASE = 'sessions_bench';
 export const SECRET_KEY = 'bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz';
 
