@@ -16,6 +16,8 @@ import { describeWhereAvailable } from './requirements';
 const run = promisify(execFile);
 
 const NODE_TIMEOUT_MS = 2000;
+/** How long one `CLUSTER FAILOVER` is given before it is asked again (Redis gives up on it after twice the node timeout). */
+const FAILOVER_ATTEMPT_MS = 3 * NODE_TIMEOUT_MS;
 /** Long enough for a start-up and a failover (the node timeout plus an election) on a busy machine. */
 const WAIT_LIMIT_MS = 20_000;
 
@@ -44,7 +46,7 @@ export interface RedisCluster {
   shards(): Promise<ClusterShard[]>;
   /** The keys the node on `port` holds that match `pattern` (SCAN). */
   keysOn(port: number, pattern: string): Promise<string[]>;
-  /** `CLUSTER FAILOVER` on a replica: resolves once it is a master and the cluster is ok again. */
+  /** `CLUSTER FAILOVER` on a replica: resolves once it is a master, the cluster is ok again and its old master is its replica. */
   failover(replica: number): Promise<void>;
   /** SIGKILL of a node (a crashed master): resolves once it is gone. */
   kill(port: number): Promise<void>;
@@ -136,8 +138,21 @@ export async function startRedisCluster({ requireFullCoverage = true }: RedisClu
       return (await cli(port, '--scan', '--pattern', pattern)).split('\n').filter(Boolean);
     },
     async failover(replica) {
-      await cli(replica, 'CLUSTER', 'FAILOVER');
+      const master = (await cluster.shards()).find((shard) => shard.replica === replica)?.master;
+      // Redis aborts a manual failover its master does not join in time (a stalled machine): asked again then.
+      await waitFor(`node ${replica} a master`, async () => {
+        await cli(replica, 'CLUSTER', 'FAILOVER');
+        const deadline = Date.now() + FAILOVER_ATTEMPT_MS;
+        while (Date.now() < deadline && (await role(replica)) !== 'master') await new Promise((resolve) => setTimeout(resolve, 50));
+        return (await role(replica)) === 'master';
+      });
       await cluster.waitForMaster(replica);
+      // The demoted master follows as its replica, linked and in the cluster's view (shards()), as the pair was before.
+      await waitFor(`node ${master} a replica of ${replica}`, async () => {
+        const fields = await info(master!, 'INFO', 'replication');
+        const linked = fields.role === 'slave' && Number(fields.master_port) === replica && fields.master_link_status === 'up';
+        return linked && (await cluster.shards()).some((shard) => shard.master === replica && shard.replica === master);
+      });
     },
     kill: (port) => stopServer(port, 'SIGKILL'),
     async waitForMaster(port) {
