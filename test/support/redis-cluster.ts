@@ -185,6 +185,11 @@ export async function startRedisCluster({ requireFullCoverage = true }: RedisClu
       const links = await Promise.all(dataPorts.map((port) => info(port, 'INFO', 'replication')));
       return links.filter((fields) => fields.role === 'slave' && fields.master_link_status === 'up').length === 3;
     });
+    // And the cluster's view (shards()) says so too: gossip can still show a replica as a master.
+    await waitFor('3 masters, each with its replica, in the cluster view', async () => {
+      const shards = await cluster.shards();
+      return shards.length === 3 && shards.every((shard) => !Number.isNaN(shard.replica));
+    });
     return cluster;
   } catch (error) {
     await cluster.stop();
