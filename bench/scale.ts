@@ -1,5 +1,5 @@
 /**
- * The at-scale table of `BENCH_SCALE=1 npm run bench` (bench/run.ts): Django's `django_session` with
+ * The at-scale table of `npm run bench` (bench/run.ts): Django's `django_session` with
  * a million live and a million expired sessions, and the plans PostgreSQL gives the `db` engine's
  * statements on it.
  */

@@ -85,13 +85,18 @@ async function info(port: number, ...command: string[]): Promise<Record<string, 
   return fields;
 }
 
-async function waitFor(what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + WAIT_LIMIT_MS;
+/** Whether `condition` holds within `limitMs`, asked every 50 ms. */
+async function reached(condition: () => Promise<boolean>, limitMs: number): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
   for (;;) {
-    if (await condition().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`Redis Cluster: ${what} not reached within ${WAIT_LIMIT_MS} ms`);
+    if (await condition().catch(() => false)) return true;
+    if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean>): Promise<void> {
+  if (!(await reached(condition, WAIT_LIMIT_MS))) throw new Error(`Redis Cluster: ${what} not reached within ${WAIT_LIMIT_MS} ms`);
 }
 
 export interface RedisClusterOptions {
@@ -142,9 +147,7 @@ export async function startRedisCluster({ requireFullCoverage = true }: RedisClu
       // Redis aborts a manual failover its master does not join in time (a stalled machine): asked again then.
       await waitFor(`node ${replica} a master`, async () => {
         await cli(replica, 'CLUSTER', 'FAILOVER');
-        const deadline = Date.now() + FAILOVER_ATTEMPT_MS;
-        while (Date.now() < deadline && (await role(replica)) !== 'master') await new Promise((resolve) => setTimeout(resolve, 50));
-        return (await role(replica)) === 'master';
+        return reached(async () => (await role(replica)) === 'master', FAILOVER_ATTEMPT_MS);
       });
       await cluster.waitForMaster(replica);
       // The demoted master follows as its replica, linked and in the cluster's view (shards()), as the pair was before.
