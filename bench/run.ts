@@ -20,7 +20,8 @@
  * (untouched,read,increment or /ping,/session,/counter), BENCH_NODE_OPTIONS (extra node options for
  * the servers, e.g. --cpu-prof), BENCH_SCALE_LIVE (1000000), BENCH_SCALE_EXPIRED (1000000),
  * BENCH_SCALE_LOADED (10000, the live sessions the load goes to), BENCH_SHARED_BUFFERS (1GB, the
- * private PostgreSQL's buffer cache), BENCH_POSTGRES_URL (an admin URL: another PostgreSQL server
+ * private PostgreSQL's buffer cache), BENCH_HUGE_PAGES (off: the private PostgreSQL without huge
+ * pages), BENCH_POSTGRES_URL (an admin URL: another PostgreSQL server
  * instead of the private one, e.g. the machine's) and the ports BENCH_PORT, BENCH_REDIS_PORT and
  * BENCH_PRIVATE_POSTGRES_PORT (bench/support.ts).
  */
@@ -594,6 +595,7 @@ async function main(): Promise<void> {
   const versions = {
     postgres: (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version,
     postgresSharedBuffers: (await admin.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0].shared_buffers,
+    postgresHugePages: postgres.hugePages,
     redis: /redis_version:(\S+)/.exec(await redis.client.info('server'))?.[1],
   };
   try {
@@ -601,7 +603,8 @@ async function main(): Promise<void> {
     const measurements = all.reduce((sum, s) => sum + s.routes.length * (s.system.firstRoundOnly ? 1 : ROUNDS), 0);
     console.error(
       `${all.length} systems on ${PLATFORMS.join(' and ')}, ${measurements} measurements: ${ROUNDS} rounds of ` +
-        `${DURATION} s per route (after ${WARMUP} s warm-up), ${CONNECTIONS} connections, ${POOL_SIZE} sessions`,
+        `${DURATION} s per route (after ${WARMUP} s warm-up), ${CONNECTIONS} connections, ${POOL_SIZE} sessions; ` +
+        `PostgreSQL ${versions.postgres}, shared_buffers ${versions.postgresSharedBuffers}, ${postgres.hugePages > 0 ? `in ${postgres.hugePages} huge pages` : 'without huge pages'}`,
     );
     const pools = await makePools(all, admin, skipped);
     for (let roundNumber = 1; roundNumber <= ROUNDS; roundNumber++) {
