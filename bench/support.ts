@@ -129,10 +129,11 @@ const SHARED_BUFFERS = process.env.BENCH_SHARED_BUFFERS ?? '1GB';
 
 /**
  * Huge pages for the private PostgreSQL's shared memory (`BENCH_HUGE_PAGES=off`: none). With 4 kB
- * pages, every lookup in a buffer cache this large misses the TLB, which on a virtual machine costs
- * a nested page walk: a `db` read on the table at scale measured 11.2 µs of PostgreSQL time per
- * session with them against 7.6 µs with huge pages (5.2 µs on the small table). PostgreSQL's
- * documentation recommends huge pages for a large `shared_buffers`.
+ * pages, the lookups spread over a buffer cache this large keep missing the TLB, which on a virtual
+ * machine costs a nested page walk: a batched `db` read on the table at scale took 11.2 µs of
+ * PostgreSQL execution per session with 4 kB pages and 7.6 µs with huge pages (5.2 µs on the small
+ * table; pg_stat_statements). PostgreSQL's documentation recommends huge pages for a large
+ * `shared_buffers`.
  */
 const HUGE_PAGES = process.env.BENCH_HUGE_PAGES !== 'off';
 const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
