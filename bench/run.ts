@@ -21,9 +21,9 @@
  * the servers, e.g. --cpu-prof), BENCH_SCALE_LIVE (1000000), BENCH_SCALE_EXPIRED (1000000),
  * BENCH_SCALE_LOADED (10000, the live sessions the load goes to), BENCH_SHARED_BUFFERS (1GB, the
  * private PostgreSQL's buffer cache), BENCH_HUGE_PAGES (off: the private PostgreSQL without huge
- * pages), BENCH_POSTGRES_URL (an admin URL: another PostgreSQL server
- * instead of the private one, e.g. the machine's) and the ports BENCH_PORT, BENCH_REDIS_PORT and
- * BENCH_PRIVATE_POSTGRES_PORT (bench/support.ts).
+ * pages), BENCH_POSTGRES_URL (an admin URL: another PostgreSQL server instead of the private one,
+ * e.g. the machine's) and the ports BENCH_PORT, BENCH_REDIS_PORT and BENCH_PRIVATE_POSTGRES_PORT
+ * (bench/support.ts).
  */
 import autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -166,7 +166,7 @@ async function startPrivatePostgres(settings: Record<string, string>): Promise<B
     const [command, commandArgs] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args];
     return execFileSync(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   };
-  const settingOptions = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`);
+  const settingArgs = Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
   const giveBackHugePages = () => {
     if (existsSync(hugePagesBefore)) writeFileSync(NR_HUGEPAGES, readFileSync(hugePagesBefore));
   };
@@ -182,15 +182,9 @@ async function startPrivatePostgres(settings: Record<string, string>): Promise<B
   mkdirSync(directory, { recursive: true });
   if (asRoot) execFileSync('chown', ['postgres', directory]);
   run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
-  const hugePages = HUGE_PAGES && asRoot ? reserveHugePages(run, data, settingOptions, hugePagesBefore) : 0;
-  const options = [
-    `-p ${PRIVATE_POSTGRES_PORT}`,
-    '-c listen_addresses=127.0.0.1',
-    `-k ${directory}`,
-    `-c huge_pages=${hugePages > 0 ? 'on' : 'off'}`,
-    ...settingOptions,
-  ];
-  run('pg_ctl', ['start', '-D', data, '-w', '-t', '60', '-l', join(directory, 'server.log'), '-o', options.join(' ')]);
+  const hugePages = HUGE_PAGES && asRoot ? reserveHugePages(run, data, settingArgs, hugePagesBefore) : 0;
+  const serverArgs = ['-p', String(PRIVATE_POSTGRES_PORT), '-c', 'listen_addresses=127.0.0.1', '-k', directory, '-c', `huge_pages=${hugePages > 0 ? 'on' : 'off'}`, ...settingArgs];
+  run('pg_ctl', ['start', '-D', data, '-w', '-t', '60', '-l', join(directory, 'server.log'), '-o', serverArgs.join(' ')]);
   return {
     hugePages,
     stop: async () => {
@@ -206,10 +200,10 @@ async function startPrivatePostgres(settings: Record<string, string>): Promise<B
  * `shared_memory_size_in_huge_pages`) to the kernel's pool, after writing the pool's size down in
  * `before` to be given back; 0 when the kernel has no huge pages or cannot find enough free memory.
  */
-function reserveHugePages(run: (program: string, args: string[]) => string, data: string, settingOptions: string[], before: string): number {
+function reserveHugePages(run: (program: string, args: string[]) => string, data: string, settingArgs: string[], before: string): number {
   let needed: number;
   try {
-    needed = Number(run('postgres', ['-D', data, '-C', 'shared_memory_size_in_huge_pages', ...settingOptions.flatMap((option) => option.split(' '))]).trim());
+    needed = Number(run('postgres', ['-D', data, '-C', 'shared_memory_size_in_huge_pages', ...settingArgs]).trim());
   } catch {
     return 0; // PostgreSQL before 15, or a kernel without huge pages
   }
