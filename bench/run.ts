@@ -38,6 +38,7 @@ import {
   createSessions,
   databaseUrl,
   dropDatabase,
+  machineCpuTicks,
   postgresCounts,
   processCpuMs,
   recreateDatabase,
@@ -268,6 +269,10 @@ interface Row {
   /** CPU time per request of the server under test, and of the stores (PostgreSQL backends + Redis). */
   serverCpuUsPerRequest: number;
   storeCpuUsPerRequest: number;
+  /** CPU time per request of the load generator (autocannon, in this process). */
+  clientCpuUsPerRequest: number;
+  /** The share of the machine's CPU time left idle while it ran: above a few %, the figure is bound by waiting, not by CPU. */
+  machineIdlePercent: number;
 }
 
 interface Skipped {
@@ -448,11 +453,16 @@ async function benchSubject(roundNumber: number, subject: Subject, cookies: stri
       await resetRedisCounts(redis.client);
       const serverCpuBefore = processCpuMs(server.process.pid);
       const redisCpuBefore = processCpuMs(redis.pid);
+      const clientCpuBefore = process.cpuUsage();
+      const machineBefore = machineCpuTicks();
       const stopSampling = subject.database === SCALE_DATABASE ? sampleStatements(admin, SCALE_DATABASE, scaleStatements) : undefined;
       const result = await load(server.url, path, cookies, subject.connections, { duration: DURATION });
       await stopSampling?.();
       const serverCpuMs = processCpuMs(server.process.pid) - serverCpuBefore;
       const redisCpuMs = processCpuMs(redis.pid) - redisCpuBefore;
+      const clientCpu = process.cpuUsage(clientCpuBefore);
+      const machine = machineCpuTicks();
+      const [idleTicks, busyTicks] = [machine.idle - machineBefore.idle, machine.busy - machineBefore.busy];
       const postgresAfter = await postgresCounts(admin, subject.database);
       const postgres = postgresAfter.statements - postgresBefore.statements;
       const redisCounts = await redisCommandCounts(redis.client);
@@ -481,6 +491,8 @@ async function benchSubject(roundNumber: number, subject: Subject, cookies: stri
         redisCommandsPerRequest: Object.fromEntries(Object.entries(redisCounts).map(([command, n]) => [command, round(n / sent)])),
         serverCpuUsPerRequest: perRequestUs(serverCpuMs),
         storeCpuUsPerRequest: perRequestUs(postgresAfter.backendCpuMs + redisCpuMs),
+        clientCpuUsPerRequest: perRequestUs((clientCpu.user + clientCpu.system) / 1000),
+        machineIdlePercent: round((100 * idleTicks) / (idleTicks + busyTicks), 1),
       });
     } finally {
       await server.stop();
@@ -541,7 +553,7 @@ function targets(goals: Goal[], all: Subject[], summary: Summary[], rows: Row[])
 }
 
 function printTable(rows: Summary[]): void {
-  const header = ['platform', 'system', 'route', 'req/s', 'rounds min-max', 'p50 ms', 'p99 ms', 'PG/req', 'Redis/req', 'server CPU µs/req', 'store CPU µs/req', 'non-2xx+err'];
+  const header = ['platform', 'system', 'route', 'req/s', 'rounds min-max', 'p50 ms', 'p99 ms', 'PG/req', 'Redis/req', 'server CPU µs/req', 'store CPU µs/req', 'client CPU µs/req', 'idle %', 'non-2xx+err'];
   const lines = rows.map((r) => [
     PLATFORM_NAMES[r.platform],
     r.label,
@@ -554,6 +566,8 @@ function printTable(rows: Summary[]): void {
     r.redisPerRequest.toFixed(2),
     String(r.serverCpuUsPerRequest),
     String(r.storeCpuUsPerRequest),
+    String(r.clientCpuUsPerRequest),
+    r.machineIdlePercent.toFixed(1),
     String(r.non2xx + r.errors),
   ]);
   const textColumns = 3;

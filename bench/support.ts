@@ -76,6 +76,13 @@ export function processCpuMs(pid: number | undefined): number {
   }
 }
 
+/** The whole machine's CPU time so far, busy and idle (all CPUs), in clock ticks, from /proc/stat. */
+export function machineCpuTicks(): { busy: number; idle: number } {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
+}
+
 export interface PostgresCounts {
   /** Committed + rolled-back transactions of the database so far. */
   statements: number;
