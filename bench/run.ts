@@ -271,7 +271,7 @@ interface Row {
   storeCpuUsPerRequest: number;
   /** CPU time per request of the load generator (autocannon, in this process). */
   clientCpuUsPerRequest: number;
-  /** The share of the machine's CPU time left idle while it ran: above a few %, the figure is bound by waiting, not by CPU. */
+  /** The share of the machine's CPU time left idle while it ran (a server is one Node thread: it may be busy while the machine idles). */
   machineIdlePercent: number;
 }
 
