@@ -19,6 +19,8 @@ export interface AppConfig {
   logLevels: LogLevel[];
   /** DJANGO_AUTH=true: logins shared with a Django site through Django's `auth_user` table. */
   djangoAuth: boolean;
+  /** LOGIN_RATE_LIMIT: sign-in attempts (`POST /auth/login`) a client address may make a minute; default 10. */
+  loginRateLimit: number;
   sessions: SessionsModuleOptions;
 }
 
@@ -73,6 +75,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const policy = env.MAX_SESSIONS_POLICY || 'evict';
   if (policy !== 'evict' && policy !== 'refuse') throw new ConfigError(`MAX_SESSIONS_POLICY must be evict or refuse, got ${JSON.stringify(env.MAX_SESSIONS_POLICY)}`);
+  const loginRateLimit = Number(env.LOGIN_RATE_LIMIT || 10);
+  if (!Number.isSafeInteger(loginRateLimit) || loginRateLimit < 1) throw new ConfigError(`LOGIN_RATE_LIMIT must be a positive integer, got ${JSON.stringify(env.LOGIN_RATE_LIMIT)}`);
   // The user index: USER_SESSIONS=true, or implied by a cap.
   const djangoAuth = env.DJANGO_AUTH === 'true';
   if (env.DJANGO_AUTH && !djangoAuth && env.DJANGO_AUTH !== 'false') throw new ConfigError(`DJANGO_AUTH must be true or false, got ${JSON.stringify(env.DJANGO_AUTH)}`);
@@ -85,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     httpPlatform,
     logLevels: logLevels(env.LOG_LEVEL),
     djangoAuth,
+    loginRateLimit,
     sessions: {
       secretKey,
       secretKeyFallbacks: (env.SECRET_KEY_FALLBACKS ?? '')

@@ -1,9 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import { AppController } from './app.controller';
 import { UserSessionsController } from './user-sessions.controller';
+import { DemoLoginController } from './demo-login.controller';
 import { AuthController } from './auth.controller';
 import type { AppConfig } from './app.config';
 import { cacheModules } from './cache';
@@ -30,11 +32,16 @@ export class AppModule {
         // the app's CACHE_MANAGER); the other engines use no cache, so they open no Redis connection.
         ...(usesCache(config.sessions.engine) ? cacheModules(config.redis, config.redisNamespace) : []),
         SessionsModule.forRoot(config.sessions),
-        ...(config.djangoAuth ? [DjangoAuthModule.forRoot({})] : []),
+        // The sign-in route's rate limit (LOGIN_RATE_LIMIT a minute per client address; auth.controller.ts).
+        ...(config.djangoAuth ? [DjangoAuthModule.forRoot({}), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.loginRateLimit }])] : []),
         // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.
         ScheduleModule.forRoot(),
       ],
-      controllers: [AppController, ...(config.sessions.userSessions ? [UserSessionsController] : []), ...(config.djangoAuth ? [AuthController] : [])],
+      controllers: [
+        AppController,
+        ...(config.sessions.userSessions ? [UserSessionsController] : []),
+        ...(config.djangoAuth ? [AuthController] : config.sessions.userSessions ? [DemoLoginController] : []),
+      ],
     };
   }
 }

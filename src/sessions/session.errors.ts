@@ -11,6 +11,14 @@ export class UpdateError extends Error {
   override name = 'UpdateError';
 }
 
+/**
+ * `cycleKey()`'s create found the key it replaces already deleted (a logout or a revocation since
+ * the request loaded it): the new key is not kept. `cycleKey()` handles it; engines throw it.
+ */
+export class ReplacedKeyGoneError extends Error {
+  override name = 'ReplacedKeyGoneError';
+}
+
 /** A key that cannot name a session in this engine (the file engine's path-traversal guard). */
 export class InvalidSessionKey extends Error {
   override name = 'InvalidSessionKey';

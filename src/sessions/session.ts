@@ -8,7 +8,7 @@
  */
 import { Logger } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
-import { CreateError, NotImplementedError, SessionExpiryError, SessionKeyError, SessionNotLoadedError } from './session.errors';
+import { CreateError, NotImplementedError, ReplacedKeyGoneError, SessionExpiryError, SessionKeyError, SessionNotLoadedError } from './session.errors';
 import type { SessionsConfig } from './sessions.options';
 import { isLegacySessionData, legacyLoads } from './formats/legacy-format';
 import { BadSignature, dumps, loads, maxSignedLength, OversizedPayload } from './formats/signing';
@@ -446,7 +446,12 @@ export abstract class SessionBase<TData extends object = SessionData> {
     if (flushed) this.config.events.emit({ type: 'session.destroyed', ...flushed, reason: 'flush' });
   }
 
-  /** Same data under a new key; the old stored session is deleted (session fixation defence). */
+  /**
+   * Same data under a new key; the old stored session is deleted (session fixation defence). The
+   * new key is kept only if the old one was still stored when it was replaced (engines that can
+   * tell: db, cached_db, cache, file): when a logout or a revocation deleted it meanwhile, the
+   * session ends as that logout left it — empty, with no key — instead of living on under a new one.
+   */
   async cycleKey(): Promise<void> {
     await this.ensureLoaded();
     const data = this.getSessionData();
@@ -454,12 +459,23 @@ export abstract class SessionBase<TData extends object = SessionData> {
     this.#rotation = { replacedKey: oldKey };
     try {
       await this.create();
+    } catch (error) {
+      if (!(error instanceof ReplacedKeyGoneError)) throw error;
+      this.sessionCache = emptyData();
+      this.setSessionKey(null);
+      this.modified = true;
+      return;
     } finally {
       this.#rotation = undefined;
     }
     this.sessionCache = data;
-    if (oldKey) await this.delete(oldKey);
+    if (oldKey) await this.deleteReplacedKey(oldKey);
     this.emitEvent('session.rotated');
+  }
+
+  /** After cycleKey's create: deletes the replaced key (engines whose create already did, atomically, override this). */
+  protected deleteReplacedKey(oldKey: string): Promise<void> {
+    return this.delete(oldKey);
   }
 
   /** While cycleKey() creates the new key: its create is a rotation, not a new session. */

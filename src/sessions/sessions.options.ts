@@ -6,6 +6,7 @@
 import { Logger, type Type } from '@nestjs/common';
 import type { SessionStore } from './engines/session-store';
 import { SessionEvents, type SessionEventListener } from './events/session-events';
+import { SessionUsers } from './user-sessions/session-user-verifier';
 import { resolveUserSessionsOptions, type UserSessionsConfig, type UserSessionsOptions } from './user-sessions/user-sessions.options';
 
 /**
@@ -157,6 +158,8 @@ export interface SessionsConfig {
   maxSessionBytes: number;
   memoryCache: { maxEntries: number; maxBytes: number };
   userSessions: UserSessionsConfig | null;
+  /** Who a session of the user index belongs to (an auth layer such as the Django auth bridge verifies it). */
+  users: SessionUsers;
   events: SessionEvents;
   clearExpired: { cron: string | false; timeZone: string; batchSize: number };
   acceptLegacyFormat: boolean;
@@ -289,6 +292,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     maxSessionBytes,
     memoryCache,
     userSessions,
+    users: new SessionUsers(userSessions?.userKeyPath ?? null),
     events: new SessionEvents(options.onSessionEvent, (error) => new Logger('Sessions').error(`A session event listener failed: ${error instanceof Error ? error.message : String(error)}`)),
     clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,

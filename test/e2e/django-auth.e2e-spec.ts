@@ -4,13 +4,18 @@
  * SQLite + Express and PostgreSQL + Fastify. What Django writes and accepts is checked by value: the
  * session keys, the hash (HMAC of the password hash under SECRET_KEY), the key cycled at login, a
  * stale hash flushing the session, a fallback key's hash rotated. The browser suite
- * (test/browser/) proves the same against a running Django.
+ * (test/browser/) proves the same against a running Django. Also: the PBKDF2 work a wrong password
+ * costs for each kind of user (the same for all), a login flood from one address that cannot refuse
+ * another's login, and the example's rate limit on POST /auth/login.
  */
-import { Body, Controller, Get, HttpCode, Post, UnauthorizedException, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, UnauthorizedException, UseGuards, type Type } from '@nestjs/common';
+import crypto from 'node:crypto';
+import http from 'node:http';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import request from 'supertest';
 import { Session, SessionStore } from '../../src/sessions';
 import { AbstractDjangoUser, AllowAnonymous, DjangoAuthGuard, DjangoAuthModule, DjangoAuthService, DjangoUser, DjangoUserEntity, DjangoUserTableMissingError, makePassword, MODEL_BACKEND, sessionAuthHash } from '../../src/sessions/auth';
+import { ConfigError, loadConfig } from '../../example/app.config';
 import { createTestApp, storedSessionData, TEST_SECRET_KEY, type HttpPlatform } from '../support/app';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
 import { createDjangoUserTable, djangoSql, insertDjangoUser, setDjangoPassword } from '../support/django-users';
@@ -23,9 +28,22 @@ const OLD_SECRET_KEY = 'the-key-before-rotation-of-the-django-auth-suite';
 
 type Instance = ExampleApp & { store: SessionStore };
 
-async function startApp(database: TestDatabase, platform: HttpPlatform, env: Record<string, string> = {}): Promise<Instance> {
-  const started = await startExampleApp({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, HTTP_PLATFORM: platform, ...env });
+/** The example app; this suite signs in far more often than its 10 attempts a minute allow, unless `env` says otherwise. */
+async function startApp(database: TestDatabase, platform: HttpPlatform, env: Record<string, string | undefined> = {}): Promise<Instance> {
+  const started = await startExampleApp({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, HTTP_PLATFORM: platform, LOGIN_RATE_LIMIT: '1000', ...env });
   return { ...started, store: started.app.get(SessionStore) };
+}
+
+/** A JSON POST to the app from another loopback address than supertest's 127.0.0.1: another client. */
+function postFrom(localAddress: string, url: string, body: object): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 const SET_UPS: [string, DatabaseKind, HttpPlatform][] = [
@@ -95,6 +113,8 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
     ['an inactive user', 'carol', 'carol'],
     ['an unusable password', 'dave', '!unusablePasswordOfDave'],
     ['a username that is no string', 42, 'x'],
+    // PostgreSQL refuses NUL in text: this was a 503 "The user database is unavailable".
+    ['a username holding a NUL', 'ad\u0000min', 'x'],
   ])('POST /auth/login with %s is 401 and signs nobody in', async (_case, username, password) => {
     const jar = new SessionCookieJar();
     const res = await call('post', '/auth/login', jar, { username, password });
@@ -148,6 +168,34 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
     await call('post', '/session', jar, data);
     expect((await call('get', '/me', jar)).status).toBe(401);
     expect(await stored(jar)).toEqual(data);
+  });
+
+  it("a flood of wrong passwords from one address does not refuse another address's login: each holds a fair share of the waiting checks", async () => {
+    const flood = Array.from({ length: 100 }, () => postFrom('127.0.0.2', `${t.url}/auth/login`, { username: 'alice', password: 'wrong' }));
+    // The flood's first refusal: its share of the waiting places is full (the old first-come queue: all of them).
+    const firstRefusal = new Promise<void>((resolve) => flood.forEach((status) => void status.then((s) => s === 503 && resolve())));
+    await Promise.race([firstRefusal, Promise.all(flood)]);
+    const res = await login(new SessionCookieJar(), 'alice', 'correct horse');
+    const statuses = await Promise.all(flood);
+    expect(res.status).toBe(200);
+    expect(statuses.filter((status) => status === 503).length).toBeGreaterThan(0);
+    expect(statuses.every((status) => status === 401 || status === 503)).toBe(true);
+  });
+
+  it('POST /auth/login answers 429 after LOGIN_RATE_LIMIT attempts a minute from one address (default 10); other routes and addresses are not limited', async () => {
+    const limited = await startApp(database, platform, { LOGIN_RATE_LIMIT: undefined });
+    try {
+      const attempt = () => request(limited.server).post('/auth/login').send({ username: 'alice', password: 'correct horse' });
+      for (let i = 0; i < 10; i++) expect((await attempt()).status).toBe(200);
+      const refused = await attempt();
+      expect(refused.status).toBe(429);
+      expect(refused.headers['set-cookie']).toBeUndefined();
+      expect((await request(limited.server).get('/counter')).status).toBe(200);
+      expect(await postFrom('127.0.0.2', `${limited.url}/auth/login`, { username: 'alice', password: 'correct horse' })).toBe(200);
+    } finally {
+      await limited.close();
+    }
+    expect(() => loadConfig({ SECRET_KEY: 'k', LOGIN_RATE_LIMIT: '0' })).toThrow(new ConfigError('LOGIN_RATE_LIMIT must be a positive integer, got "0"'));
   });
 
   it('POST /auth/logout flushes the session: its row and cookie are gone, /me is 401', async () => {
@@ -353,6 +401,107 @@ describe('DjangoAuthModule in an app of its own', () => {
       await expect(startApp(database, 'express')).rejects.toThrow(/auth_user.*manage\.py migrate auth/s);
     } finally {
       await database.drop();
+    }
+  });
+});
+
+describe('a wrong password costs the same PBKDF2 work for every kind of user (no timing tells who exists)', () => {
+  const ITERATIONS = 1000;
+  let database: TestDatabase;
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  let auth: DjangoAuthService;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    await createDjangoUserTable(database);
+    await djangoSql(database, 'ALTER TABLE auth_user ALTER COLUMN password DROP NOT NULL'); // a custom model's nullable password
+    await insertDjangoUser(database, { username: 'current', encoded: await makePassword('pw', { iterations: ITERATIONS }) });
+    await insertDjangoUser(database, { username: 'outdated', encoded: await makePassword('pw', { iterations: 10 }) });
+    await insertDjangoUser(database, { username: 'unusable', encoded: '!QvNb2rA7xJk0tMe4LzW9cYh1sPd8uFg3oRiTyE5w' });
+    await insertDjangoUser(database, { username: 'argon2', encoded: 'argon2$argon2id$v=19$m=102400,t=2,p=8$c29tZXNhbHQ$aGFzaA' });
+    await insertDjangoUser(database, { username: 'sha1', encoded: await makePassword('pw', { algorithm: 'pbkdf2_sha1', iterations: 10 }) });
+    await insertDjangoUser(database, { username: 'null', encoded: '' });
+    await djangoSql(database, "UPDATE auth_user SET password = NULL WHERE username = 'null'");
+    t = await createTestApp({
+      database: { ...database, options: { ...database.options, entities: [...(database.options.entities as []), DjangoUserEntity] } },
+      imports: [DjangoAuthModule.forRoot({ pbkdf2Iterations: ITERATIONS })],
+    });
+    auth = t.app.get(DjangoAuthService);
+  });
+  afterAll(() => t?.close());
+
+  /** The PBKDF2 derivations (digest, iterations) that signing in runs, watched on node:crypto itself. */
+  async function derivations(username: string, password: string): Promise<{ user: unknown; runs: [string, number][] }> {
+    const pbkdf2 = jest.spyOn(crypto, 'pbkdf2');
+    try {
+      const user = await auth.authenticate(username, password);
+      return { user, runs: pbkdf2.mock.calls.map((call) => [call[4], call[2]]) };
+    } finally {
+      pbkdf2.mockRestore();
+    }
+  }
+
+  it.each<[string, string, [string, number][]]>([
+    ['an unknown user: the decoy hash (Django #20760)', 'nobody', [['sha256', ITERATIONS]]],
+    ['a user hashed with the work factor', 'current', [['sha256', ITERATIONS]]],
+    ['a user hashed with 10 iterations: the 990 missing ones after the mismatch (harden_runtime)', 'outdated', [['sha256', 10], ['sha256', ITERATIONS - 10]]],
+    ['an unusable password: the default hasher once (CVE-2024-39329)', 'unusable', [['sha256', ITERATIONS]]],
+    ['an unknown hasher (argon2): the default hasher once', 'argon2', [['sha256', ITERATIONS]]],
+    ['a null password: the default hasher once', 'null', [['sha256', ITERATIONS]]],
+    ['pbkdf2_sha1 with 10 iterations: padded with SHA-256 (beyond Django)', 'sha1', [['sha1', 10], ['sha256', ITERATIONS - 10]]],
+    ['a username holding a NUL: an unknown user', 'cur\u0000rent', [['sha256', ITERATIONS]]],
+  ])('%s', async (_case, username, expected) => {
+    const { user, runs } = await derivations(username, 'a wrong password');
+    expect(user).toBeNull();
+    expect(runs).toEqual(expected);
+    expect(runs.reduce((total, [, iterations]) => total + iterations, 0)).toBe(ITERATIONS);
+  });
+
+  it("the right password runs the stored hash's derivation alone, as Django (the hardening is for wrong ones)", async () => {
+    const { user, runs } = await derivations('outdated', 'pw');
+    expect(user).toMatchObject({ username: 'outdated' });
+    expect(runs).toEqual([['sha256', 10]]);
+  });
+});
+
+/** A custom user model with a UUID primary key (Django's UUIDField: `uuid` on PostgreSQL). */
+@Entity({ name: 'accounts_uuidaccount' })
+class UuidAccountEntity extends AbstractDjangoUser {
+  @PrimaryColumn({ name: 'id', type: 'uuid' })
+  id: string;
+}
+
+describe("a session's user id PostgreSQL cannot compare is anonymous, not a 503", () => {
+  const uuid = '5b3e1c2a-8f1d-4c8e-9a8e-1f2b3c4d5e6f';
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    await djangoSql(database, 'CREATE TABLE accounts_account (id varchar(36) PRIMARY KEY, password varchar(128) NOT NULL, last_login timestamptz NULL, email varchar(254) NOT NULL)');
+    await djangoSql(database, 'CREATE TABLE accounts_uuidaccount (id uuid PRIMARY KEY, password varchar(128) NOT NULL, last_login timestamptz NULL)');
+    await djangoSql(database, "INSERT INTO accounts_uuidaccount VALUES ($1, 'pbkdf2_sha256$1$salt$hash', NULL)", [uuid]);
+  });
+  afterAll(() => database?.drop());
+
+  it.each<[string, Type<AbstractDjangoUser>, string, string | null]>([
+    ['a NUL in a text key', AccountEntity, 'a\u0000b', null],
+    ['not a UUID for a UUID key', UuidAccountEntity, 'not-a-uuid', null],
+    ["a UUID as Django's UUIDField.to_python reads it (braces, capitals)", UuidAccountEntity, `{${uuid.toUpperCase()}}`, uuid],
+  ])('%s', async (_case, userEntity, sessionUserId, expectedId) => {
+    const t = await createTestApp({
+      database: { ...database, options: { ...database.options, entities: [...(database.options.entities as []), userEntity] } },
+      imports: [DjangoAuthModule.forRoot({ userEntity })],
+    });
+    try {
+      const data = { _auth_user_id: sessionUserId, _auth_user_backend: MODEL_BACKEND, _auth_user_hash: sessionAuthHash('pbkdf2_sha256$1$salt$hash', TEST_SECRET_KEY) };
+      const session = t.store.session(null);
+      session.update(data);
+      await session.save();
+      const user = await t.app.get(DjangoAuthService).getUser(t.store.session(session.sessionKey));
+      expect(user?.id ?? null).toBe(expectedId);
+      expect(await storedSessionData(t.store, session.sessionKey)).toEqual(data);
+    } finally {
+      await t.app.close();
     }
   });
 });

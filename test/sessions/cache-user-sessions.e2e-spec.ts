@@ -74,6 +74,40 @@ describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
     expect((await service.list(user, live)).map((s) => s.userAgent)).toEqual(['live']);
   });
 
+  it("a save that raises a signed-in session's expiry keeps it in its user's index past the expiry it had at login", async () => {
+    const phone = store.session();
+    phone.setExpiry(1);
+    await service.login(phone, user);
+    phone.setExpiry(3600);
+    await phone.save();
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // past the login's 1 s: the map had only that long
+    expect((await store.session(phone.sessionKey).ensureLoaded()).sessionKey).toBe(phone.sessionKey);
+    const laptop = await signIn('laptop');
+    expect((await service.list(user, laptop)).map((s) => s.current)).toEqual([true, false]);
+    expect(await service.revokeOthers(laptop)).toBe(1);
+    expect((await store.session(phone.sessionKey).ensureLoaded()).sessionKey).toBeNull();
+  });
+
+  it.each([
+    [60, 'leaves the entry as the login wrote it, as the db engines do'],
+    [0, 'records it (so the check above would have seen a write)'],
+  ])("activityInterval %d: a signed-in session's first use after login %s", async (activityInterval) => {
+    const config = resolveSessionsOptions({ ...options(), userSessions: { activityInterval } });
+    const own = new CacheSessionStore(config, new SessionsCache(config));
+    const ownService = new UserSessionsService(own, config);
+    const phone = own.session();
+    phone.client = { ip: '203.0.113.1', userAgent: 'at login' };
+    await ownService.login(phone, user);
+    const [atLogin] = await ownService.list(user);
+    await own.noteActivity(user, phone.sessionKey!, { ip: '203.0.113.2', userAgent: 'first use' });
+    const [afterUse] = await ownService.list(user);
+    if (activityInterval === 0) {
+      expect([afterUse.userAgent, afterUse.ip]).toEqual(['first use', '203.0.113.2']);
+    } else {
+      expect(afterUse).toEqual(atLogin);
+    }
+  });
+
   describe.each(['evict', 'refuse'] as const)('maxSessionsPerUser 2, %s', (policy) => {
     /** Stores of "instances" sharing the cache: on Redis, each with a SessionsCache of its own, as two processes have. */
     const instances = (count: number) =>
@@ -122,5 +156,48 @@ describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
       expect(await pair[0].service.count(user)).toBe(2);
       expect(refused).toBe(policy === 'refuse' ? 8 : 0);
     });
+  });
+});
+
+describe("user sessions on the cache engine's own in-memory LRU", () => {
+  const secretKey = 'cache-user-sessions-secret';
+
+  function ownStore() {
+    const config = resolveSessionsOptions({ secretKey, engine: 'cache', userSessions: {}, memoryCache: { maxEntries: 20 } });
+    const store = new CacheSessionStore(config, new SessionsCache(config));
+    return { store, service: new UserSessionsService(store, config) };
+  }
+
+  async function anonymousTraffic(store: CacheSessionStore, visits: number, meanwhile?: () => Promise<unknown>) {
+    for (let i = 0; i < visits; i++) {
+      const visitor = store.session();
+      visitor.set('visit', i);
+      await visitor.save();
+      if (i % 5 === 0) await meanwhile?.();
+    }
+  }
+
+  it("anonymous traffic filling the LRU does not push a live session out of its user's index", async () => {
+    const { store, service } = ownStore();
+    const phone = store.session();
+    await service.login(phone, 'ada');
+    // The phone is in use throughout, so the LRU keeps it while 60 visitors come and go.
+    await anonymousTraffic(store, 60, () => store.session(phone.sessionKey).ensureLoaded());
+    expect((await store.session(phone.sessionKey).ensureLoaded()).sessionKey).toBe(phone.sessionKey);
+    const laptop = store.session();
+    await service.login(laptop, 'ada');
+    expect(await service.count('ada')).toBe(2);
+    expect(await service.revokeOthers(laptop)).toBe(1);
+    expect((await store.session(phone.sessionKey).ensureLoaded()).sessionKey).toBeNull();
+  });
+
+  it("a session the LRU evicts leaves its user's index with it", async () => {
+    const { store, service } = ownStore();
+    const phone = store.session();
+    await service.login(phone, 'ada');
+    expect(await service.count('ada')).toBe(1);
+    await anonymousTraffic(store, 60);
+    expect((await store.session(phone.sessionKey).ensureLoaded()).sessionKey).toBeNull();
+    expect(await store.cache.mapEntries('django.contrib.sessions.userada')).toEqual({});
   });
 });

@@ -255,6 +255,25 @@ export function describeSessionMixin(
       expect(Object.fromEntries(reopened.items())).toEqual(Object.fromEntries(previousItems));
     });
 
+    it('cycleKey after a logout elsewhere deleted the stored session: no new key is kept and the session ends empty (signed_cookies: nothing stored, the data stays)', async () => {
+      session.set('a', 'c');
+      await session.save();
+      const key = session.sessionKey!;
+      const request = target.session(key);
+      await request.ensureLoaded(); // a request has loaded the session...
+      await target.session(key).delete(); // ...when a logout on another request deletes it
+      await request.cycleKey();
+      extraKeys.push(request.sessionKey);
+      if (signedCookies()) {
+        expect(request.sessionKey).not.toBeNull();
+        expect(request.get('a')).toBe('c');
+        return;
+      }
+      expect(request.sessionKey).toBeNull();
+      expect(request.items()).toEqual([]);
+      expect(await request.exists(key)).toBe(false);
+    });
+
     it('#37/#38 save does not clear the data', async () => {
       session.set('a', 'b');
       await session.save();

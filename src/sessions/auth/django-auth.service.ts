@@ -39,7 +39,12 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     @Inject(SESSIONS_CONFIG) private readonly sessions: SessionsConfig,
   ) {
     this.config = resolveDjangoAuthOptions(options, DEFAULT_PBKDF2_ITERATIONS);
-    this.slots = new PasswordCheckSlots(this.config.passwordChecks.concurrency, this.config.passwordChecks.maxWaiting);
+    const { concurrency, maxWaiting, maxWaitingPerClient } = this.config.passwordChecks;
+    this.slots = new PasswordCheckSlots(concurrency, maxWaiting, maxWaitingPerClient);
+    // The user index keyed by Django's user id lists, counts and revokes only what get_user signs in.
+    if (sessions.userSessions?.userKeyPath.join('.') === SESSION_KEY) {
+      sessions.users.useVerifier({ userOf: (session) => this.sessionUserId(session), signedInTest: (userId) => this.signedInTest(userId) });
+    }
   }
 
   /** Stops the app when the user table cannot be read, saying what to run (as the db engines do for theirs). */
@@ -100,17 +105,22 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     });
   }
 
-  /** The active user with this login name and password (ModelBackend's `authenticate`), or null. */
-  async authenticate(username: unknown, password: unknown): Promise<User | null> {
+  /**
+   * The active user with this login name and password (ModelBackend's `authenticate`), or null.
+   * `request` (Django's `authenticate(request, **credentials)`), Express's or Fastify's, names the
+   * client whose share of the waiting checks this one takes (option `passwordChecks`); without it
+   * the check waits in the queue shared by all callers that name none.
+   */
+  async authenticate(username: unknown, password: unknown, request?: object): Promise<User | null> {
     if (typeof username !== 'string' || typeof password !== 'string' || username.length > MAX_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return null;
-    const user = await this.findUser({ [this.config.usernameField]: username });
-    return this.slots.run(async () => {
-      if (!user) {
-        // Hash once anyway so an unknown name costs what a known one does (Django #20760).
-        await makePassword(password, { iterations: this.config.pbkdf2Iterations });
-        return null;
-      }
-      return (await checkPassword(password, user.password)) && userCanAuthenticate(user) ? user : null;
+    // No user is named with a NUL: Django's forms refuse it (ticket #28201) and PostgreSQL cannot
+    // compare text holding one (it would be a 503), so the name is unknown, at an unknown name's cost.
+    const user = username.includes('\0') ? null : await this.findUser({ [this.config.usernameField]: username });
+    return this.slots.run(request ? clientAddress(request) : undefined, async () => {
+      // An unknown name is checked against no password: the default hasher runs once, as
+      // ModelBackend.authenticate's set_password does, so it costs what a known one does (Django #20760).
+      const correct = await checkPassword(password, user?.password, { iterations: this.config.pbkdf2Iterations });
+      return correct && user && userCanAuthenticate(user) ? user : null;
     });
   }
 
@@ -160,7 +170,7 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
 
   /** Django's `make_password` with this module's iterations (run through the password-check slots). */
   makePassword(password: string): Promise<string> {
-    return this.slots.run(() => makePassword(password, { iterations: this.config.pbkdf2Iterations }));
+    return this.slots.run(undefined, () => makePassword(password, { iterations: this.config.pbkdf2Iterations }));
   }
 
   /**
@@ -171,6 +181,36 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
   async setPassword(user: User, password: string): Promise<void> {
     user.password = await this.makePassword(password);
     await this.updateUser(user, { password: user.password });
+  }
+
+  /** The id (as text) of the session's user by `getUser`'s rules, or null. */
+  private async sessionUserId(session: AnySession): Promise<string | null> {
+    let user: User | null;
+    try {
+      user = await this.getUser(session);
+    } catch (error) {
+      throw sessionHttpError(error); // a flush that failed: the session store's 503
+    }
+    return user ? String(this.primaryKeyValue(user)) : null;
+  }
+
+  /**
+   * For the user index: a test of stored session data, true when `getUser` would sign it in as the
+   * user `userId` — an allowed backend, that user's id, and the hash of the user's current password
+   * under the secret key or a fallback. Always false for a user who cannot sign in (gone, inactive).
+   */
+  private async signedInTest(userId: string): Promise<(data: Record<string, unknown>) => boolean> {
+    const id = this.primaryKeyOf(userId);
+    const user = id === null ? null : await this.findUser({ [this.primaryKeyProperty]: id });
+    if (!user || !userCanAuthenticate(user)) return () => false;
+    const signedInId = String(this.primaryKeyValue(user));
+    const hashes = [this.sessions.secretKey, ...this.sessions.secretKeyFallbacks].map((secret) => sessionAuthHash(user.password ?? '', secret));
+    return (data) => {
+      const backend = data[BACKEND_SESSION_KEY];
+      if (typeof backend !== 'string' || !this.config.backends.includes(backend)) return false;
+      const sessionUser = this.primaryKeyOf(data[SESSION_KEY]);
+      return sessionUser !== null && String(sessionUser) === signedInId && hashes.some((hash) => sameHash(data[HASH_SESSION_KEY], hash));
+    };
   }
 
   /** A user by `where`; a failing database is a 503 (logged once per 10 s), never a 500 with its message. */
@@ -198,7 +238,11 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     return user[this.primaryKeyProperty as keyof User];
   }
 
-  /** Django's `pk.to_python()` of the session's user id: an integer for integer keys; null when it cannot be one. */
+  /**
+   * Django's `pk.to_python()` of the session's user id: an integer for integer keys, a canonical
+   * UUID for UUID keys; null when it cannot be one, or holds a NUL (PostgreSQL refuses it in text:
+   * the session would answer 503 instead of anonymous).
+   */
   private primaryKeyOf(value: unknown): string | number | null {
     if (typeof value !== 'string' && typeof value !== 'number') return null;
     const text = String(value).trim();
@@ -208,8 +252,30 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
       return Number.isSafeInteger(id) ? id : null;
     }
     if (BIGINT_COLUMN_TYPES.has(type)) return /^[+-]?\d{1,19}$/.test(text) ? BigInt(text).toString() : null;
-    return text === '' || text.length > 255 ? null : text;
+    if (type === 'uuid') return canonicalUuid(text);
+    return text === '' || text.length > 255 || text.includes('\0') ? null : text;
   }
+}
+
+/**
+ * UUIDField.to_python's `uuid.UUID(hex=…)`: braces, a `urn:uuid:` prefix and hyphens dropped, 32
+ * hex digits; written back as PostgreSQL's `uuid` reads and writes it. Null for anything else, which
+ * PostgreSQL would refuse ("invalid input syntax for type uuid").
+ */
+function canonicalUuid(text: string): string | null {
+  const hex = text.replace(/^urn:/i, '').replace(/^uuid:/i, '').replace(/^\{|\}$/g, '').replaceAll('-', '').toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) return null;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The address a request came from, as the sessions' `withClient` reads it: `ip` (Express's follows
+ * its trust-proxy setting, Fastify's its `trustProxy`), else the socket's peer; `''` when neither is
+ * known (a closed socket), a client of its own so that it cannot escape the per-client share.
+ */
+function clientAddress(request: object): string {
+  const { ip, socket } = request as { ip?: unknown; socket?: { remoteAddress?: string } };
+  return (typeof ip === 'string' && ip) || socket?.remoteAddress || '';
 }
 
 const userDatabaseFailuresLogged = new RecentlyLogged(100, 10_000);

@@ -5,7 +5,7 @@
  * sessions only through a shared cache such as Redis.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CreateError, UpdateError } from '../session.errors';
+import { CreateError, ReplacedKeyGoneError, UpdateError } from '../session.errors';
 import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
 import { USER_AGENT_MAX_LENGTH } from '../user-sessions/user-session.entity';
 import { ActivityThrottle } from '../user-sessions/activity-throttle';
@@ -61,7 +61,7 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
       return emptyData();
     }
     this.#indexedUser = this.userOf(data);
-    if (this.#indexedUser !== null) this.store?.noteActivity(this.#indexedUser, key!, this.client);
+    if (this.#indexedUser !== null) void this.store?.noteActivity(this.#indexedUser, key!, this.client);
     return data;
   }
 
@@ -75,18 +75,20 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
 
   override async save(mustCreate = false): Promise<void> {
     if (this.sessionKey === null) return this.create();
-    if (this.config.userSessions?.maxSessionsPerUser && this.store) {
+    const replacedKey = mustCreate ? this.replacedKey : null;
+    if (this.config.userSessions && this.store) {
       if (!mustCreate) await this.ensureLoaded();
       const user = this.userOf(this.getSessionData(true));
-      if (user === null || (!mustCreate && user === this.#indexedUser)) return this.write(mustCreate);
-      // A login: the cap is checked and the session written under the user's lock.
-      return this.store.withinCap(user, [this.sessionKey, this.replacedKey], () => this.write(mustCreate));
+      const cap = user !== null && (mustCreate || user !== this.#indexedUser) && !!this.config.userSessions.maxSessionsPerUser;
+      // A login within the cap, or cycleKey's new key: written under the user's lock (revocations take it).
+      if (user !== null && (cap || replacedKey !== null)) {
+        return this.store.underUserLock(user, { cap, ownKeys: [this.sessionKey, replacedKey] }, () => this.write(mustCreate, replacedKey));
+      }
     }
-    return this.write(mustCreate);
+    return this.write(mustCreate, replacedKey);
   }
 
-
-  private async write(mustCreate: boolean): Promise<void> {
+  private async write(mustCreate: boolean, replacedKey: string | null): Promise<void> {
     const cacheKey = await this.cacheKey();
     if (mustCreate) {
       const data = this.getSessionData(true);
@@ -96,16 +98,31 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
       await this.ensureLoaded();
       if (!(await this.cache.replace(cacheKey, this.getSessionData(), this.getExpiryAge()))) throw new UpdateError('The session is no longer in the cache');
     }
-    await this.reindex(mustCreate);
+    // cycleKey: the new entry stays only if the old one was still there to delete.
+    if (replacedKey !== null && !(await this.cache.deleteIfPresent(CACHE_KEY_PREFIX + replacedKey))) {
+      await this.cache.delete(cacheKey);
+      throw new ReplacedKeyGoneError();
+    }
+    await this.reindex(mustCreate, replacedKey);
   }
 
-  /** A save that gives the session a user (a login, a new key) indexes it; one that changes or drops the user unindexes it. */
-  private async reindex(created: boolean): Promise<void> {
+  /** cycleKey's create deleted the replaced entry and unindexed it already. */
+  protected override deleteReplacedKey(_replacedKey: string): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Keeps the user index in step with a save: a save that gives the session a user (a login, a new
+   * key) indexes it; one that changes or drops the user unindexes it; one that keeps the user keeps
+   * the user's map alive at least as long as the session (an expiry raised after login included).
+   */
+  private async reindex(created: boolean, replacedKey: string | null): Promise<void> {
     if (!this.store || !this.config.userSessions) return;
     const user = this.userOf(this.getSessionData(true));
     const key = this.sessionKey!;
-    if (this.#indexedUser !== null && this.#indexedUser !== user) await this.store.unindex(this.#indexedUser, [key]);
+    if (this.#indexedUser !== null && (this.#indexedUser !== user || replacedKey !== null)) await this.store.unindex(this.#indexedUser, [replacedKey ?? key]);
     if (user !== null && (created || user !== this.#indexedUser)) await this.store.index(user, key, this.client, this.getExpiryAge());
+    else if (user !== null) await this.store.extendIndex(user, this.getExpiryAge());
     this.#indexedUser = user;
   }
 
@@ -142,20 +159,31 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
   async index(userId: string, sessionKey: string, client: SessionClient | undefined, ageSeconds: number): Promise<void> {
     const now = Date.now();
     const entry: IndexedSession = { created: now, lastActivity: now, ip: client?.ip ?? null, userAgent: client?.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null };
-    await this.cache.mapSet(CACHE_USER_INDEX_PREFIX + userId, sessionKey, JSON.stringify(entry), ageSeconds);
+    await this.cache.mapSet(CACHE_USER_INDEX_PREFIX + userId, sessionKey, JSON.stringify(entry), ageSeconds, CACHE_KEY_PREFIX + sessionKey);
+  }
+
+  /** A signed-in session was saved with this age: its user's map lives at least as long. */
+  async extendIndex(userId: string, ageSeconds: number): Promise<void> {
+    await this.cache.mapExtend(CACHE_USER_INDEX_PREFIX + userId, ageSeconds);
   }
 
   /**
-   * Runs a login's write within `maxSessionsPerUser`, holding the user's lock (Redis: across every
-   * instance sharing it): over the cap, `evict` revokes the least recently active other sessions,
-   * `refuse` throws SessionLimitReachedException (409) before anything is written.
+   * Runs a write of the user's sessions holding the user's lock (Redis: across every instance
+   * sharing it) — logins, key rotations and revocations of one user queue. With `cap`, the write
+   * stays within `maxSessionsPerUser`: over it, `evict` revokes the least recently active other
+   * sessions that still sign in as the user, `refuse` throws SessionLimitReachedException (409)
+   * before anything is written.
    */
-  async withinCap(userId: string, ownKeys: readonly (string | null)[], write: () => Promise<void>): Promise<void> {
+  async underUserLock(userId: string, options: { cap: boolean; ownKeys: readonly (string | null)[] }, write: () => Promise<void>): Promise<void> {
+    const signedIn = options.cap ? await this.config.users.signedInTest(userId) : null;
     await this.cache.withLock(CACHE_USER_INDEX_PREFIX + userId, async () => {
-      // userSessionRows lists the most recently active first.
-      const others = (await this.userSessionRows(userId)).map((row) => row.storedKey).filter((key) => !ownKeys.includes(key));
-      const evicted = sessionsToEvict(others.reverse(), this.config);
-      await this.deleteStoredKeys(userId, evicted);
+      let evicted: string[] = [];
+      if (signedIn) {
+        // userSessionRows lists the most recently active first.
+        const others = (await this.userSessionRows(userId)).filter((row) => !options.ownKeys.includes(row.storedKey) && signedIn(row.data)).map((row) => row.storedKey);
+        evicted = sessionsToEvict(others.reverse(), this.config);
+        await this.deleteStoredKeys(userId, evicted);
+      }
       await write();
       reportEvictions(this.config, this.engine, userId, evicted);
     });
@@ -167,40 +195,60 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
 
   #activity: ActivityThrottle | undefined;
 
-  /** A use of a signed-in session: its index entry's activity (and client) at most once per `activityInterval`. */
-  noteActivity(userId: string, sessionKey: string, client: SessionClient | undefined): void {
-    this.#activity ??= new ActivityThrottle(this.config.userSessions?.activityInterval ?? 0);
-    if (!this.#activity.due(sessionKey)) return;
+  /**
+   * A use of a signed-in session: its index entry's activity (and client), once `activityInterval`
+   * has passed since the last one recorded — the rule of the db engines' conditional UPDATE, so a
+   * login's own entry counts as activity. An entry missing while its session lives (its map was
+   * lost: evicted by Redis, say) is indexed again. Requests do not wait for it (the returned
+   * promise settles when it is written, or skipped; a failure is logged, never thrown).
+   */
+  noteActivity(userId: string, sessionKey: string, client: SessionClient | undefined): Promise<void> {
+    const interval = this.config.userSessions?.activityInterval ?? 0;
+    this.#activity ??= new ActivityThrottle(interval);
+    if (!this.#activity.due(sessionKey)) return Promise.resolve();
     const mapKey = CACHE_USER_INDEX_PREFIX + userId;
-    void (async () => {
-      const current = (await this.cache.mapEntries(mapKey))[sessionKey];
-      if (current === undefined) return; // revoked or unindexed meanwhile
-      const entry = { ...(JSON.parse(current) as IndexedSession), lastActivity: Date.now() };
+    return (async () => {
+      const [entries, expires] = await Promise.all([this.cache.mapEntries(mapKey), this.cache.expiresAt(CACHE_KEY_PREFIX + sessionKey)]);
+      if (!expires) return; // signed out meanwhile
+      const ageSeconds = (expires.getTime() - Date.now()) / 1000;
+      const current = entries[sessionKey];
+      if (current === undefined) return this.index(userId, sessionKey, client, ageSeconds);
+      const entry = JSON.parse(current) as IndexedSession;
+      if (Date.now() - entry.lastActivity < interval * 1000) return;
+      entry.lastActivity = Date.now();
       if (client?.ip) entry.ip = client.ip;
       if (client?.userAgent) entry.userAgent = client.userAgent.slice(0, USER_AGENT_MAX_LENGTH);
-      await this.cache.mapSet(mapKey, sessionKey, JSON.stringify(entry), 1);
+      await this.cache.mapSet(mapKey, sessionKey, JSON.stringify(entry), ageSeconds, CACHE_KEY_PREFIX + sessionKey);
     })().catch((error: Error) => new Logger('Sessions').warn(`Could not record a session's activity: ${error.message}`));
   }
 
-  /** A user's live sessions; entries whose session has expired or gone are dropped from the map. */
+  /** A user's live sessions (with their data); entries whose session has expired or gone are dropped from the map. */
   async userSessionRows(userId: string): Promise<UserSessionRow[]> {
     const mapKey = CACHE_USER_INDEX_PREFIX + userId;
     const rows: UserSessionRow[] = [];
     const gone: string[] = [];
     for (const [key, json] of Object.entries(await this.cache.mapEntries(mapKey))) {
-      const expireDate = await this.cache.expiresAt(CACHE_KEY_PREFIX + key);
-      if (!expireDate) {
+      const [data, expireDate] = await Promise.all([this.cache.read(CACHE_KEY_PREFIX + key), this.cache.expiresAt(CACHE_KEY_PREFIX + key)]);
+      if (!data || !expireDate) {
         gone.push(key);
         continue;
       }
       const entry = JSON.parse(json) as IndexedSession;
-      rows.push({ storedKey: key, expireDate, ip: entry.ip, userAgent: entry.userAgent, created: new Date(entry.created), lastActivity: new Date(entry.lastActivity) });
+      rows.push({ storedKey: key, expireDate, ip: entry.ip, userAgent: entry.userAgent, created: new Date(entry.created), lastActivity: new Date(entry.lastActivity), data });
     }
     await this.unindex(userId, gone);
     return rows.sort(byRecentActivity);
   }
 
-  async deleteStoredKeys(userId: string, storedKeys: readonly string[]): Promise<void> {
+  revokeWhere(userId: string, choose: (rows: UserSessionRow[]) => string[]): Promise<string[]> {
+    return this.cache.withLock(CACHE_USER_INDEX_PREFIX + userId, async () => {
+      const chosen = choose(await this.userSessionRows(userId));
+      await this.deleteStoredKeys(userId, chosen);
+      return chosen;
+    });
+  }
+
+  private async deleteStoredKeys(userId: string, storedKeys: readonly string[]): Promise<void> {
     for (const key of storedKeys) await this.cache.delete(CACHE_KEY_PREFIX + key);
     await this.unindex(userId, storedKeys);
   }

@@ -121,7 +121,15 @@ export class CachedDbSession<TData extends object = SessionData> extends DbSessi
   override async delete(sessionKey?: string | null): Promise<void> {
     await super.delete(sessionKey);
     const key = sessionKey ?? this.sessionKey;
-    if (key === null) return;
+    if (key !== null) await this.deleteCacheEntry(key);
+  }
+
+  /** cycleKey's create deleted the replaced row in its transaction; its cache entry goes now. */
+  protected override deleteReplacedKey(replacedKey: string): Promise<void> {
+    return this.deleteCacheEntry(replacedKey);
+  }
+
+  private async deleteCacheEntry(key: string): Promise<void> {
     try {
       await this.#cache.delete(CACHED_DB_KEY_PREFIX + key);
       this.#stale.forget(CACHED_DB_KEY_PREFIX + key);
@@ -174,12 +182,6 @@ export class CachedDbSessionStore extends DbSessionStore implements OnModuleDest
 
   override session<T extends object = SessionData>(sessionKey?: string | null): CachedDbSession<T> {
     return new CachedDbSession<T>(sessionKey, this.config, this);
-  }
-
-  /** Revoked sessions leave the cache too, so their next request is anonymous on every instance sharing it. */
-  override async deleteStoredKeys(userId: string, storedKeys: readonly string[]): Promise<void> {
-    await super.deleteStoredKeys(userId, storedKeys);
-    await this.forgetEvicted(storedKeys);
   }
 
   /**

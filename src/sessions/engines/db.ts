@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type DataLoader from 'dataloader';
 import type { Pool } from 'pg';
 import { QueryFailedError, type DataSource, type EntityMetadata, type EntityTarget, type ObjectLiteral, type QueryRunner } from 'typeorm';
-import { CreateError, SessionTableMissingError, UpdateError } from '../session.errors';
+import { CreateError, ReplacedKeyGoneError, SessionTableMissingError, UpdateError } from '../session.errors';
 import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
 import { AbstractBaseSession, SessionEntity } from '../database/session.entity';
 import { USER_AGENT_MAX_LENGTH, USER_ID_MAX_LENGTH, UserSessionEntity } from '../user-sessions/user-session.entity';
@@ -114,10 +114,12 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
     let row = await this.store.createModelInstance(this, data);
     const user = this.config.userSessions ? this.store.userOf(data) : null;
     const login = user !== this.#loadedUser || mustCreate;
-    if (user !== null && login && this.config.userSessions?.maxSessionsPerUser) {
-      // A login (a new row or a new user): the cap is checked and the row written under the user's lock.
-      await this.store.writeWithinCap(row, mustCreate, user, [row.sessionKey, this.replacedKey]);
-      this.#loadedUser = user;
+    const cap = user !== null && login && !!this.config.userSessions?.maxSessionsPerUser;
+    const replacedKey = mustCreate ? this.replacedKey : null;
+    if (cap || replacedKey !== null) {
+      // A login within the cap, or cycleKey's new row: one transaction, under the user's lock.
+      await this.store.writeInTransaction(row, { mustCreate, userId: user, cap, ownKeys: [row.sessionKey, this.replacedKey], replacedKey });
+      if (this.config.userSessions) this.#loadedUser = user;
       return;
     }
     // A save that keeps the user writes Django's columns only, so it shares the batched UPDATE;
@@ -129,6 +131,11 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
       throw new UpdateError('The session row no longer exists');
     }
     if (this.config.userSessions) this.#loadedUser = user;
+  }
+
+  /** cycleKey's create deleted the replaced row in its own transaction. */
+  protected override deleteReplacedKey(_replacedKey: string): Promise<void> {
+    return Promise.resolve();
   }
 
   override async delete(sessionKey?: string | null): Promise<void> {
@@ -163,6 +170,9 @@ export interface LoadedRow {
 const DJANGO_ROW_PROPERTIES = 'sessionKey,sessionData,expireDate';
 
 type StatementRunner = (sql: string, parameters: unknown[]) => Promise<StatementResult>;
+
+/** A transaction's statements, yielded one by one, each answered with its result (see inUserTransaction). */
+type TransactionBody<T> = Generator<{ sql: string; parameters: unknown[] }, T, StatementResult>;
 
 /** PostgreSQL statement names by SQL text, shared by every store: one name never means two statements on a pooled connection. */
 const postgresStatementNames = new Map<string, string>();
@@ -320,14 +330,19 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
     this.execute(sql, parameters).catch((error: Error) => new Logger('Sessions').warn(`Could not record a session's activity: ${error.message}`));
   }
 
-  /** A user's live sessions, most recently active first. */
-  async userSessionRows(userId: string): Promise<UserSessionRow[]> {
-    const [key, expire, user, ip, agent, created, activity] = ['sessionKey', 'expireDate', 'userId', 'ip', 'userAgent', 'created', 'lastActivity'].map((p) => this.column(p));
-    const { records } = await this.execute(
-      `SELECT ${key} AS session_key, ${expire} AS expire_date, ${ip} AS ip, ${agent} AS user_agent, ${created} AS created, ${activity} AS last_activity ` +
+  /** The user index's listing of a user's live sessions (with their data, for the verifier). */
+  private userRowsStatement(userId: string): { sql: string; parameters: unknown[] } {
+    const [key, data, expire, user, ip, agent, created, activity] = ['sessionKey', 'sessionData', 'expireDate', 'userId', 'ip', 'userAgent', 'created', 'lastActivity'].map((p) => this.column(p));
+    return {
+      sql:
+        `SELECT ${key} AS session_key, ${data} AS session_data, ${expire} AS expire_date, ${ip} AS ip, ${agent} AS user_agent, ${created} AS created, ${activity} AS last_activity ` +
         `FROM ${this.table} WHERE ${user} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)}`,
-      [userId, this.toDatabaseDate(new Date())],
-    );
+      parameters: [userId, this.toDatabaseDate(new Date())],
+    };
+  }
+
+  /** Rows of `userRowsStatement`, most recently active first. */
+  private userRows(records: readonly ObjectLiteral[]): UserSessionRow[] {
     const date = (value: unknown) => (value === null || value === undefined ? null : this.fromDatabaseDate(value));
     return records
       .map((record) => ({
@@ -337,65 +352,108 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
         userAgent: (record.user_agent as string | null) ?? null,
         created: date(record.created),
         lastActivity: date(record.last_activity),
+        data: this.getDecoded({ sessionData: String(record.session_data) }),
       }))
       .sort(byRecentActivity);
   }
 
-  /** Deletes sessions by the key column's values (revocation, cap eviction); cached_db also drops their cache entries. */
-  async deleteStoredKeys(_userId: string, storedKeys: readonly string[]): Promise<void> {
-    for (const storedKey of storedKeys) await this.execute(this.statements.delete, [storedKey]);
+  async userSessionRows(userId: string): Promise<UserSessionRow[]> {
+    const { sql, parameters } = this.userRowsStatement(userId);
+    return this.userRows((await this.execute(sql, parameters)).records);
+  }
+
+  async revokeWhere(userId: string, choose: (rows: UserSessionRow[]) => string[]): Promise<string[]> {
+    const rows = this.userRowsStatement(userId);
+    const deleteStatement = this.statements.delete;
+    const userRows = (records: ObjectLiteral[]) => this.userRows(records);
+    const chosen = await this.inUserTransaction(userId, function* () {
+      const picked = choose(userRows((yield rows).records));
+      for (const storedKey of picked) yield { sql: deleteStatement, parameters: [storedKey] };
+      return picked;
+    });
+    await this.forgetEvicted(chosen);
+    return chosen;
   }
 
   /**
-   * Writes a login's row within `maxSessionsPerUser`, in one transaction holding the user's lock:
-   * concurrent logins on any number of instances queue, so none can leave the user above the cap.
-   * PostgreSQL: an advisory transaction lock on a connection of its own. better-sqlite3: the whole
-   * transaction runs synchronously on the one connection, so no other request's statement can land
-   * inside it (or be rolled back with it). Over the cap, `evict` deletes the least recently active
-   * other sessions, `refuse` throws SessionLimitReachedException (409) and writes nothing.
-   * `ownKeys` (this session's key, the key cycleKey replaces) never count.
+   * Writes a row in one transaction that holds the user's lock when the row has a user (the lock
+   * revocations take): a login within `maxSessionsPerUser` (`cap`), a cycleKey's new row
+   * (`replacedKey`), or both. Concurrent logins on any number of instances queue, so none can leave
+   * the user above the cap: over it, `evict` deletes the least recently active other sessions that
+   * still sign in as the user (the verifier's test), `refuse` throws SessionLimitReachedException
+   * (409) and writes nothing. `ownKeys` (this session's key, the key cycleKey replaces) never count.
+   * A cycleKey's new row is kept only if the replaced row was still there to delete: else
+   * ReplacedKeyGoneError, and nothing changes.
    */
-  async writeWithinCap(row: SessionRow, mustCreate: boolean, userId: string, ownKeys: readonly (string | null)[]): Promise<void> {
-    const own = new Set(ownKeys.flatMap((key) => (key === null ? [] : [this.storedKey(key)])));
-    const [key, expire, user, activity] = ['sessionKey', 'expireDate', 'userId', 'lastActivity'].map((p) => this.column(p));
-    const others = {
-      sql: `SELECT ${key} AS session_key FROM ${this.table} WHERE ${user} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)} ORDER BY ${activity} ASC`,
-      parameters: [userId, this.toDatabaseDate(new Date())],
-    };
-    const write = this.writeStatement(mustCreate ? 'insert' : 'update', row);
-    /** Which other sessions go (the query gives them oldest activity first), or SessionLimitReachedException. */
-    const toEvict = (records: ObjectLiteral[]): string[] =>
-      sessionsToEvict(
-        records.map((record) => String(record.session_key)).filter((storedKey) => !own.has(storedKey)),
-        this.config,
-      );
+  async writeInTransaction(row: SessionRow, write: { mustCreate: boolean; userId: string | null; cap: boolean; ownKeys: readonly (string | null)[]; replacedKey: string | null }): Promise<void> {
+    const { mustCreate, userId, cap, replacedKey } = write;
+    const own = new Set(write.ownKeys.flatMap((key) => (key === null ? [] : [this.storedKey(key)])));
+    const signedIn = cap && userId !== null ? await this.config.users.signedInTest(userId) : null;
+    const others = signedIn ? this.capStatement() : '';
+    const statement = this.writeStatement(mustCreate ? 'insert' : 'update', row);
     let evicted: string[];
     try {
-      const sqlite = this.sqliteDatabase();
-      if (sqlite) {
-        evicted = sqlite.transaction(() => {
-          const chosen = toEvict(sqlite.prepare(others.sql).all(...others.parameters));
-          for (const storedKey of chosen) sqlite.prepare(this.statements.delete).run(storedKey);
-          const { changes } = sqlite.prepare(write.sql).run(...write.parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p)));
-          if (changes === 0) throw new UpdateError('The session row no longer exists');
-          return chosen;
-        })();
-      } else {
-        evicted = await this.inTransaction(async (runner) => {
-          if (this.isPostgres) await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`user_session:${userId}`]);
-          const chosen = toEvict((await runner.query(others.sql, others.parameters)) as ObjectLiteral[]);
-          for (const storedKey of chosen) await runner.query(this.statements.delete, [storedKey]);
-          const result = (await runner.query(write.sql, write.parameters, true)) as { affected?: number };
-          if (!mustCreate && result.affected === 0) throw new UpdateError('The session row no longer exists');
-          return chosen;
-        });
-      }
+      const store = this;
+      evicted = await this.inUserTransaction(userId, function* () {
+        let chosen: string[] = [];
+        if (signedIn) {
+          // The user's other sessions that still sign in as the user, oldest activity first.
+          const counted = (yield { sql: others, parameters: [userId, store.toDatabaseDate(new Date())] }).records
+            .filter((record) => !own.has(String(record.session_key)) && signedIn(store.getDecoded({ sessionData: String(record.session_data) })))
+            .map((record) => String(record.session_key));
+          chosen = sessionsToEvict(counted, store.config);
+        }
+        for (const storedKey of chosen) yield { sql: store.statements.delete, parameters: [storedKey] };
+        if ((yield statement).affected === 0 && !mustCreate) throw new UpdateError('The session row no longer exists');
+        if (replacedKey !== null && (yield { sql: store.statements.delete, parameters: [store.storedKey(replacedKey)] }).affected === 0) throw new ReplacedKeyGoneError();
+        return chosen;
+      });
     } catch (error) {
       if (mustCreate && UNIQUE_VIOLATIONS.has(driverErrorCode(error))) throw new CreateError(`Session key ${row.sessionKey} is taken`);
       throw error;
     }
     if (evicted.length > 0) await this.forgetEvicted(evicted);
-    reportEvictions(this.config, this.engine, userId, evicted);
+    if (userId !== null) reportEvictions(this.config, this.engine, userId, evicted);
+  }
+
+  /** The cap's listing of a user's other sessions, oldest activity first. */
+  private capStatement(): string {
+    const [key, data, expire, user, activity] = ['sessionKey', 'sessionData', 'expireDate', 'userId', 'lastActivity'].map((p) => this.column(p));
+    return `SELECT ${key} AS session_key, ${data} AS session_data FROM ${this.table} WHERE ${user} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)} ORDER BY ${activity} ASC`;
+  }
+
+  /**
+   * Runs a transaction, holding the user's lock when `userId` is given. Its body is a generator that
+   * yields each statement and gets its result back, so one body serves both kinds of driver:
+   * better-sqlite3 runs the whole transaction synchronously on its one connection (no other
+   * request's statement can land inside it, or be rolled back with it); elsewhere each statement is
+   * awaited on a connection of the transaction's own, and on PostgreSQL an advisory transaction lock
+   * on the user queues every instance's logins, key rotations and revocations of that user.
+   */
+  private async inUserTransaction<T>(userId: string | null, body: () => TransactionBody<T>): Promise<T> {
+    const sqlite = this.sqliteDatabase();
+    if (sqlite) {
+      return sqlite.transaction(() => {
+        const steps = body();
+        let step = steps.next();
+        while (!step.done) {
+          const statement = sqlite.prepare(step.value.sql);
+          const values = step.value.parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p));
+          step = steps.next(statement.reader ? { records: statement.all(...values), affected: 0 } : { records: [], affected: statement.run(...values).changes });
+        }
+        return step.value;
+      })();
+    }
+    return this.inTransaction(async (runner) => {
+      if (this.isPostgres && userId !== null) await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`user_session:${userId}`]);
+      const steps = body();
+      let step = steps.next();
+      while (!step.done) {
+        const result = (await runner.query(step.value.sql, step.value.parameters, true)) as { records?: unknown; affected?: number };
+        step = steps.next({ records: Array.isArray(result.records) ? (result.records as ObjectLiteral[]) : [], affected: result.affected ?? 0 });
+      }
+      return step.value;
+    });
   }
 
   /** The better-sqlite3 database under the data source, when that is the driver. */
@@ -421,7 +479,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
     }
   }
 
-  /** After a cap eviction deleted these rows: nothing more for db (cached_db also drops their cache entries). */
+  /** After a cap eviction or a revocation deleted these rows: nothing more for db (cached_db also drops their cache entries). */
   protected forgetEvicted(_storedKeys: readonly string[]): Promise<void> {
     return Promise.resolve();
   }

@@ -14,7 +14,7 @@ import { accessSync, constants, lstatSync, mkdirSync, statSync, type Stats } fro
 import { lstat, open, opendir, rename, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CreateError, InvalidSessionKey, UpdateError } from '../session.errors';
+import { CreateError, InvalidSessionKey, ReplacedKeyGoneError, UpdateError } from '../session.errors';
 import { emptyData, EXPIRY_KEY, SessionBase, type SessionData } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
@@ -192,16 +192,55 @@ export class FileSession<TData extends object = SessionData> extends SessionBase
     if (this.sessionKey === null) return this.create();
     const data = await this.dataToSave(mustCreate);
     const path = this.keyToFile(await this.getOrCreateSessionKey());
-    await writeAtomically(path, this.encode(data), mustCreate ? claimKey : requireSessionFile);
+    const replacedKey = mustCreate ? this.replacedKey : null;
+    if (replacedKey === null) return writeAtomically(path, this.encode(data), mustCreate ? claimKey : requireSessionFile);
+    // cycleKey: the new file, then the old one's unlink, under the user's lock (revocations take it);
+    // a replaced file gone meanwhile (a logout, a revocation) takes the new one with it.
+    const user = this.config.userSessions ? userOfData(data, this.config.userSessions.userKeyPath) : null;
+    await underUserLock(user, async () => {
+      await writeAtomically(path, this.encode(data), claimKey);
+      if (!(await unlinkSessionFile(this.keyToFile(replacedKey)))) {
+        await unlinkSessionFile(path);
+        throw new ReplacedKeyGoneError();
+      }
+    });
+  }
+
+  /** cycleKey's create unlinked the replaced file already. */
+  protected override deleteReplacedKey(_replacedKey: string): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Deletes the file (a symbolic link itself, never its target); a missing file or an invalid key is nothing to delete. */
   override async delete(sessionKey?: string | null): Promise<void> {
     const key = sessionKey ?? this.sessionKey;
     if (key === null || !FILE_KEY.test(key)) return;
-    const path = this.keyToFile(key);
-    await serialised(path, () => unlink(path).catch(ignoreFileSystemError));
+    await unlinkSessionFile(this.keyToFile(key));
   }
+}
+
+/** Unlinks a session file in its queue; whether there was one. */
+async function unlinkSessionFile(path: string): Promise<boolean> {
+  return serialised(path, async () => {
+    try {
+      await unlink(path);
+      return true;
+    } catch (error) {
+      ignoreFileSystemError(error);
+      return false;
+    }
+  });
+}
+
+/**
+ * The users whose sessions are being rotated or revoked in this process, one task at a time per
+ * user: a revocation's scan and deletes never interleave with a key rotation of that user's
+ * sessions. (Across processes the file engine has no such lock; see `fileQueue`.)
+ */
+const userQueue = new KeyedQueue();
+
+function underUserLock<T>(userId: string | null, task: () => Promise<T>): Promise<T> {
+  return userId === null ? task() : userQueue.run(userId, task);
 }
 
 /** Creates the empty placeholder that claims a new key; CreateError when the name is taken. */
@@ -383,13 +422,17 @@ export class FileSessionStore extends SessionStore implements UserSessionIndex {
     for await (const { key, stored } of this.storedSessions()) {
       if (typeof stored !== 'object' || userOfData(stored.data, path) !== userId) continue;
       const expireDate = this.session(key).getExpiryDate({ modification: stored.modified, expiry: stored.data[EXPIRY_KEY] });
-      rows.push({ storedKey: key, expireDate, ip: null, userAgent: null, created: null, lastActivity: stored.modified });
+      rows.push({ storedKey: key, expireDate, ip: null, userAgent: null, created: null, lastActivity: stored.modified, data: stored.data });
     }
     return rows.sort(byRecentActivity);
   }
 
-  async deleteStoredKeys(_userId: string, storedKeys: readonly string[]): Promise<void> {
-    for (const key of storedKeys) await this.session(key).delete();
+  revokeWhere(userId: string, choose: (rows: UserSessionRow[]) => string[]): Promise<string[]> {
+    return underUserLock(userId, async () => {
+      const chosen = choose(await this.userSessionRows(userId));
+      for (const key of chosen) await this.session(key).delete();
+      return chosen;
+    });
   }
 
   /**

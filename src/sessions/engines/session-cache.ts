@@ -228,7 +228,12 @@ export class SessionsCache implements OnModuleDestroy {
     const { LRUCache } = require('lru-cache') as typeof import('lru-cache');
     const { maxEntries, maxBytes } = this.config.memoryCache;
     logger.log(`Session cache: in-memory (at most ${maxEntries} sessions, ${maxBytes} bytes), private to this process (pass a shared cache to run several instances)`);
-    const lru = new LRUCache<string, string>({ max: maxEntries, maxSize: maxBytes, sizeCalculation: (value, key) => value.length + key.length || 1 });
+    const lru = new LRUCache<string, string>({
+      max: maxEntries,
+      maxSize: maxBytes,
+      sizeCalculation: (value, key) => value.length + key.length || 1,
+      dispose: (_value, key, reason) => reason !== 'set' && this.entryDropped(key),
+    });
     this.#ownMemoryStore = lru;
     return createCache({ stores: [new Keyv({ store: new LruStore(lru) })] });
   }
@@ -304,7 +309,8 @@ export class SessionsCache implements OnModuleDestroy {
     return (await this.read(key)) !== undefined;
   }
 
-  private async read(key: string): Promise<SessionData | undefined> {
+  /** The data under `key`, or undefined; a failing or slow read throws (what `get` answers as a miss). */
+  async read(key: string): Promise<SessionData | undefined> {
     return dataFrom(await (this.reads ? this.reads.load(key) : this.readOne(key)), this.config.maxSessionBytes);
   }
 
@@ -397,8 +403,34 @@ export class SessionsCache implements OnModuleDestroy {
   readonly #mapWrites = new KeyedQueue();
 
   /**
+   * The maps, when the cache is this provider's own in-memory LRU: kept beside it, not in it. An LRU
+   * evicts by recency, so anonymous traffic would push a user's map out while their sessions live
+   * on; here a field goes when the LRU drops the entry it is bound to (`mapSet`'s `boundTo`), so
+   * the maps never hold more fields than the LRU holds entries.
+   */
+  readonly #ownMaps = new Map<string, Map<string, string>>();
+  /** The LRU key of each bound entry (as Keyv names it) → the map and field to drop with it. */
+  readonly #boundFields = new Map<string, { key: string; field: string }>();
+
+  /** The own LRU dropped an entry (deleted, evicted or expired; not overwritten): its bound field goes too. */
+  private entryDropped(lruKey: string): void {
+    const bound = this.#boundFields.get(lruKey);
+    if (!bound) return;
+    this.#boundFields.delete(lruKey);
+    this.deleteOwnMapFields(bound.key, [bound.field]);
+  }
+
+  private deleteOwnMapFields(key: string, fields: readonly string[]): void {
+    const map = this.#ownMaps.get(key);
+    if (!map) return;
+    for (const field of fields) map.delete(field);
+    if (map.size === 0) this.#ownMaps.delete(key);
+  }
+
+  /**
    * The fields of the map under `key`. Redis: a hash, each field changed atomically by any process.
-   * Other stores: a JSON object, changed by one read-modify-write at a time within this process.
+   * This provider's own in-memory cache: a map beside the LRU. Other stores: a JSON object, changed
+   * by one read-modify-write at a time within this process.
    */
   async mapEntries(key: string): Promise<Record<string, string>> {
     const redis = this.redisStore();
@@ -406,23 +438,49 @@ export class SessionsCache implements OnModuleDestroy {
       const { client, storeKey } = await this.redis(redis, key);
       return withTimeout(client.hGetAll(storeKey), 'read');
     }
+    if (this.ownsMemoryStore) return Object.fromEntries(this.#ownMaps.get(key) ?? []);
     const stored = await withTimeout(this.cache.get<string>(key), 'read');
     return typeof stored === 'string' ? (JSON.parse(stored) as Record<string, string>) : {};
   }
 
-  /** Sets a field; the map lives at least `ageSeconds` more. */
-  async mapSet(key: string, field: string, value: string, ageSeconds: number): Promise<void> {
-    const ttl = Math.max(1000, Math.round(ageSeconds * 1000));
+  /**
+   * Sets a field; the map lives at least `ageSeconds` more. On the own in-memory cache the field
+   * lives instead as long as the entry `boundTo` (its session).
+   */
+  async mapSet(key: string, field: string, value: string, ageSeconds: number, boundTo: string): Promise<void> {
     const redis = this.redisStore();
     if (redis) {
       const { client, storeKey } = await this.redis(redis, key);
       await withTimeout(client.hSet(storeKey, field, value), 'write');
       // A new map gets the TTL; an existing one only a longer one.
-      await withTimeout(client.pExpire(storeKey, ttl, 'NX'), 'write');
-      await withTimeout(client.pExpire(storeKey, ttl, 'GT'), 'write');
+      await withTimeout(client.pExpire(storeKey, this.mapTtl(ageSeconds), 'NX'), 'write');
+      await this.mapExtend(key, ageSeconds);
       return;
     }
-    await this.changeLocalMap(key, (entries) => (entries[field] = value), ttl);
+    if (this.ownsMemoryStore) {
+      const lruKey = this.cache.stores[0]._getKeyPrefix(boundTo);
+      if (!this.#ownMemoryStore!.has(lruKey)) return; // its session is gone already
+      if (!this.#ownMaps.has(key)) this.#ownMaps.set(key, new Map());
+      this.#ownMaps.get(key)!.set(field, value);
+      this.#boundFields.set(lruKey, { key, field });
+      return;
+    }
+    await this.changeLocalMap(key, (entries) => (entries[field] = value), this.mapTtl(ageSeconds));
+  }
+
+  /** The map lives at least `ageSeconds` more (a session of it was saved with that age). */
+  async mapExtend(key: string, ageSeconds: number): Promise<void> {
+    const redis = this.redisStore();
+    if (redis) {
+      const { client, storeKey } = await this.redis(redis, key);
+      await withTimeout(client.pExpire(storeKey, this.mapTtl(ageSeconds), 'GT'), 'write');
+      return;
+    }
+    if (!this.ownsMemoryStore) await this.changeLocalMap(key, () => undefined, this.mapTtl(ageSeconds));
+  }
+
+  private mapTtl(ageSeconds: number): number {
+    return Math.max(1000, Math.round(ageSeconds * 1000));
   }
 
   async mapDelete(key: string, fields: readonly string[]): Promise<void> {
@@ -433,6 +491,7 @@ export class SessionsCache implements OnModuleDestroy {
       await withTimeout(client.hDel(storeKey, [...fields]), 'write');
       return;
     }
+    if (this.ownsMemoryStore) return this.deleteOwnMapFields(key, fields);
     await this.changeLocalMap(key, (entries) => fields.forEach((field) => delete entries[field]));
   }
 
@@ -445,6 +504,12 @@ export class SessionsCache implements OnModuleDestroy {
       const remaining = ((await this.cache.ttl?.(key)) ?? 0) - Date.now();
       await withTimeout(this.cache.set(key, JSON.stringify(entries), Math.max(minTtl, remaining)), 'write');
     });
+  }
+
+  /** Whether the cache is the in-memory LRU this provider created. */
+  private get ownsMemoryStore(): boolean {
+    void this.cache; // resolving the cache decides #ownMemoryStore
+    return this.#ownMemoryStore !== undefined;
   }
 
   /**
@@ -496,6 +561,23 @@ export class SessionsCache implements OnModuleDestroy {
 
   async delete(key: string): Promise<void> {
     await withTimeout(this.retriedOnCluster(() => this.cache.del(key)), 'delete');
+  }
+
+  /**
+   * Deletes `key`; whether it held an entry (cycleKey keeps a new key only if the old one was
+   * there). Redis: one DEL. The own in-memory LRU: one delete. Other stores: a read, then the
+   * delete. A failure throws: it is never taken for an absent entry.
+   */
+  async deleteIfPresent(key: string): Promise<boolean> {
+    const redis = this.redisStore();
+    if (redis) {
+      const { client, storeKey } = await this.redis(redis, key);
+      return (await withTimeout(client.del(storeKey), 'delete')) > 0;
+    }
+    if (this.ownsMemoryStore) return this.#ownMemoryStore!.delete(this.cache.stores[0]._getKeyPrefix(key));
+    const present = await this.has(key);
+    await this.delete(key);
+    return present;
   }
 
   /**

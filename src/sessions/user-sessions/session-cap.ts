@@ -33,6 +33,11 @@ export async function signInUnderNewKey(session: AnySession, changes: Record<str
   session.update(changes);
   try {
     await session.cycleKey(); // the new row is written with its user, under the user's lock
+    if (session.sessionKey === null) {
+      // The visitor's session was deleted meanwhile (expired, signed out elsewhere): a new one is signed in.
+      session.update(changes);
+      await session.save();
+    }
   } catch (error) {
     for (const [key, had, value] of previous) {
       if (had) session.set(key, value);

@@ -13,21 +13,28 @@ export interface UserSessionRow {
   userAgent: string | null;
   created: Date | null;
   lastActivity: Date | null;
+  /** Its data, for the verifier (SessionUsers): whether it still signs in as the user. */
+  data: SessionData;
 }
 
 export interface UserSessionIndex {
   readonly engine: string;
   /** What the store names a session key by (the key, or its digest with hashKeysAtRest). */
   storedKey(sessionKey: string): string;
-  /** A user's live sessions, most recently active first. */
+  /** The sessions indexed under a user, live ones only, most recently active first. */
   userSessionRows(userId: string): Promise<UserSessionRow[]>;
-  /** Deletes sessions of the user by stored key: their next request is anonymous. */
-  deleteStoredKeys(userId: string, storedKeys: readonly string[]): Promise<void>;
+  /**
+   * Holding the user's lock — the one a login and a key rotation of the user's sessions take —
+   * lists the user's sessions and deletes those `choose` picks (their next request is anonymous);
+   * returns their stored keys. A session cycling its key meanwhile cannot slip past: its rotation
+   * runs wholly before (its new key is listed) or after (its old key is gone, so no new one).
+   */
+  revokeWhere(userId: string, choose: (rows: UserSessionRow[]) => string[]): Promise<string[]>;
 }
 
 export function isUserSessionIndex(store: object): store is UserSessionIndex {
   const candidate = store as Partial<UserSessionIndex>;
-  return typeof candidate.userSessionRows === 'function' && typeof candidate.deleteStoredKeys === 'function';
+  return typeof candidate.userSessionRows === 'function' && typeof candidate.revokeWhere === 'function';
 }
 
 /** The session's user as the index keeps it: the data at `path` (a string or an integer) as text, or null. */

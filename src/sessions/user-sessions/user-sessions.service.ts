@@ -1,6 +1,6 @@
 /**
  * "Where you're signed in": a user's sessions, listed and revoked through the user index
- * (`userSessions` option, db and cached_db engines). Sessions are named by an opaque public id — an
+ * (`userSessions` option). Sessions are named by an opaque public id — an
  * HMAC of the key column under the secret key — never by their key, which is a credential.
  */
 import { Inject, Injectable } from '@nestjs/common';
@@ -10,7 +10,7 @@ import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { publicSessionId } from './public-id';
 import { signInUnderNewKey } from './session-cap';
-import { isUserSessionIndex, userOfData, type UserSessionIndex } from './user-session-index';
+import { isUserSessionIndex, type UserSessionIndex, type UserSessionRow } from './user-session-index';
 
 /** One of a user's sessions, as an account page shows it. */
 export interface UserSessionInfo {
@@ -32,29 +32,42 @@ export class UserSessionsService {
     @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
   ) {}
 
+  /** The store's user index; calls with the feature off fail, naming the option, instead of answering as if no one were signed in. */
   private get index(): UserSessionIndex {
     if (!this.config.userSessions || !isUserSessionIndex(this.store)) {
-      throw new Error('UserSessionsService needs the userSessions option of SessionsModule (db, cached_db or file engine)');
+      throw new Error('UserSessionsService needs the userSessions option of SessionsModule (db, cached_db, cache or file engine)');
     }
     return this.store;
   }
 
-  /** The user a session belongs to (the data at `userSessions.userKey`), or null when anonymous. */
-  userOf(session: AnySession): string | null {
-    return userOfData(session.toJSON() as Record<string, unknown>, this.config.userSessions?.userKeyPath ?? []);
+  /**
+   * The user a session belongs to, or null when anonymous: with the Django auth bridge, the user
+   * Django's `get_user` returns (allowed backend, current password hash; a stale hash flushes the
+   * session, as in Django); otherwise the data at `userSessions.userKey`.
+   */
+  async userOf(session: AnySession): Promise<string | null> {
+    void this.index;
+    return this.config.users.userOf(session);
   }
 
   private publicId(storedKey: string): string {
     return publicSessionId(this.config.secretKey, storedKey);
   }
 
-  /** Deletes the user's sessions and sends `session.destroyed` (reason `revoke`) for each. */
-  private async revokeStored(userId: string, storedKeys: readonly string[]): Promise<number> {
-    await this.index.deleteStoredKeys(userId, storedKeys);
-    for (const storedKey of storedKeys) {
+  /** The user's sessions that sign in as the user now (an index row alone may be stale: a password changed since). */
+  private async signedInRows(userId: string): Promise<UserSessionRow[]> {
+    const [rows, signedIn] = await Promise.all([this.index.userSessionRows(userId), this.config.users.signedInTest(userId)]);
+    return rows.filter((row) => signedIn(row.data));
+  }
+
+  /** Deletes, under the user's lock, the user's signed-in sessions `choose` picks; sends `session.destroyed` (reason `revoke`) for each. */
+  private async revokeWhere(userId: string, choose: (rows: UserSessionRow[]) => UserSessionRow[]): Promise<number> {
+    const signedIn = await this.config.users.signedInTest(userId);
+    const revoked = await this.index.revokeWhere(userId, (rows) => choose(rows.filter((row) => signedIn(row.data))).map((row) => row.storedKey));
+    for (const storedKey of revoked) {
       this.config.events.emit({ type: 'session.destroyed', engine: this.index.engine, id: this.publicId(storedKey), userId, reason: 'revoke' });
     }
-    return storedKeys.length;
+    return revoked.length;
   }
 
   private currentKey(current: AnySession | null | undefined): string | null {
@@ -65,8 +78,12 @@ export class UserSessionsService {
    * Signs `session` in as `userId`, as Django's `login()` does: the user at `userKey`, then a new key
    * (session fixation), saved at once within `maxSessionsPerUser`. A refused login
    * (SessionLimitReachedException, 409) stores nothing and leaves the stored session as it was.
+   * With the Django auth bridge, sign in with `DjangoAuthService.login` instead (it stores what
+   * Django's `get_user` checks).
    */
   async login(session: AnySession, userId: string): Promise<void> {
+    void this.index;
+    if (this.config.users.verified) throw new Error('UserSessionsService.login stores no password hash: with DjangoAuthModule, sign in with DjangoAuthService.login');
     await session.ensureLoaded();
     const path = this.config.userSessions?.userKeyPath ?? ['_auth_user_id'];
     await signInUnderNewKey(session, { [path[0]]: path.length === 1 ? userId : withPath(session.get(path[0]), path.slice(1), userId) });
@@ -75,7 +92,7 @@ export class UserSessionsService {
   /** The user's live sessions, most recently active first; `current` marks the asking request's one. */
   async list(userId: string, current?: AnySession | null): Promise<UserSessionInfo[]> {
     const currentKey = this.currentKey(current);
-    return (await this.index.userSessionRows(userId)).map((row) => ({
+    return (await this.signedInRows(userId)).map((row) => ({
       id: this.publicId(row.storedKey),
       current: row.storedKey === currentKey,
       createdAt: row.created,
@@ -87,28 +104,25 @@ export class UserSessionsService {
   }
 
   async count(userId: string): Promise<number> {
-    return (await this.index.userSessionRows(userId)).length;
+    return (await this.signedInRows(userId)).length;
   }
 
   /** Revokes one of the user's sessions by its public id: its next request is anonymous. False when the user has no such session. */
   async revoke(userId: string, id: string): Promise<boolean> {
-    const row = (await this.index.userSessionRows(userId)).find((candidate) => this.publicId(candidate.storedKey) === id);
-    if (!row) return false;
-    await this.revokeStored(userId, [row.storedKey]);
-    return true;
+    return (await this.revokeWhere(userId, (rows) => rows.filter((row) => this.publicId(row.storedKey) === id))) > 0;
   }
 
   /** Signs the user out everywhere; returns how many sessions were revoked. */
-  async revokeAll(userId: string): Promise<number> {
-    return this.revokeStored(userId, (await this.index.userSessionRows(userId)).map((row) => row.storedKey));
+  revokeAll(userId: string): Promise<number> {
+    return this.revokeWhere(userId, (rows) => rows);
   }
 
-  /** "Log out my other devices": every session of `current`'s user but `current`; returns how many. */
+  /** "Log out my other devices": every session of `current`'s user but `current`; returns how many (0 when `current` is anonymous). */
   async revokeOthers(current: AnySession): Promise<number> {
-    const userId = this.userOf(current);
+    const userId = await this.userOf(current);
     if (userId === null) return 0;
     const currentKey = this.currentKey(current);
-    return this.revokeStored(userId, (await this.index.userSessionRows(userId)).map((row) => row.storedKey).filter((key) => key !== currentKey));
+    return this.revokeWhere(userId, (rows) => rows.filter((row) => row.storedKey !== currentKey));
   }
 }
 
