@@ -96,7 +96,13 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
     } else {
       // Only an update of a session still in the cache: a deleted one (a logout elsewhere) stays deleted.
       await this.ensureLoaded();
-      if (!(await this.cache.replace(cacheKey, this.getSessionData(), this.getExpiryAge()))) throw new UpdateError('The session is no longer in the cache');
+      const data = this.getSessionData();
+      const age = this.getExpiryAge();
+      // A save that keeps the user: its map lives at least as long as the session, sent beside the write.
+      const user = this.store ? this.userOf(data) : null;
+      const extended = user !== null && user === this.#indexedUser ? this.store!.extendIndex(user, age) : undefined;
+      const [replaced] = await Promise.all([this.cache.replace(cacheKey, data, age), extended]);
+      if (!replaced) throw new UpdateError('The session is no longer in the cache');
     }
     // cycleKey: the new entry stays only if the old one was still there to delete.
     if (replacedKey !== null && !(await this.cache.deleteIfPresent(CACHE_KEY_PREFIX + replacedKey))) {
@@ -111,18 +117,13 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
     return Promise.resolve();
   }
 
-  /**
-   * Keeps the user index in step with a save: a save that gives the session a user (a login, a new
-   * key) indexes it; one that changes or drops the user unindexes it; one that keeps the user keeps
-   * the user's map alive at least as long as the session (an expiry raised after login included).
-   */
+  /** A save that gives the session a user (a login, a new key) indexes it; one that changes or drops the user unindexes it. */
   private async reindex(created: boolean, replacedKey: string | null): Promise<void> {
     if (!this.store || !this.config.userSessions) return;
     const user = this.userOf(this.getSessionData(true));
     const key = this.sessionKey!;
     if (this.#indexedUser !== null && (this.#indexedUser !== user || replacedKey !== null)) await this.store.unindex(this.#indexedUser, [replacedKey ?? key]);
     if (user !== null && (created || user !== this.#indexedUser)) await this.store.index(user, key, this.client, this.getExpiryAge());
-    else if (user !== null) await this.store.extendIndex(user, this.getExpiryAge());
     this.#indexedUser = user;
   }
 
