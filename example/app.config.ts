@@ -4,7 +4,7 @@
  */
 import { Logger, type LogLevel } from '@nestjs/common';
 import { REDIS_NAMESPACE, type RedisLocation } from './cache';
-import { SESSION_ENGINES, type SessionEngineName, type SessionsModuleOptions } from 'nest-django-sessions';
+import { SESSION_ENGINES, type CsrfModuleOptions, type SessionEngineName, type SessionsModuleOptions } from 'nest-django-sessions';
 
 export const DEVELOPMENT_SECRET_KEY = 'django-insecure-development-key-change-me-in-production';
 
@@ -22,6 +22,8 @@ export interface AppConfig {
   /** LOGIN_RATE_LIMIT: sign-in attempts (`POST /auth/login`) a client address may make a minute; default 10. */
   loginRateLimit: number;
   sessions: SessionsModuleOptions;
+  /** CSRF=true: Django's CSRF protection on every unsafe route (CSRF_USE_SESSIONS, CSRF_TRUSTED_ORIGINS). */
+  csrf: CsrfModuleOptions | undefined;
 }
 
 export class ConfigError extends Error {
@@ -77,10 +79,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (policy !== 'evict' && policy !== 'refuse') throw new ConfigError(`MAX_SESSIONS_POLICY must be evict or refuse, got ${JSON.stringify(env.MAX_SESSIONS_POLICY)}`);
   const loginRateLimit = Number(env.LOGIN_RATE_LIMIT || 10);
   if (!Number.isSafeInteger(loginRateLimit) || loginRateLimit < 1) throw new ConfigError(`LOGIN_RATE_LIMIT must be a positive integer, got ${JSON.stringify(env.LOGIN_RATE_LIMIT)}`);
+  const djangoAuth = booleanVariable(env, 'DJANGO_AUTH');
   // The user index: USER_SESSIONS=true, or implied by a cap.
-  const djangoAuth = env.DJANGO_AUTH === 'true';
-  if (env.DJANGO_AUTH && !djangoAuth && env.DJANGO_AUTH !== 'false') throw new ConfigError(`DJANGO_AUTH must be true or false, got ${JSON.stringify(env.DJANGO_AUTH)}`);
   const userSessions = env.USER_SESSIONS === 'true' || maxSessions !== undefined ? { maxSessionsPerUser: maxSessions, maxSessionsPolicy: policy as 'evict' | 'refuse' } : undefined;
+  const csrf = booleanVariable(env, 'CSRF');
+  const csrfUseSessions = booleanVariable(env, 'CSRF_USE_SESSIONS');
+  const trustedOrigins = (env.CSRF_TRUSTED_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  const badOrigin = trustedOrigins.find((origin) => !/^https?:\/\/[^/?#]+$/.test(origin));
+  if (badOrigin !== undefined) throw new ConfigError(`CSRF_TRUSTED_ORIGINS must be comma-separated origins such as https://example.com or https://*.example.com, got ${JSON.stringify(badOrigin)}`);
   return {
     port,
     databaseUrl: env.DATABASE_URL || undefined,
@@ -102,5 +111,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       clearExpired: { cron: cron === undefined || cron === '' ? undefined : cron === 'false' ? false : cron },
       ...(userSessions && { userSessions }),
     },
+    csrf: csrf ? { useSessions: csrfUseSessions, trustedOrigins, cookieSecure: env.NODE_ENV === 'production' } : undefined,
   };
+}
+
+/** A true/false variable (unset: false). */
+function booleanVariable(env: NodeJS.ProcessEnv, name: string): boolean {
+  const value = env[name];
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
 }

@@ -7,10 +7,11 @@ import { AppController } from './app.controller';
 import { UserSessionsController } from './user-sessions.controller';
 import { DemoLoginController } from './demo-login.controller';
 import { AuthController } from './auth.controller';
+import { CsrfController } from './csrf.controller';
 import type { AppConfig } from './app.config';
 import { cacheModules } from './cache';
 import { databaseOptions } from './database';
-import { SessionsModule, type SessionsModuleOptions } from 'nest-django-sessions';
+import { CsrfModule, SessionsModule, type SessionsModuleOptions } from 'nest-django-sessions';
 import { DjangoAuthModule } from 'nest-django-sessions/auth';
 
 function usesCache(engine: SessionsModuleOptions['engine']): boolean {
@@ -36,11 +37,13 @@ export class AppModule {
         ...(config.djangoAuth ? [DjangoAuthModule.forRoot({}), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.loginRateLimit }])] : []),
         // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.
         ScheduleModule.forRoot(),
+        ...(config.csrf ? [CsrfModule.forRoot(config.csrf)] : []),
       ],
       controllers: [
         AppController,
         ...(config.sessions.userSessions ? [UserSessionsController] : []),
         ...(config.djangoAuth ? [AuthController] : config.sessions.userSessions ? [DemoLoginController] : []),
+        ...(config.csrf ? [CsrfController] : []),
       ],
     };
   }

@@ -65,3 +65,11 @@ export {
   SignedCookieSessionStore,
 } from './engines/signed-cookies';
 export * as signing from './formats/signing';
+export { CsrfModule } from './csrf/csrf.module';
+export type { CsrfOptionsFactory } from './csrf/csrf.module-definition';
+export { CsrfOptionsError, type CsrfModuleOptions, type CsrfSameSite } from './csrf/csrf.options';
+export { CsrfGuard } from './csrf/csrf.guard';
+export { CsrfExempt } from './csrf/csrf-exempt.decorator';
+export { CsrfFailureException } from './csrf/csrf-failure.exception';
+export { getToken, rotateToken } from './csrf/csrf.request';
+export { CSRF_SESSION_KEY } from './csrf/csrf-token';

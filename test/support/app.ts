@@ -29,6 +29,8 @@ export interface TestAppOptions {
   entities?: DataSourceOptions['entities'];
   /** An Express app of the caller's (with middleware of its own, ahead of Nest's) to build on. */
   expressApp?: Express;
+  /** Trust X-Forwarded-* (Express's `trust proxy`, Fastify's `trustProxy`): a test can then make a request look like HTTPS. */
+  trustProxy?: boolean;
 }
 
 export interface TestApp {
@@ -55,10 +57,11 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   }).compile();
   const app =
     options.platform === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ trustProxy: options.trustProxy }), { logger: false })
       : options.expressApp
         ? moduleRef.createNestApplication(new ExpressAdapter(options.expressApp), { logger: false })
         : moduleRef.createNestApplication({ logger: false });
+  if (options.trustProxy && options.platform !== 'fastify') (app.getHttpAdapter().getInstance() as Express).set('trust proxy', true);
   await app.init();
   if (options.platform === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   queries.reset();

@@ -3,7 +3,7 @@
  * (ModelBackend), `login`, `logout` and `update_session_auth_hash`, writing and accepting exactly
  * what Django does, so a user signed in on either side is signed in on both.
  */
-import { HttpException, Inject, Injectable, Logger, ServiceUnavailableException, type OnApplicationBootstrap } from '@nestjs/common';
+import { HttpException, Inject, Injectable, Logger, Optional, ServiceUnavailableException, type OnApplicationBootstrap } from '@nestjs/common';
 import type { FindOptionsWhere, ObjectLiteral, Repository } from 'typeorm';
 import { RecentlyLogged, safeLogText } from '../log-text';
 import { sessionHttpError } from '../session.errors';
@@ -11,6 +11,9 @@ import type { AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { getSession } from '../http/session.request';
+import { CSRF_CONFIG } from '../csrf/csrf.constants';
+import type { CsrfConfig } from '../csrf/csrf.options';
+import { rotateTokenOfSession } from '../csrf/csrf.request';
 import { signInUnderNewKey } from '../user-sessions/session-cap';
 import { BACKEND_SESSION_KEY, DJANGO_AUTH_MODULE_OPTIONS, DJANGO_USER_REPOSITORY, HASH_SESSION_KEY, SESSION_KEY } from './django-auth.constants';
 import { resolveDjangoAuthOptions, type DjangoAuthConfig, type DjangoAuthModuleOptions } from './django-auth.options';
@@ -37,6 +40,8 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     @Inject(DJANGO_AUTH_MODULE_OPTIONS) options: DjangoAuthModuleOptions,
     @Inject(DJANGO_USER_REPOSITORY) private readonly users: Repository<User>,
     @Inject(SESSIONS_CONFIG) private readonly sessions: SessionsConfig,
+    /** CsrfModule's, when the app imports it: login() rotates the CSRF token as Django's does. */
+    @Optional() @Inject(CSRF_CONFIG) private readonly csrf?: CsrfConfig,
   ) {
     this.config = resolveDjangoAuthOptions(options, DEFAULT_PBKDF2_ITERATIONS);
     const { concurrency, maxWaiting, maxWaitingPerClient } = this.config.passwordChecks;
@@ -49,6 +54,12 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
 
   /** Stops the app when the user table cannot be read, saying what to run (as the db engines do for theirs). */
   async onApplicationBootstrap(): Promise<void> {
+    if (!this.csrf) {
+      new Logger('DjangoAuth').warn(
+        'DjangoAuthModule runs without CSRF protection: a page on another site can post a login form and sign a visitor in as the attacker (login CSRF), ' +
+          "or act as a signed-in user. Import CsrfModule.forRoot() (Django's CsrfViewMiddleware, the token shared with the Django site).",
+      );
+    }
     const { tableName, columns } = this.users.metadata;
     try {
       await this.users.createQueryBuilder('user').where('1 = 0').getMany();
@@ -127,8 +138,9 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
   /**
    * Django's `login(request, user)`: a session of another user (or with another password's hash) is
    * flushed first; an anonymous one gets a new key; then the user's id (as text), backend and hash,
-   * and `last_login`. With the sessions' user index, the new key is written within
-   * `maxSessionsPerUser` (a refused login, 409, leaves the session as it was).
+   * and `last_login`; with CsrfModule, a new CSRF secret (`rotate_token`). With the sessions' user
+   * index, the new key is written within `maxSessionsPerUser` (a refused login, 409, leaves the
+   * session as it was).
    */
   async login(session: AnySession, user: User, backend: string = this.config.backends[0]): Promise<void> {
     await session.ensureLoaded();
@@ -142,6 +154,8 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
       const changes = { [SESSION_KEY]: userId, [BACKEND_SESSION_KEY]: backend, [HASH_SESSION_KEY]: hash };
       if (session.has(SESSION_KEY)) session.update(changes);
       else await signInUnderNewKey(session, changes);
+      // Django's rotate_token(request): the token of the page that signed in stops working, on both sites.
+      if (this.csrf) await rotateTokenOfSession(session);
     } catch (error) {
       throw sessionHttpError(error); // the cap's 409 as it is; a failing store a 503
     }

@@ -1,9 +1,10 @@
 /**
- * Runs an async step just before a raw Node response sends its headers, whatever produced the
+ * Runs async steps just before a raw Node response sends its headers, whatever produced the
  * response: a handler, a guard's exception, an exception filter, `@Res()`, a stream, Express or
- * Fastify. The first call to `writeHead`, `write`, `flushHeaders` or `end` starts the step; it and
- * every later call are held back and replayed in order once the step is done, so the step can still
- * set headers, or replace the response altogether (a 400 or 503 of its own).
+ * Fastify. The first call to `writeHead`, `write`, `flushHeaders` or `end` starts the steps (the
+ * session's, then the CSRF cookie's, in the order they were added); it and every later call are
+ * held back and replayed in order once they are done, so a step can still set headers, or replace
+ * the response altogether (a 400 or 503 of its own).
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
@@ -58,7 +59,8 @@ const ownStandIns = Object.fromEntries(HELD_METHODS.map((method) => [method, sta
 class ResponseHook {
   holding = true;
   private readonly held: { method: HeldMethod; args: unknown[] }[] = [];
-  private started = false;
+  started = false;
+  private readonly steps: ResponseStep[];
   /** The response's methods without the hook. */
   readonly original: Methods;
   /** Where the stand-ins are: on the prototype ('none' here), or on the response over inherited or own methods. */
@@ -66,8 +68,9 @@ class ResponseHook {
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly step: ResponseStep,
+    step: ResponseStep,
   ) {
+    this.steps = [step];
     // Before any stand-in is put on the response: deleting them later then restores its shape.
     (res as WithHook)[HOOK] = this;
     const fromPrototype = prototypeOriginals.get(Object.getPrototypeOf(res));
@@ -90,7 +93,7 @@ class ResponseHook {
     const writeHead = this.writeHeadCall();
     let outcome: ResponseStepResult | Promise<ResponseStepResult>;
     try {
-      outcome = this.step(writeHead ? Number(writeHead[0]) : this.res.statusCode);
+      outcome = this.runSteps(writeHead ? Number(writeHead[0]) : this.res.statusCode);
     } catch (error) {
       return this.fail(error);
     }
@@ -102,6 +105,18 @@ class ResponseHook {
     } else {
       this.finish(outcome);
     }
+  }
+
+  /** Another step, run after those added before it. */
+  add(step: ResponseStep): void {
+    this.steps.push(step);
+  }
+
+  /** The steps' results as one: the first replacement wins, else every step's headers in order. Synchronous when every step is. */
+  private runSteps(statusCode: number): ResponseStepResult | Promise<ResponseStepResult> {
+    if (this.steps.length === 1) return this.steps[0](statusCode);
+    const outcomes = this.steps.map((step) => step(statusCode));
+    return outcomes.some((outcome) => outcome instanceof Promise) ? Promise.all(outcomes).then(combined) : combined(outcomes as ResponseStepResult[]);
   }
 
   /** The held `writeHead` arguments, when the response started with one. */
@@ -148,8 +163,22 @@ class ResponseHook {
   }
 }
 
+function combined(results: readonly ResponseStepResult[]): ResponseStepResult {
+  const replacement = results.find((result) => result.kind === 'replace');
+  if (replacement) return replacement;
+  return {
+    kind: 'headers',
+    apply: (res, writeHeadHeaders) => {
+      for (const result of results) if (result.kind === 'headers') result.apply(res, writeHeadHeaders);
+    },
+  };
+}
+
+/** Runs `step` before the response's headers go out (after the steps added to it before); nothing once it has started. */
 export function runBeforeHeaders(res: ServerResponse, step: ResponseStep): void {
-  if (!(res as WithHook)[HOOK]) new ResponseHook(res, step); // it puts itself on the response
+  const hook = (res as WithHook)[HOOK];
+  if (!hook) new ResponseHook(res, step); // it puts itself on the response
+  else if (!hook.started) hook.add(step);
 }
 
 /**

@@ -3,7 +3,8 @@
  * save the session and which cookie and Vary headers the response gets.
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ResponseStepResult } from './response-hook';
 import { SessionInterruptedException, UpdateError } from '../session.errors';
 import type { AnySession } from '../session';
 import type { SessionsConfig } from '../sessions.options';
@@ -128,5 +129,26 @@ export function patchHeaderObject(headers: OutgoingHttpHeaders, patch: SessionHe
   if (patch.vary) {
     const key = find('vary') ?? 'vary';
     headers[key] = addVaryCookie(headers[key]);
+  }
+}
+
+const NO_HEADERS: ResponseStepResult = { kind: 'headers', apply: () => undefined };
+
+/** The response step that adds these headers (Set-Cookie appended, Vary patched) where they will take effect. */
+export function headersStep(headers: SessionHeaders): ResponseStepResult {
+  if (!headers.setCookie && !headers.vary) return NO_HEADERS;
+  return { kind: 'headers', apply: (res, writeHeadHeaders) => applySessionHeaders(res, writeHeadHeaders, headers) };
+}
+
+function applySessionHeaders(res: ServerResponse, writeHeadHeaders: OutgoingHttpHeaders | undefined, headers: SessionHeaders): void {
+  // Headers passed to writeHead override setHeader ones of the same name, so patch where they live.
+  const inWriteHead = (name: string) => !!writeHeadHeaders && Object.keys(writeHeadHeaders).some((k) => k.toLowerCase() === name);
+  if (headers.setCookie) {
+    if (inWriteHead('set-cookie')) patchHeaderObject(writeHeadHeaders!, { setCookie: headers.setCookie, vary: false });
+    else res.setHeader('Set-Cookie', appendSetCookie(res.getHeader('Set-Cookie'), headers.setCookie));
+  }
+  if (headers.vary) {
+    if (inWriteHead('vary')) patchHeaderObject(writeHeadHeaders!, { vary: true });
+    else res.setHeader('Vary', addVaryCookie(res.getHeader('Vary')));
   }
 }

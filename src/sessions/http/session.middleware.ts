@@ -6,20 +6,12 @@
  * interceptor alone misses all of them (docs: "Sessions and the Nest request lifecycle").
  */
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessionStore } from '../engines/session-store';
 import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
 import { attachesOnAccess, attachSession, getSession, hasSession, sessionOf } from './session.request';
 import { sessionHttpError } from '../session.errors';
-import {
-  addVaryCookie,
-  appendSetCookie,
-  headersWithoutSaving,
-  patchHeaderObject,
-  saveForResponse,
-  readSessionCookie,
-  type SessionHeaders,
-} from './session-response';
+import { headersStep, headersWithoutSaving, saveForResponse, readSessionCookie, type SessionHeaders } from './session-response';
 import { isValidSessionKey, type AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -125,25 +117,5 @@ export class SessionLoadMiddleware implements NestMiddleware {
     if (!hasSession(req)) this.sessions.use(req, res, () => undefined);
     await getSession(req);
     next();
-  }
-}
-
-const NO_HEADERS: ResponseStepResult = { kind: 'headers', apply: () => undefined };
-
-function headersStep(headers: SessionHeaders): ResponseStepResult {
-  if (!headers.setCookie && !headers.vary) return NO_HEADERS;
-  return { kind: 'headers', apply: (res, writeHeadHeaders) => applySessionHeaders(res, writeHeadHeaders, headers) };
-}
-
-function applySessionHeaders(res: ServerResponse, writeHeadHeaders: OutgoingHttpHeaders | undefined, headers: SessionHeaders): void {
-  // Headers passed to writeHead override setHeader ones of the same name, so patch where they live.
-  const inWriteHead = (name: string) => !!writeHeadHeaders && Object.keys(writeHeadHeaders).some((k) => k.toLowerCase() === name);
-  if (headers.setCookie) {
-    if (inWriteHead('set-cookie')) patchHeaderObject(writeHeadHeaders!, { setCookie: headers.setCookie, vary: false });
-    else res.setHeader('Set-Cookie', appendSetCookie(res.getHeader('Set-Cookie'), headers.setCookie));
-  }
-  if (headers.vary) {
-    if (inWriteHead('vary')) patchHeaderObject(writeHeadHeaders!, { vary: true });
-    else res.setHeader('Vary', addVaryCookie(res.getHeader('Vary')));
   }
 }

@@ -10,6 +10,8 @@ import { createSessionView, type SessionView } from './session.compat';
 import { sessionHttpError } from '../session.errors';
 
 interface RequestSession {
+  /** The raw request (what `requestOfSession` answers for its sessions). */
+  request: object;
   /** Opened on the first access (most requests never touch their session); replaced by regenerate/reload. */
   session: AnySession | undefined;
   /** The key the request came with (its session cookie). */
@@ -52,8 +54,22 @@ function accessEntry(req: AnyRequest): RequestSession | undefined {
   return entry;
 }
 
+/** On a request's session: the raw request it serves (code holding only the session, such as a login, reaches the request through it). */
+const REQUEST = Symbol('sessions.requestOfSession');
+
+function opened(entry: RequestSession, sessionKey: string | null): AnySession {
+  const session = entry.open(sessionKey);
+  (session as AnySession & { [REQUEST]?: object })[REQUEST] = entry.request;
+  return session;
+}
+
 function sessionIn(entry: RequestSession): AnySession {
-  return (entry.session ??= entry.open(entry.sessionKey));
+  return (entry.session ??= opened(entry, entry.sessionKey));
+}
+
+/** The raw request a session was opened for by the sessions middleware; undefined for sessions opened elsewhere (a job, a script). */
+export function requestOfSession(session: AnySession): object | undefined {
+  return (session as AnySession & { [REQUEST]?: object })[REQUEST];
 }
 
 function viewOf(entry: RequestSession): SessionView {
@@ -61,7 +77,7 @@ function viewOf(entry: RequestSession): SessionView {
 }
 
 function replaceSession(entry: RequestSession, sessionKey: string | null): AnySession {
-  entry.session = entry.open(sessionKey);
+  entry.session = opened(entry, sessionKey);
   entry.view = undefined;
   return entry.session;
 }
@@ -104,7 +120,7 @@ export function attachSession(
   onFirstAccess?: () => void,
 ): void {
   const raw = rawRequest(req);
-  (raw as WithEntry)[ENTRY] = { session: undefined, sessionKey, view: undefined, open, onFirstAccess };
+  (raw as WithEntry)[ENTRY] = { request: raw, session: undefined, sessionKey, view: undefined, open, onFirstAccess };
   if (!prototypesWithSessionAccessor.has(Object.getPrototypeOf(raw))) Object.defineProperty(raw, 'session', SESSION_PROPERTY);
 }
 

@@ -1,0 +1,6 @@
+import { SetMetadata } from '@nestjs/common';
+
+export const CSRF_EXEMPT = 'csrf:exempt';
+
+/** Django's `csrf_exempt`: CsrfGuard lets unsafe requests to this handler (or every handler of this controller) through unchecked. */
+export const CsrfExempt = (): MethodDecorator & ClassDecorator => SetMetadata(CSRF_EXEMPT, true);
