@@ -1,6 +1,6 @@
 /**
- * The Node side of test/django/auth_site.py: a real Django site (admin, auth, sessions) on a given
- * database and secret key — its management commands, and the site served over HTTP.
+ * The Node side of test/django/auth_site.py: a real Django site (admin, auth, sessions, its CSRF
+ * views) on a given database and secret key — its management commands, and the site served over HTTP.
  */
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,6 +15,10 @@ export interface AuthSiteEnv {
   SECRET_KEY: string;
   /** Comma-separated (Django 4.1+). */
   SECRET_KEY_FALLBACKS?: string;
+  /** `true`: Django's CSRF_USE_SESSIONS. */
+  CSRF_USE_SESSIONS?: string;
+  /** Comma-separated origins (Django 4.0+; 3.2 checks no Origin). */
+  CSRF_TRUSTED_ORIGINS?: string;
 }
 
 export interface ServedAuthSite {

@@ -8,7 +8,11 @@ Usage:
     auth_site.py serve --port N [--host 127.0.0.1]
 
 Environment: DATABASE_URL (`postgres://user[:password]@host[:port]/name` or `sqlite:/path`),
-SECRET_KEY, SECRET_KEY_FALLBACKS (comma-separated; Django 4.1+ only).
+SECRET_KEY, SECRET_KEY_FALLBACKS (comma-separated; Django 4.1+ only), CSRF_USE_SESSIONS (`true`),
+CSRF_TRUSTED_ORIGINS (comma-separated origins; Django 4.0+ only: 3.2 checks no Origin).
+Besides the admin, three views of `django.middleware.csrf`: `GET /csrf/token/` answers
+{"token": get_token(request)}; `POST /csrf/protected/` answers {"ok": true} once CsrfViewMiddleware
+let it through; `GET /csrf/form/?action=URL` renders a form posting to URL with `{% csrf_token %}`.
 `createuser` prints {"id": n} (--superuser implies --staff, as createsuperuser). `serve` prints `READY http://host:port` once it accepts connections
 (--port 0 picks a free port). Works on Debian's Django 3.2 and on Django 5.2.
 """
@@ -22,7 +26,10 @@ from django_peer import database_settings
 def configure(secret_key, fallbacks=(), database_url=None):
     import django
     from django.conf import settings
+    trusted_origins = [origin for origin in os.environ.get('CSRF_TRUSTED_ORIGINS', '').split(',') if origin]
     settings.configure(
+        CSRF_USE_SESSIONS=os.environ.get('CSRF_USE_SESSIONS') == 'true',
+        **({'CSRF_TRUSTED_ORIGINS': trusted_origins} if django.VERSION >= (4, 0) else {}),
         DEBUG=False,
         ALLOWED_HOSTS=['127.0.0.1', 'localhost', '127.0.0.2'],
         SECRET_KEY=secret_key,
@@ -64,7 +71,36 @@ def configure(secret_key, fallbacks=(), database_url=None):
     from django.contrib import admin
     from django.urls import path
     global urlpatterns
-    urlpatterns = [path('admin/', admin.site.urls)]
+    urlpatterns = [
+        path('admin/', admin.site.urls),
+        path('csrf/token/', csrf_token_view),
+        path('csrf/protected/', csrf_protected_view),
+        path('csrf/form/', csrf_form_view),
+    ]
+
+
+def csrf_token_view(request):
+    from django.http import JsonResponse
+    from django.middleware.csrf import get_token
+    return JsonResponse({'token': get_token(request)})
+
+
+def csrf_protected_view(request):
+    from django.http import HttpResponseNotAllowed, JsonResponse
+    if request.method != 'POST':
+        return HttpResponseNotAllowed(['POST'])
+    return JsonResponse({'ok': True})
+
+
+def csrf_form_view(request):
+    from django.http import HttpResponse
+    from django.template import engines
+    page = engines['django'].from_string(
+        '<!doctype html><title>A Django form</title>'
+        '<form id="form" method="post" action="{{ action }}">{% csrf_token %}'
+        '<input name="greeting" value="from a Django page"><button type="submit">send</button></form>'
+    )
+    return HttpResponse(page.render({'action': request.GET.get('action', '')}, request))
 
 
 def cmd_migrate(_options):

@@ -3,7 +3,7 @@
  * `CSRF_ALLOWED_CHARS`; a token is the secret masked with a fresh random mask (64 characters), so
  * the token in a page changes on every response (BREACH) while the secret behind it stays.
  */
-import { randomInt, timingSafeEqual } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 
 export const CSRF_SECRET_LENGTH = 32;
 export const CSRF_TOKEN_LENGTH = 2 * CSRF_SECRET_LENGTH;
@@ -13,7 +13,10 @@ export const CSRF_ALLOWED_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS
 export const CSRF_SESSION_KEY = '_csrftoken';
 
 const INVALID_CHARS = /[^a-zA-Z0-9]/;
-const indexOf = (char: string) => CSRF_ALLOWED_CHARS.indexOf(char);
+/** Each allowed character's index, by char code (every request with a token unmasks 32 of them). */
+const INDEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < CSRF_ALLOWED_CHARS.length; i++) INDEX[CSRF_ALLOWED_CHARS.charCodeAt(i)] = i;
+const indexOf = (char: string) => INDEX[char.charCodeAt(0)];
 
 /** Django's `_get_new_csrf_string`: a new secret (or mask). */
 export function newCsrfSecret(): string {
@@ -56,9 +59,15 @@ export function secretOf(stored: string): string | null {
   return stored.length === CSRF_TOKEN_LENGTH ? unmaskToken(stored) : stored;
 }
 
-/** Django's `_does_token_match`: a well-formed request token (masked or not) against the secret, in constant time. */
+/**
+ * Django's `_does_token_match`: a well-formed request token (masked or not) against the secret, in
+ * constant time (Django's `constant_time_compare`; both are 32 ASCII characters here, so the XOR of
+ * their codes, without the two Buffers `timingSafeEqual` needs).
+ */
 export function tokenMatches(requestToken: string, secret: string): boolean {
-  const candidate = Buffer.from(requestToken.length === CSRF_TOKEN_LENGTH ? unmaskToken(requestToken) : requestToken);
-  const expected = Buffer.from(secret);
-  return candidate.length === expected.length && timingSafeEqual(candidate, expected);
+  const candidate = requestToken.length === CSRF_TOKEN_LENGTH ? unmaskToken(requestToken) : requestToken;
+  if (candidate.length !== secret.length) return false;
+  let difference = 0;
+  for (let i = 0; i < secret.length; i++) difference |= candidate.charCodeAt(i) ^ secret.charCodeAt(i);
+  return difference === 0;
 }

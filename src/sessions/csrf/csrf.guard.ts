@@ -16,7 +16,7 @@ import { CSRF_EXEMPT } from './csrf-exempt.decorator';
 import { CsrfFailureException } from './csrf-failure.exception';
 import { CSRF_CONFIG } from './csrf.constants';
 import type { CsrfConfig } from './csrf.options';
-import { attachCsrf, incomingSecret, replaceMalformedCookie } from './csrf.request';
+import { attachCsrf, incomingCookieSecret, incomingSecret, replaceMalformedCookie, type IncomingSecret } from './csrf.request';
 
 /** RFC 9110's safe methods, as Django lists them. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -38,7 +38,8 @@ export class CsrfGuard implements CanActivate {
     this.headerLabel = config.headerName.replace(/[^-]+/g, (word) => word[0].toUpperCase() + word.slice(1));
   }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** Synchronous with the secret in a cookie (a guard's promise costs every request); with `useSessions` the session is loaded first. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const http = context.switchToHttp();
     const req = http.getRequest<NestRequest>();
@@ -46,27 +47,44 @@ export class CsrfGuard implements CanActivate {
     const raw = (req.raw ?? req) as IncomingMessage;
     attachCsrf(req, response.raw ?? response, this.config);
     replaceMalformedCookie(req);
-    if (this.reflector.getAllAndOverride<boolean>(CSRF_EXEMPT, [context.getHandler(), context.getClass()])) return true;
-    if (SAFE_METHODS.has(raw.method ?? 'GET')) return true;
-    const secure = req.secure ?? req.protocol === 'https';
+    if (SAFE_METHODS.has(raw.method ?? 'GET') || this.isExempt(context)) return true;
     const host = raw.headers.host ?? '';
     const origin = raw.headers.origin;
     if (origin !== undefined) {
+      const secure = req.secure ?? req.protocol === 'https';
       if (!originVerified(origin, `${secure ? 'https' : 'http'}://${host}`, this.config.trustedOrigins)) {
         throw new CsrfFailureException(`Origin checking failed - ${origin} does not match any trusted origins.`);
       }
-    } else if (secure) {
+    } else if (req.secure ?? req.protocol === 'https') {
       // No Origin on HTTPS: the Referer must name the site (a man in the middle of plain HTTP could set the cookie and token).
       const reason = refererRejection(raw.headers.referer, this.config.trustedOrigins, this.goodReferer(host));
       if (reason) throw new CsrfFailureException(reason);
     }
-    await this.checkToken(req, raw);
-    return true;
+    if (!this.config.useSessions) {
+      this.checkToken(req, raw, incomingCookieSecret(req));
+      return true;
+    }
+    return incomingSecret(req).then((incoming) => {
+      this.checkToken(req, raw, incoming);
+      return true;
+    });
   }
 
+  /** `@CsrfExempt()` on the handler or its controller, looked up once per handler. */
+  private isExempt(context: ExecutionContext): boolean {
+    const handler = context.getHandler();
+    let exempt = this.exemptHandlers.get(handler);
+    if (exempt === undefined) {
+      exempt = !!this.reflector.getAllAndOverride<boolean>(CSRF_EXEMPT, [handler, context.getClass()]);
+      this.exemptHandlers.set(handler, exempt);
+    }
+    return exempt;
+  }
+
+  private readonly exemptHandlers = new WeakMap<object, boolean>();
+
   /** Django's `_check_token`. */
-  private async checkToken(req: NestRequest, raw: IncomingMessage): Promise<void> {
-    const { secret, formatError } = await incomingSecret(req);
+  private checkToken(req: NestRequest, raw: IncomingMessage, { secret, formatError }: IncomingSecret): void {
     if (formatError) throw new CsrfFailureException(`CSRF cookie ${formatError}.`);
     // No secret: for unsafe requests Django insists on one, which also stops login CSRF.
     if (secret === null) throw new CsrfFailureException('CSRF cookie not set.');

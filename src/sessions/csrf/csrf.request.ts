@@ -65,6 +65,11 @@ export async function incomingSecret(req: AnyRequest): Promise<IncomingSecret> {
   return state.incoming;
 }
 
+/** `incomingSecret` without `useSessions`: the cookie's, synchronously. */
+export function incomingCookieSecret(req: AnyRequest): IncomingSecret {
+  return cookieSecret(stateOf(req));
+}
+
 function cookieSecret(state: CsrfRequestState): IncomingSecret {
   if (!state.incoming) {
     const stored = readSessionCookie(state.request.headers.cookie, state.config.cookie.name) ?? null;
