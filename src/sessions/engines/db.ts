@@ -269,6 +269,66 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
           'or run them with the TypeORM CLI, or run Django\'s "manage.py migrate sessions" on a database shared with Django.',
       );
     }
+    await this.detectPreviousTable();
+  }
+
+  // ----- the previous table: `userSessions` switched on (sessions were in django_session) or off (in user_session) -----
+
+  /** The other default table while it may hold live sessions (see detectPreviousTable); null otherwise. */
+  #previous: EntityMetadata | null = null;
+
+  /**
+   * Switching `userSessions` on or off changes the table (django_session ↔ user_session). So that
+   * nobody is signed out, while the other table holds live sessions a key missing from this one is
+   * looked up there, and its row moved over at that first use (takeFromPreviousTable); clearsessions
+   * purges that table too, until no session is left in it. Stores with a custom entity, and other
+   * tables than the two defaults, are left alone.
+   */
+  private async detectPreviousTable(): Promise<void> {
+    this.#previous = null;
+    const current = this.getModelClass();
+    if (current !== SessionEntity && current !== UserSessionEntity) return;
+    let previous: EntityMetadata;
+    try {
+      previous = this.dataSource.getMetadata(current === SessionEntity ? UserSessionEntity : SessionEntity);
+    } catch {
+      return; // the other entity is not registered with this DataSource
+    }
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      if (!(await runner.hasTable(previous.tablePath))) return; // asked first: a failing SELECT would be logged as an error
+    } finally {
+      await runner.release();
+    }
+    const [table, key, expire] = [this.escape(previous.tableName), this.columnOf(previous, 'sessionKey'), this.columnOf(previous, 'expireDate')];
+    const { records } = await this.execute(`SELECT ${key} AS session_key FROM ${table} WHERE ${expire} > ${this.placeholder(1)} LIMIT 1`, [this.toDatabaseDate(new Date())]);
+    if (records.length === 0) return;
+    this.#previous = previous;
+    new Logger('Sessions').log(`Sessions left in "${previous.tableName}" (userSessions was switched) move to "${this.metadata.tableName}" at their next use; clearsessions purges both`);
+  }
+
+  /** A live session of the previous table, moved into this one (its user indexed); null when it has none. */
+  private async takeFromPreviousTable(storedKey: string): Promise<LoadedRow | null> {
+    const previous = this.#previous;
+    if (!previous) return null;
+    const [table, key, data, expire] = [this.escape(previous.tableName), ...['sessionKey', 'sessionData', 'expireDate'].map((p) => this.columnOf(previous, p))];
+    const now = this.toDatabaseDate(new Date());
+    const [found] = (await this.execute(`SELECT ${data} AS session_data, ${expire} AS expire_date FROM ${table} WHERE ${key} = ${this.placeholder(1)} AND ${expire} > ${this.placeholder(2)}`, [storedKey, now])).records;
+    if (!found) return null;
+    const expireDate = this.fromDatabaseDate(found.expire_date);
+    if (Number.isNaN(expireDate.getTime())) return null;
+    const row: SessionRow = { sessionKey: storedKey, sessionData: String(found.session_data), expireDate };
+    const moved = this.config.userSessions ? { ...row, userId: this.userOf(this.getDecoded(row)), lastActivity: new Date() } : row;
+    // Keyed by the stored key already: written as such (writeStatement would digest it again with hashKeysAtRest).
+    const { sql, parameters } = this.writeStatement('insert', moved);
+    parameters[0] = storedKey;
+    try {
+      await this.execute(sql, parameters);
+    } catch (error) {
+      if (!UNIQUE_VIOLATIONS.has(driverErrorCode(error))) throw error; // a concurrent request moved it first
+    }
+    await this.execute(`DELETE FROM ${table} WHERE ${key} = ${this.placeholder(1)}`, [storedKey]);
+    return { sessionData: row.sessionData, expireDate };
   }
 
   /** Django's `get_model_class`: override to store sessions in a custom entity (with `userSessions`: UserSessionEntity). */
@@ -502,13 +562,21 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
   }
 
   protected column(propertyName: string): string {
-    const column = this.metadata.findColumnWithPropertyName(propertyName);
+    return this.columnOf(this.metadata, propertyName);
+  }
+
+  private columnOf(metadata: EntityMetadata, propertyName: string): string {
+    const column = metadata.findColumnWithPropertyName(propertyName);
     if (!column) throw new Error(`Session entity has no column for property "${propertyName}"`);
-    return this.dataSource.driver.escape(column.databaseName);
+    return this.escape(column.databaseName);
+  }
+
+  private escape(name: string): string {
+    return this.dataSource.driver.escape(name);
   }
 
   protected get table(): string {
-    return this.dataSource.driver.escape(this.metadata.tableName);
+    return this.escape(this.metadata.tableName);
   }
 
   protected get statements(): Statements {
@@ -610,7 +678,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
   async loadRow(sessionKey: string): Promise<LoadedRow | null> {
     const key = this.storedKey(sessionKey);
     const row = this.batches ? await this.batches.loads.load(key) : await this.loadOne(key);
-    if (!row) return null;
+    if (!row) return this.takeFromPreviousTable(key);
     const expireDate = this.fromDatabaseDate(row.expire_date);
     return { sessionData: String(row.session_data), expireDate: Number.isNaN(expireDate.getTime()) ? null : expireDate };
   }
@@ -664,8 +732,10 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
   /** UPDATE of an existing row; returns the number of rows changed (0: the row is gone). */
   async updateRow(row: SessionRow): Promise<number> {
     // Rows with a custom entity's extra columns are written one by one (the batch writes Django's columns).
-    if (this.batches && Object.keys(row).join(',') === DJANGO_ROW_PROPERTIES) return this.batches.updates.load(row);
-    return this.updateOne(row);
+    const affected = this.batches && Object.keys(row).join(',') === DJANGO_ROW_PROPERTIES ? await this.batches.updates.load(row) : await this.updateOne(row);
+    // A session read from elsewhere (cached_db's cache) whose row is still in the previous table: moved, then updated.
+    if (affected === 0 && this.#previous && (await this.takeFromPreviousTable(this.storedKey(row.sessionKey)))) return this.updateOne(row);
+    return affected;
   }
 
   private async updateOne(row: SessionRow): Promise<number> {
@@ -697,20 +767,29 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
    */
   override async clearExpired({ batchSize = this.config.clearExpired.batchSize, onProgress }: ClearExpiredRunOptions = {}): Promise<number> {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
-    const [table, key, expire] = [this.table, this.column('sessionKey'), this.column('expireDate')];
+    const progress: ClearExpiredProgress = { batches: 0, deleted: 0 };
+    await this.clearExpiredIn(this.metadata, batchSize, progress, onProgress);
+    if (this.#previous) {
+      await this.clearExpiredIn(this.#previous, batchSize, progress, onProgress);
+      await this.detectPreviousTable(); // the previous table is done with once no live session is left there
+    }
+    return progress.deleted;
+  }
+
+  private async clearExpiredIn(metadata: EntityMetadata, batchSize: number, progress: ClearExpiredProgress, onProgress: ClearExpiredRunOptions['onProgress']): Promise<void> {
+    const [table, key, expire] = [this.escape(metadata.tableName), this.columnOf(metadata, 'sessionKey'), this.columnOf(metadata, 'expireDate')];
     // PostgreSQL: the rows are picked by physical address (ctid), which cannot change while this
     // statement holds their lock: no second index lookup per row (batches ~3x faster than by key).
     const sql = this.isPostgres
       ? `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${expire} < $1 ORDER BY ${expire} LIMIT ${batchSize} FOR UPDATE SKIP LOCKED))`
       : `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${expire} < ? ORDER BY ${expire} LIMIT ${batchSize})`;
     const now = this.toDatabaseDate(new Date());
-    const progress: ClearExpiredProgress = { batches: 0, deleted: 0 };
     for (;;) {
       const { affected } = await this.execute(sql, [now]);
       progress.batches += 1;
       progress.deleted += affected;
       onProgress?.({ ...progress });
-      if (affected < batchSize) return progress.deleted;
+      if (affected < batchSize) return;
     }
   }
 }
