@@ -1,5 +1,6 @@
 /** SessionsModule options: Django's defaults, and start-up errors that name the bad option. */
 import { resolveSessionsOptions, SessionsOptionsError, type SessionsModuleOptions } from './sessions.options';
+import { weakSecretKey } from './sessions.providers';
 
 const resolve = (options: Partial<SessionsModuleOptions>) => resolveSessionsOptions({ secretKey: 'k', ...options } as SessionsModuleOptions);
 
@@ -64,5 +65,17 @@ describe('resolveSessionsOptions', () => {
   it('accepts a custom SessionStore class as the engine', () => {
     class MyStore {}
     expect(resolve({ engine: MyStore as never }).engine).toBe(MyStore);
+  });
+});
+
+describe("weakSecretKey: Django's deployment check security.W009", () => {
+  it.each([
+    ['x', true],
+    ['a'.repeat(60), true], // one distinct character
+    [`django-insecure-${'k9#Lq2!'.repeat(8)}`, true], // Django's generated development key
+    ['abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLM', true], // 49 characters
+    ['abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN', false],
+  ])('%j: weak is %s', (key, weak) => {
+    expect(weakSecretKey(key)).toBe(weak);
   });
 });

@@ -30,6 +30,13 @@ export const sessionsProviders: Provider[] = [
       if (process.env.NODE_ENV === 'production' && !config.cookie.secure) {
         logger.warn('cookie.secure is off in production: the session cookie is sent over plain HTTP too');
       }
+      if (process.env.NODE_ENV === 'production' && weakSecretKey(config.secretKey)) {
+        // Django's deployment check security.W009.
+        logger.warn(
+          'secretKey is weak in production: under 50 characters, under 5 distinct ones, or prefixed "django-insecure-". ' +
+            'Anyone who guesses it can forge sessions and signed cookies: use a long random key shared with the Django site.',
+        );
+      }
       return config;
     },
   },
@@ -45,3 +52,8 @@ export const sessionsProviders: Provider[] = [
     },
   },
 ];
+
+/** Django's `check_secret_key` (security.W009): fewer than 50 characters, fewer than 5 distinct ones, or Django's insecure default prefix. */
+export function weakSecretKey(secretKey: string): boolean {
+  return secretKey.length < 50 || new Set(secretKey).size < 5 || secretKey.startsWith('django-insecure-');
+}

@@ -376,6 +376,13 @@ describe('the scheduled job', () => {
     expect(warnings).toEqual([expect.stringContaining('import ScheduleModule.forRoot()')]);
   });
 
+  it('signed_cookies, which stores nothing to purge: no job and no warning, even without ScheduleModule', async () => {
+    const logger = new CapturingLogger();
+    const context = await openContext(database, { engine: 'signed_cookies', clearExpired: { cron: '0 3 * * *' } }, { logger });
+    await context.close();
+    expect(logger.lines.filter((line) => line.startsWith('warn [ClearSessions]'))).toEqual([]);
+  });
+
   it('refuses an invalid cron expression at start-up, naming the option', async () => {
     await expect(openContext(database, { clearExpired: { cron: 'every day' } }, { schedule: true })).rejects.toThrow(/"clearExpired\.cron"/);
   });

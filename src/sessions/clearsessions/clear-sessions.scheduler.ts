@@ -33,7 +33,8 @@ export class ClearSessionsScheduler implements OnApplicationBootstrap, BeforeApp
 
   onApplicationBootstrap(): void {
     const { cron, timeZone } = this.config.clearExpired;
-    if (cron === false || insideClearSessionsCommand()) return;
+    // signed_cookies stores nothing to purge (Django's clearsessions says so): no job, no warning.
+    if (cron === false || this.config.engine === 'signed_cookies' || insideClearSessionsCommand()) return;
     // Loaded here: an app whose job is off never loads cron and its date library.
     const { CronJob, CronTime } = require('cron') as typeof import('cron');
     try {

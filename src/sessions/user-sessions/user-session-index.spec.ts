@@ -1,6 +1,8 @@
 import { emptyData } from '../session';
 import { resolveSessionsOptions, SessionsOptionsError } from '../sessions.options';
 import { userOfData } from './user-session-index';
+import { SignedCookieSessionStore } from '../engines/signed-cookies';
+import { UserSessionsService } from './user-sessions.service';
 
 describe("a session's user (userSessions.userKey)", () => {
   const data = (values: Record<string, unknown>) => Object.assign(emptyData(), values);
@@ -24,6 +26,18 @@ describe("a session's user (userSessions.userKey)", () => {
   it('refuses an empty key or path segment at start-up', () => {
     for (const userKey of ['', 'passport.', '.user']) {
       expect(() => resolveSessionsOptions({ secretKey: 'x', userSessions: { userKey } })).toThrow(SessionsOptionsError);
+    }
+  });
+});
+
+describe('UserSessionsService without the userSessions option', () => {
+  it('fails on every call, naming the option, instead of answering as if nobody were signed in', async () => {
+    const config = resolveSessionsOptions({ secretKey: 'x', engine: 'signed_cookies' });
+    const store = new SignedCookieSessionStore(config);
+    const service = new UserSessionsService(store, config);
+    const session = store.session();
+    for (const call of [() => service.userOf(session), () => service.login(session, '42'), () => service.list('42'), () => service.count('42'), () => service.revokeAll('42'), () => service.revokeOthers(session)]) {
+      await expect(call()).rejects.toThrow(/userSessions option of SessionsModule/);
     }
   });
 });
