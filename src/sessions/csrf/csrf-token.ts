@@ -61,13 +61,18 @@ export function secretOf(stored: string): string | null {
 
 /**
  * Django's `_does_token_match`: a well-formed request token (masked or not) against the secret, in
- * constant time (Django's `constant_time_compare`; both are 32 ASCII characters here, so the XOR of
- * their codes, without the two Buffers `timingSafeEqual` needs).
+ * constant time (Django's `constant_time_compare`): every character is unmasked and compared, the
+ * differences accumulated, with no string built on the way (every unsafe request runs this).
  */
 export function tokenMatches(requestToken: string, secret: string): boolean {
-  const candidate = requestToken.length === CSRF_TOKEN_LENGTH ? unmaskToken(requestToken) : requestToken;
-  if (candidate.length !== secret.length) return false;
+  if (secret.length !== CSRF_SECRET_LENGTH) return false;
+  const masked = requestToken.length === CSRF_TOKEN_LENGTH;
+  if (!masked && requestToken.length !== CSRF_SECRET_LENGTH) return false;
+  const size = CSRF_ALLOWED_CHARS.length;
   let difference = 0;
-  for (let i = 0; i < secret.length; i++) difference |= candidate.charCodeAt(i) ^ secret.charCodeAt(i);
+  for (let i = 0; i < CSRF_SECRET_LENGTH; i++) {
+    const candidate = masked ? (INDEX[requestToken.charCodeAt(CSRF_SECRET_LENGTH + i)] - INDEX[requestToken.charCodeAt(i)] + size) % size : INDEX[requestToken.charCodeAt(i)];
+    difference |= candidate ^ INDEX[secret.charCodeAt(i)];
+  }
   return difference === 0;
 }
