@@ -19,6 +19,8 @@ const transform = {
 const common = { moduleFileExtensions: ['js', 'json', 'ts'], rootDir: '.', transform, moduleNameMapper, testEnvironment: 'node' };
 module.exports = {
   testTimeout: 30000,
+  // The second ends a run that skipped suites for something missing here with one line naming it and its install command.
+  reporters: ['default', '<rootDir>/test/support/skip-summary.cjs'],
   projects: [
     { ...common, displayName: 'unit', testRegex: 'src/.*\\.spec\\.ts$' },
     { ...common, displayName: 'e2e', testRegex: 'test/.*\\.e2e-spec\\.ts$' },

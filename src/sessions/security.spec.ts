@@ -6,7 +6,10 @@ import { resolveSessionsOptions, SessionsOptionsError, type SessionsModuleOption
 import { sessionsProviders } from './sessions.providers';
 import { BadSignature, dumps, unsign } from './formats/signing';
 
-describe('start-up warning about insecure cookies in production', () => {
+/** 64 random characters: what Django's `get_random_secret_key()` gives (50 characters or more, many distinct). */
+const STRONG_KEY = 'q8Zr3vLx0pW7nT2sKd9bYf4hGj6mC1aE5uR8oI3yN7wQ2eX0lV9tB4kS6zH1cJ5g';
+
+describe('start-up warnings about insecure settings in production', () => {
   const configFactory = (sessionsProviders as FactoryProvider[]).find((p) => p.provide === SESSIONS_CONFIG)!.useFactory;
   const warnings: string[] = [];
   const capture: LoggerService = { log() {}, error() {}, warn: (message: string) => void warnings.push(message) };
@@ -23,7 +26,7 @@ describe('start-up warning about insecure cookies in production', () => {
 
   function resolve(env: string, options: Partial<SessionsModuleOptions> = {}): void {
     process.env.NODE_ENV = env;
-    configFactory({ secretKey: 'k', ...options });
+    configFactory({ secretKey: STRONG_KEY, ...options });
   }
 
   it('warns when cookie.secure is off in production', () => {
@@ -34,6 +37,14 @@ describe('start-up warning about insecure cookies in production', () => {
   it('stays quiet with secure cookies in production, and outside production', () => {
     resolve('production', { cookie: { secure: true } });
     resolve('development');
+    expect(warnings).toEqual([]);
+  });
+
+  it("warns about a weak secretKey in production only (Django's security.W009)", () => {
+    resolve('production', { cookie: { secure: true }, secretKey: 'k' });
+    expect(warnings).toEqual([expect.stringContaining('secretKey is weak in production')]);
+    warnings.length = 0;
+    resolve('development', { secretKey: 'k' });
     expect(warnings).toEqual([]);
   });
 });
@@ -71,11 +82,11 @@ describe('hashKeysAtRest', () => {
     );
   });
 
-  it('stores 40 characters (the column size) that differ from the key', () => {
+  it('stores 40 characters (the column size): the first 30 bytes of the key\'s SHA-256 in base64url', () => {
     const key = 'abcdefghijklmnopqrstuvwxyz012345';
-    expect(hashSessionKey(key)).toMatch(/^[A-Za-z0-9_-]{40}$/);
-    expect(hashSessionKey(key)).not.toContain(key.slice(0, 8));
-    expect(hashSessionKey(key)).toBe(hashSessionKey(key));
+    // Computed outside this library: base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()[:30]) in Python
+    // (`sha256sum` gives the digest 653bb1245e828fcda4fa53fcd5a3def5bd7654e651f54b4132b73d74e64435c4).
+    expect(hashSessionKey(key)).toBe('ZTuxJF6Cj82k-lP81aPe9b12VOZR9UtBMrc9dOZE');
     expect(hashSessionKey(`${key.slice(0, -1)}6`)).not.toBe(hashSessionKey(key));
   });
 });

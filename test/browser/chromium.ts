@@ -5,8 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import type { LaunchOptions } from 'playwright-core';
-import { DJANGO_MISSING, DJANGO_VERSION } from '../django/django-peer';
-import { describeWhereAvailable } from '../support/requirements';
+import { DJANGO, DJANGO_VERSION } from '../django/django-peer';
+import { describeWhereAvailable, type Requirement } from '../support/requirements';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -22,7 +22,8 @@ function chromiumMissing(): string | null {
   return `Chromium cannot run at ${CHROMIUM_PATH}: ${(probe.error?.message ?? probe.stderr.trim()) || `exit ${String(probe.status)}`}`;
 }
 
+const CHROMIUM: Requirement = { name: 'Chromium', packages: ['chromium'], missing: chromiumMissing() };
+
 export function describeWithChromiumAndDjango(name: string, suite: () => void): void {
-  const missing = [chromiumMissing(), DJANGO_MISSING].filter(Boolean).join('; ') || null;
-  describeWhereAvailable(DJANGO_VERSION ? `${name} [Django ${DJANGO_VERSION.join('.')}]` : name, missing, 'Chromium and Django: install chromium python3-django python3-psycopg2', suite);
+  describeWhereAvailable(DJANGO_VERSION ? `${name} [Django ${DJANGO_VERSION.join('.')}]` : name, [CHROMIUM, DJANGO], suite);
 }

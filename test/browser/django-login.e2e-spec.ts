@@ -210,10 +210,14 @@ describeWithChromiumAndDjango('a browser signed in on Django and on the example 
       expect(await sessionCookie(context)).toBeUndefined();
       expect(await nestFetch(page, '/session')).toEqual({ status: 200, body: {} });
 
+      const setFrom = Date.now() / 1000;
       expect(await nestFetch(page, '/session/expiry', 'POST', { seconds: 300 })).toEqual({ status: 200, body: { expiryAge: 300, expireAtBrowserClose: false } });
       expect((await nestFetch(page, '/session', 'POST', { kept: 'five minutes' })).status).toBe(200);
+      const setUntil = Date.now() / 1000;
       const cookie = (await sessionCookie(context))!;
-      expect(Math.abs(cookie.expires - (Date.now() / 1000 + 300))).toBeLessThan(5);
+      // 300 s from when a response set it (Expires has whole seconds: 1 s either way).
+      expect(cookie.expires).toBeGreaterThanOrEqual(Math.floor(setFrom) + 300 - 1);
+      expect(cookie.expires).toBeLessThanOrEqual(Math.ceil(setUntil) + 300 + 1);
 
       await context.close();
       ({ context, page } = await launch());

@@ -14,6 +14,16 @@ import { shareWithDjango, startInteropApp, type AppSessionState } from './intero
 const SECRET_KEY = 'django-interop-db-engines-secret-key';
 const COOKIE_AGE = 1209600;
 
+/**
+ * A test of SessionBase.set_expiry(datetime), whose storage Django 5.0 changed (an ISO string; before,
+ * the datetime object itself, which only the PickleSerializer could store). Asserted on 3.x and 5+;
+ * on 4.0–4.2, which this suite does not pin, reported skipped rather than passed without a check.
+ */
+function itOnPinnedDjango(name: string, test: () => Promise<void>): void {
+  if (djangoAtLeast(4) && !djangoAtLeast(5)) it.skip(`${name} (skipped: Django 4.0–4.2 are not pinned here)`, test);
+  else it(name, test);
+}
+
 describeWithDjango('Django and the app share db sessions', () => {
   describe.each(DATABASE_KINDS)('on %s', (kind) => {
     describe.each(['db', 'cached_db'] as const)('%s engine', (engine) => {
@@ -67,7 +77,7 @@ describeWithDjango('Django and the app share db sessions', () => {
           expect(await appState(browser.key as string)).toMatchObject({ data: { _session_expiry: 0 }, expiryAge: COOKIE_AGE, expireAtBrowserClose: true });
         });
 
-        it('set_expiry(datetime): an ISO string on Django 5, impossible with the JSON serializer on 3.2', async () => {
+        itOnPinnedDjango('set_expiry(datetime): an ISO string on Django 5, impossible with the JSON serializer on 3.2', async () => {
           const date = '2031-02-03T09:35:06.789012+05:30';
           if (djangoAtLeast(5)) {
             const written = await shared.django.create({ a: 1 }, settings, { date });
@@ -75,7 +85,7 @@ describeWithDjango('Django and the app share db sessions', () => {
             const state = await appState(written.key as string);
             expect(state.expiryDate).toBe('2031-02-03T04:05:06.789Z');
             expect(state.expireAtBrowserClose).toBe(false);
-          } else if (!djangoAtLeast(4)) {
+          } else {
             // Django 3.2 keeps the datetime object in the session: its JSON serializer cannot store it.
             await expect(shared.django.create({ a: 1 }, settings, { date })).rejects.toThrow(/TypeError: Object of type datetime is not JSON serializable/);
           }
@@ -188,7 +198,7 @@ describeWithDjango('Django and the app share db sessions', () => {
           expect(await shared.django.read(written.key as string, settings)).toMatchObject({ data: { a: 1 }, expiry_age: { value: COOKIE_AGE } });
         });
 
-        it('setExpiry(Date): Django 5 reads the date; Django 3.2 cannot', async () => {
+        itOnPinnedDjango('setExpiry(Date): Django 5 reads the date; Django 3.2 cannot', async () => {
           const key = await appWrite({ a: 1 });
           const date = new Date(Date.now() + 3 * 86400_000);
           await appPost('/interop/expiry-date', key, { date: date.toISOString() });
@@ -204,7 +214,7 @@ describeWithDjango('Django and the app share db sessions', () => {
             expect(seen.expiry_age.value).toBeGreaterThanOrEqual(Math.floor((date.getTime() - readUntil) / 1000));
             expect(seen.expiry_age.value).toBeLessThanOrEqual(Math.floor((date.getTime() - readFrom) / 1000));
             expect(seen.expire_at_browser_close.value).toBe(false);
-          } else if (!djangoAtLeast(4)) {
+          } else {
             // Django 3.2 expects a datetime object there: the data loads, but it returns the string as
             // the "age", cannot compute a date, and cannot save the session again.
             expect(seen.expiry_age.value).toBe(iso);

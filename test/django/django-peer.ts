@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describeWhereAvailable } from '../support/requirements';
+import { describeWhereAvailable, type Requirement } from '../support/requirements';
 
 /** Debian's python3 has Django 3.2; set DJANGO_PYTHON to try another (e.g. .venv-django/bin/python). */
 export const DJANGO_PYTHON = process.env.DJANGO_PYTHON ?? '/usr/bin/python3';
@@ -14,7 +14,8 @@ const PEER_SCRIPT = join(__dirname, 'django_peer.py');
 
 function probeDjango(): { version: [number, number, number] } | { error: string } {
   const probe = spawnSync(DJANGO_PYTHON, ['-c', 'import django, psycopg2; print(*django.VERSION[:3])'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { error: (probe.error?.message ?? probe.stderr.trim()) || `exit ${String(probe.status)}` };
+  // The traceback's last line names what is missing (ModuleNotFoundError: No module named 'django').
+  if (probe.status !== 0) return { error: (probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)) || `exit ${String(probe.status)}` };
   return { version: probe.stdout.trim().split(' ').map(Number) as [number, number, number] };
 }
 
@@ -26,11 +27,15 @@ export function djangoAtLeast(major: number, minor = 0): boolean {
   return DJANGO_VERSION !== null && (DJANGO_VERSION[0] > major || (DJANGO_VERSION[0] === major && DJANGO_VERSION[1] >= minor));
 }
 
-/** Django's reason to be missing, or null when it can be imported. */
-export const DJANGO_MISSING = 'error' in probe ? `Django (with psycopg2) is not importable by ${DJANGO_PYTHON}: ${probe.error}` : null;
+/** Django with psycopg2, importable by DJANGO_PYTHON (Debian's packages for /usr/bin/python3). */
+export const DJANGO: Requirement = {
+  name: 'Django',
+  packages: ['python3-django', 'python3-psycopg2'],
+  missing: 'error' in probe ? `Django (with psycopg2) is not importable by ${DJANGO_PYTHON}: ${probe.error}` : null,
+};
 
 export function describeWithDjango(name: string, suite: () => void): void {
-  describeWhereAvailable(DJANGO_VERSION ? `${name} [Django ${DJANGO_VERSION.join('.')}]` : name, DJANGO_MISSING, 'Django: install python3-django python3-psycopg2', suite);
+  describeWhereAvailable(DJANGO_VERSION ? `${name} [Django ${DJANGO_VERSION.join('.')}]` : name, [DJANGO], suite);
 }
 
 /** `{"seconds": n}` (0: browser close), `{"date": iso}`, or `{"clear": true}`. */

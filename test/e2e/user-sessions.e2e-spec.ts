@@ -171,14 +171,21 @@ class Device {
 
 let userCounter = 0;
 const newUser = () => `user${++userCounter}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ISO_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const LOCAL_IPS = ['127.0.0.1', '::ffff:127.0.0.1'];
+
+/** Marks this file's own reads of `user_session`, which the app's StatementRecorder sees too. */
+const OWN_READ = '/* read by the test */ ';
+
+/** The statements the app sent on `user_session` since the last reset: not this file's reads, nor a witness's. */
+function appStatements(instance: Instance, witness?: ActivityWitness): string[] {
+  return instance.statements.statements.filter((s) => !s.query.startsWith(OWN_READ) && !witness?.owns(s)).map((s) => s.query);
+}
 
 /** The user's live rows in `user_session`, read straight from the database. */
 async function liveRows(instance: Instance, userId: string): Promise<{ sessionKey: string; lastActivity: Date | null }[]> {
   const { store } = instance;
-  const rows: { session_key: string; user_id: string | null; expire_date: unknown; last_activity: unknown }[] = await store.dataSource.query('SELECT session_key, user_id, expire_date, last_activity FROM user_session');
+  const rows: { session_key: string; user_id: string | null; expire_date: unknown; last_activity: unknown }[] = await store.dataSource.query(`${OWN_READ}SELECT session_key, user_id, expire_date, last_activity FROM user_session`);
   const now = Date.now();
   return rows
     .filter((row) => row.user_id === userId && store.fromDatabaseDate(row.expire_date).getTime() > now)
@@ -186,7 +193,65 @@ async function liveRows(instance: Instance, userId: string): Promise<{ sessionKe
 }
 
 async function allRows(instance: Instance): Promise<{ session_key: string; user_id: string | null }[]> {
-  return instance.store.dataSource.query('SELECT session_key, user_id FROM user_session');
+  return instance.store.dataSource.query(`${OWN_READ}SELECT session_key, user_id FROM user_session`);
+}
+
+/** The `user_session` row of a session key, read straight from the database. */
+async function rowOf(instance: Instance, sessionKey: string | undefined): Promise<{ userAgent: string | null; lastActivity: Date; expireDate: Date }> {
+  const { store } = instance;
+  const rows: { session_key: string; user_agent: string | null; last_activity: unknown; expire_date: unknown }[] = await store.dataSource.query(
+    `${OWN_READ}SELECT session_key, user_agent, last_activity, expire_date FROM user_session`,
+  );
+  const row = rows.find((r) => r.session_key === sessionKey);
+  if (!row) throw new Error(`no user_session row for ${String(sessionKey)}`);
+  return { userAgent: row.user_agent, lastActivity: store.fromDatabaseDate(row.last_activity), expireDate: store.fromDatabaseDate(row.expire_date) };
+}
+
+/** Resolves once `condition` holds (asked every 10 ms); fails naming `what` after 5 s. */
+async function eventually(what: string, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within 5 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Resolves once the clock is more than `ms` past `date`: a value written from then on is later than `date` by more than `ms`. */
+async function clockPast(date: Date, ms = 0): Promise<void> {
+  while (Date.now() <= date.getTime() + ms) await new Promise((resolve) => setTimeout(resolve, date.getTime() + ms - Date.now() + 1));
+}
+
+/**
+ * A signed-in session of a user of its own, for "no activity write" checks. The activity write is not
+ * awaited by its request, so "nothing was written" must not be concluded from a write merely late:
+ * `observed()` uses the witness once with the app's clock moved past any activityInterval (as
+ * user-index-attacks "8." does), and resolves once that write has landed — a write an earlier request
+ * sent went out before it, and has been recorded and has landed by then too. Sign the witness in
+ * before counting statements; `owns` tells its own statements apart.
+ */
+interface ActivityWitness {
+  owns(statement: { parameters: unknown[] }): boolean;
+  observed(): Promise<void>;
+}
+
+async function activityWitness(instance: Instance): Promise<ActivityWitness> {
+  const device = new Device('Witness');
+  expect((await device.login(instance, newUser())).status).toBe(200);
+  const key = device.jar.value!;
+  return {
+    owns: (statement) => statement.parameters.flat(2).includes(key),
+    async observed() {
+      const before = (await rowOf(instance, key)).lastActivity;
+      const realNow = Date.now.bind(Date);
+      const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 61_000);
+      try {
+        expect((await device.send(instance, 'get', '/session')).status).toBe(200);
+      } finally {
+        clock.mockRestore();
+      }
+      await eventually("the witness's activity write", async () => (await rowOf(instance, key)).lastActivity.getTime() > before.getTime());
+    },
+  };
 }
 
 /** Whether a device is signed in: GET /me/sessions answers 200 (401 when anonymous). */
@@ -353,8 +418,9 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
       const device = new Device('Reader');
       const user = newUser();
       expect((await device.login(t, user)).status).toBe(200);
-      await sleep(20); // anything writing last_activity on the reads would now write a later value
+      const witness = await activityWitness(t);
       const [before] = await liveRows(t, user);
+      await clockPast(before.lastActivity!); // anything writing last_activity on the reads would now write a later value
       t.statements.reset();
       for (let i = 0; i < 20; i++) {
         const res = await device.send(t, 'get', '/session');
@@ -362,9 +428,10 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
         expect(res.body).toEqual({ _auth_user_id: user });
         expect(res.headers['set-cookie']).toBeUndefined();
       }
-      await sleep(50); // the activity write is not awaited by the request
-      const loads = t.statements.queries().filter((s) => LOAD_BY_KEY.test(s));
-      const others = t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s));
+      await witness.observed();
+      const queries = appStatements(t, witness);
+      const loads = queries.filter((s) => LOAD_BY_KEY.test(s));
+      const others = queries.filter((s) => !LOAD_BY_KEY.test(s));
       console.log(`${storeName} (${platform}), 20 reads, activityInterval 60: ${loads.length} loads, other statements: ${JSON.stringify(others)}`);
       expect(loads).toHaveLength(STORES[storeName].engine === 'cached_db' ? 0 : 20); // cached_db: served by Redis
       expect(others.length).toBeLessThanOrEqual(1);
@@ -383,7 +450,7 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
       expect((await longLived.login(t, user)).status).toBe(200);
       expect(await longLived.sessions(t)).toHaveLength(2);
 
-      await sleep(1300);
+      await clockPast((await rowOf(t, expiredKey)).expireDate);
       const listed = await longLived.sessions(t);
       expect(listed.map((s) => s.userAgent)).toEqual([longLived.userAgent]);
       expect((await allRows(t)).map((row) => row.session_key)).toContain(expiredKey); // still stored, only filtered
@@ -410,9 +477,9 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
       const user = newUser();
       const [a, b, c] = ['A', 'B', 'C'].map((name) => new Device(`Device-${name}`));
       expect((await a.login(t, user)).status).toBe(200);
-      await sleep(15);
+      await clockPast((await rowOf(t, a.jar.value)).lastActivity); // B's login is then more recent than A's
       expect((await b.login(t, user)).status).toBe(200);
-      await sleep(15);
+      await clockPast((await rowOf(t, b.jar.value)).lastActivity);
       const third = await c.login(t, user);
       expect(third.status).toBe(200);
       expect((third.body as SessionInfo[]).map((s) => s.userAgent).sort()).toEqual([b.userAgent, c.userAgent]);
@@ -547,12 +614,13 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       const device = new Device('Reader');
       const user = newUser();
       expect((await device.login(t, user)).status).toBe(200);
+      const [afterReadsWitness, afterAnonymousWitness] = [await activityWitness(t), await activityWitness(t)];
       const [atLogin] = await liveRows(t, user);
-      await sleep(20);
+      await clockPast(atLogin.lastActivity!); // the reads' writes are then later than the login's
       t.statements.reset();
       for (let i = 0; i < 20; i++) expect((await device.send(t, 'get', '/session')).body).toEqual({ _auth_user_id: user });
-      await sleep(50);
-      const writes = t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s));
+      await afterReadsWitness.observed();
+      const writes = appStatements(t, afterReadsWitness).filter((s) => !LOAD_BY_KEY.test(s));
       expect(writes).toHaveLength(20);
       for (const statement of writes) expect(statement).toMatch(/^UPDATE "user_session" SET "last_activity"/);
       const [afterReads] = await liveRows(t, user);
@@ -562,8 +630,8 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       expect((await anonymous.send(t, 'post', '/session', { cart: [1] })).status).toBe(200);
       t.statements.reset();
       for (let i = 0; i < 5; i++) expect((await anonymous.send(t, 'get', '/session')).body).toEqual({ cart: [1] });
-      await sleep(50);
-      expect(t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
+      await afterAnonymousWitness.observed();
+      expect(appStatements(t, afterAnonymousWitness).filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
     });
   });
 
@@ -578,20 +646,21 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       const device = new Device('Reader');
       const user = newUser();
       expect((await device.login(t, user)).status).toBe(200);
+      const witness = await activityWitness(t);
       const [atLogin] = await liveRows(t, user);
-      await sleep(1200);
+      await clockPast(atLogin.lastActivity!, 1000); // the interval has passed since the login's write
       t.statements.reset();
       expect((await device.send(t, 'get', '/session')).status).toBe(200);
-      await sleep(50);
-      const writes = t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s));
+      await eventually("the read's activity write", async () => (await rowOf(t, device.jar.value)).lastActivity.getTime() > atLogin.lastActivity!.getTime());
+      const writes = appStatements(t).filter((s) => !LOAD_BY_KEY.test(s));
       expect(writes).toHaveLength(1);
       expect(writes[0]).toMatch(/^UPDATE "user_session" SET "last_activity"/);
       const [afterRead] = await liveRows(t, user);
       expect(afterRead.lastActivity!.getTime()).toBeGreaterThanOrEqual(atLogin.lastActivity!.getTime() + 1000);
       t.statements.reset();
       for (let i = 0; i < 10; i++) expect((await device.send(t, 'get', '/session')).status).toBe(200);
-      await sleep(50);
-      expect(t.statements.queries().filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
+      await witness.observed();
+      expect(appStatements(t, witness).filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
       const listed = (await device.sessions(t))[0];
       expect(Date.parse(listed.lastActivity!)).toBe(afterRead.lastActivity!.getTime());
     });
@@ -600,11 +669,12 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       const device = new Device('Browser/1.0');
       const user = newUser();
       expect((await device.login(t, user)).status).toBe(200);
-      await sleep(1200);
+      await clockPast((await rowOf(t, device.jar.value)).lastActivity, 1000); // the interval has passed since the login's write
       const upgraded = new Device('Browser/2.0');
       upgraded.jar.value = device.jar.value;
       expect((await upgraded.send(t, 'get', '/session')).status).toBe(200);
-      await sleep(50);
+      // Read from the table, not through a listing: a listing is itself a use, which would record the agent too.
+      await eventually("the use's user agent", async () => (await rowOf(t, device.jar.value)).userAgent === 'Browser/2.0');
       expect((await upgraded.sessions(t)).map((s) => s.userAgent)).toEqual(['Browser/2.0']);
     });
 
@@ -612,11 +682,13 @@ describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Re
       const user = newUser();
       const [a, b, c] = ['A', 'B', 'C'].map((name) => new Device(`Device-${name}`));
       expect((await a.login(t, user)).status).toBe(200);
-      await sleep(15);
+      await clockPast((await rowOf(t, a.jar.value)).lastActivity); // B's login is then more recent than A's
       expect((await b.login(t, user)).status).toBe(200);
-      await sleep(1200);
+      const bAtLogin = (await rowOf(t, b.jar.value)).lastActivity;
+      await clockPast(bAtLogin, 1000); // the interval has passed since both logins
       expect((await a.send(t, 'get', '/session')).body).toEqual({ _auth_user_id: user });
-      await sleep(50); // the activity write is not awaited by the request
+      // The activity write is not awaited by the request: C logs in once it has landed.
+      await eventually("A's activity write", async () => (await rowOf(t, a.jar.value)).lastActivity.getTime() > bAtLogin.getTime());
       expect((await c.login(t, user)).status).toBe(200);
       await expectAnonymous(b, t);
       expect(await signedIn(a, t)).toBe(true);

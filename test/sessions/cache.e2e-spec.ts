@@ -27,11 +27,10 @@ function cacheStore(config: SessionsConfig): CacheSessionStore {
 }
 
 describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
-  describeSessionMixin(`cache on ${kind}`, async () => {
+  describeSessionMixin(`cache on ${kind}`, 'cache', async () => {
     const testCache = await createTestCache(kind);
     const config = resolveSessionsOptions({ secretKey: SECRET_KEY, cache: testCache.cache });
     const target: MixinTarget = {
-      engine: 'cache',
       cookieAge: config.cookie.age,
       session: (key) => cacheStore(config).session(key),
       withConfig: (partial) => ({ session: (key) => cacheStore({ ...config, ...partial }).session(key) }),

@@ -35,12 +35,11 @@ class FailingSetMap<K, V> extends Map<K, V> {
 const COMBINATIONS = DATABASE_KINDS.flatMap((database) => CACHE_KINDS.map((cache) => [database, cache] as [DatabaseKind, CacheKind]));
 
 describe.each(COMBINATIONS)('cached_db engine on %s with the %s cache', (databaseKind, cacheKind) => {
-  describeSessionMixin(`cached_db on ${databaseKind} + ${cacheKind}`, async () => {
+  describeSessionMixin(`cached_db on ${databaseKind} + ${cacheKind}`, 'cached_db', async () => {
     const testCache = await createTestCache(cacheKind);
     const { dataSource, close } = await openTestDataSource(databaseKind);
     const config = resolveSessionsOptions({ secretKey: SECRET_KEY, cache: testCache.cache });
     const target: MixinTarget = {
-      engine: 'cached_db',
       cookieAge: config.cookie.age,
       session: (key) => cachedDbStore(config, dataSource).session(key),
       withConfig: (partial) => ({ session: (key) => cachedDbStore({ ...config, ...partial }, dataSource).session(key) }),

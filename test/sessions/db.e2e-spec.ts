@@ -83,7 +83,6 @@ function mixinTarget(fixture: DbFixture, custom: boolean): MixinTarget {
   const StoreClass = custom ? CustomDbSessionStore : DbSessionStore;
   const config = (fixture.store as unknown as { config: SessionsConfig }).config;
   return {
-    engine: custom ? 'custom_db' : 'db',
     cookieAge: custom ? 86400 : config.cookie.age,
     session: (key) => fixture.store.session(key),
     withConfig: (partial) => {
@@ -97,7 +96,7 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
   for (const custom of [false, true]) {
     const engineLabel = custom ? 'custom db store' : 'db';
 
-    describeSessionMixin(`${engineLabel} on ${kind}`, async () => {
+    describeSessionMixin(`${engineLabel} on ${kind}`, custom ? 'custom_db' : 'db', async () => {
       const fixture = await openDbFixture(kind, custom);
       return { target: mixinTarget(fixture, custom), teardown: fixture.close };
     });

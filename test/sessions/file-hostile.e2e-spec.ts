@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +43,33 @@ async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-/** `promise`, or a rejection naming what blocked if it takes longer than `ms`. */
+/**
+ * Whether anything has `fifo` open, or is blocked opening it (a thread of libuv's pool, say): a
+ * non-blocking open for writing fails with ENXIO exactly when no one has the read end, and a
+ * non-blocking read sees the end of the file, not EAGAIN, exactly when no one has the write end
+ * (fifo(7), pipe(7)). A fact, where the time a load took is only a hint.
+ */
+function fifoInUse(fifo: string): boolean {
+  const code = (error: unknown) => (error as NodeJS.ErrnoException).code;
+  try {
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    return true;
+  } catch (error) {
+    if (code(error) !== 'ENXIO') throw error;
+  }
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    readSync(reader, Buffer.alloc(1));
+    return false;
+  } catch (error) {
+    if (code(error) === 'EAGAIN') return true;
+    throw error;
+  } finally {
+    closeSync(reader);
+  }
+}
+
+/** `promise`, or a rejection naming what blocked if it takes longer than `ms` (a deadline for a hang, not a measure). */
 async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -203,6 +229,7 @@ describe('only regular files are read', () => {
         expect(session.toJSON()).toEqual({});
       }
       expect(exists).toBe(false);
+      expect(fifoInUse(fifo)).toBe(false); // no open of it left pending in a thread
       const again = await within(3000, 'loading another session while a FIFO exists', store.session(other.key).ensureLoaded());
       expect(again.toJSON()).toEqual({ other: true });
       expect(lstatSync(fifo).isFIFO()).toBe(true);
@@ -221,6 +248,7 @@ describe('only regular files are read', () => {
     try {
       await expect(within(3000, 'saving over a FIFO', saving)).rejects.toThrow(UpdateError);
       expect(lstatSync(file).isFIFO()).toBe(true);
+      expect(fifoInUse(file)).toBe(false);
     } finally {
       releaseFifo(file);
       await saving.catch(() => undefined);
@@ -289,6 +317,7 @@ describe('only regular files are read', () => {
     for (const path of [fifo, folder, expired]) await utimes(path, old, old);
     try {
       expect(await within(3000, 'clearExpired with a FIFO', scanner.clearExpired())).toBe(1);
+      expect(fifoInUse(fifo)).toBe(false);
       expect((await readdir(scan)).sort()).toEqual([link, fifo, folder].map((path) => path.slice(scan.length + 1)).sort());
       expect(existsSync(expiredTarget)).toBe(true);
     } finally {

@@ -42,12 +42,11 @@ function useStorageDirectory(): { readonly path: string } {
   return directory;
 }
 
-describeSessionMixin('file', async () => {
+describeSessionMixin('file', 'file', async () => {
   const path = await mkdtemp(join(tmpdir(), 'sessions-file-mixin-'));
   const config = fileConfig(path);
   const store = new FileSessionStore(config);
   const target: MixinTarget = {
-    engine: 'file',
     cookieAge: config.cookie.age,
     session: (key) => store.session(key),
     withConfig: (partial) => {

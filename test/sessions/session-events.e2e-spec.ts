@@ -6,7 +6,7 @@
 import { EventEmitterModule, EventEmitter2 } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import type { INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { ClearSessionsService, SessionEntity, SessionStore, UserSessionEntity, userSessionMigrations, UserSessionsService, type SessionEvent } from '../../src/sessions';
 import { sessionMigrations, SESSIONS_CONFIG, SessionsModule, type SessionsConfig } from '../../src/sessions';
 import { TEST_SECRET_KEY } from '../support/app';
@@ -88,11 +88,23 @@ describe('session events (db engine with the user index, SQLite)', () => {
     expect(heard.at(-1)).toMatchObject({ type: 'session.expired', engine: 'db', count: 1, id: null });
   });
 
-  it('a failing listener never fails the session operation', async () => {
-    app.get<SessionsConfig>(SESSIONS_CONFIG).events.listen(() => {
+  it('a failing listener never fails the session operation: it ran, the save stored the session, the other listeners heard it, the error is logged', async () => {
+    const thrownFor: SessionEvent[] = [];
+    app.get<SessionsConfig>(SESSIONS_CONFIG).events.listen((event) => {
+      thrownFor.push(event);
       throw new Error('listener bug');
     });
-    const session = store().session();
-    await expect(session.save()).resolves.toBeUndefined();
+    const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      const session = store().session();
+      await expect(session.save()).resolves.toBeUndefined();
+      expect(thrownFor.map((event) => event.type)).toEqual(['session.created']);
+      expect(await store().session().exists(session.sessionKey)).toBe(true);
+      expect(heard).toEqual(thrownFor);
+      expect(bridged).toEqual(thrownFor);
+      expect(errors).toHaveBeenCalledWith('A session event listener failed: listener bug');
+    } finally {
+      errors.mockRestore();
+    }
   });
 });

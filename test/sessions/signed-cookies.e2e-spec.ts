@@ -33,11 +33,10 @@ function djangoCookie(data: unknown, options: { secret?: string; timestamp?: num
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-describeSessionMixin('signed_cookies', async () => {
+describeSessionMixin('signed_cookies', 'signed_cookies', async () => {
   const config = resolveSessionsOptions({ secretKey: TEST_SECRET_KEY });
   const store = new SignedCookieSessionStore(config);
   const target: MixinTarget = {
-    engine: 'signed_cookies',
     cookieAge: config.cookie.age,
     session: (key) => store.session(key),
     withConfig: (partial) => {
@@ -51,7 +50,7 @@ describeSessionMixin('signed_cookies', async () => {
 describe('CookieSessionTests (TESTS.md H)', () => {
   const store = signedCookieStore();
 
-  // #101–#106 and #108–#111 are the mixin's signed_cookies no-ops, expected failure and skips.
+  // #101–#106 and #108–#111 are in the mixin: what signed_cookies does where Django's tests are no-ops, its expected failure, its skips.
 
   it('#107 a validly signed payload that is not JSON loads as an empty, modified session', async () => {
     const value = `not json at all:${b62encode(nowSeconds())}`;

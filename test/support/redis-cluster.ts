@@ -30,7 +30,7 @@ function probeRedis(): string | null {
 }
 
 export function describeWithRedisCluster(name: string, suite: () => void): void {
-  describeWhereAvailable(name, probeRedis(), 'redis-server and redis-cli: install redis-server', suite);
+  describeWhereAvailable(name, [{ name: 'redis-server', packages: ['redis-server'], missing: probeRedis() }], suite);
 }
 
 /** A master's port and its replica's (NaN when it has none, e.g. a replica promoted after its master died). */

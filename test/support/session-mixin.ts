@@ -1,16 +1,17 @@
 /**
- * Django's `SessionTestsMixin` (TESTS.md section A, #1–#65) as a reusable Jest suite, run once per
- * engine. Django's [ASYNC] twins collapse into the same (async) test: every I/O method is async here.
- * Test names carry the TESTS.md numbers.
+ * Django's `SessionTestsMixin` (tests/sessions_tests/tests.py; its tests numbered #1–#65 here) as a
+ * reusable Jest suite, run once per engine. Django's [ASYNC] twins collapse into the same (async)
+ * test: every I/O method is async here. For signed_cookies, the tests Django's `CookieSessionTests`
+ * overrides with a no-op assert what the engine does instead, and those it skips are reported skipped
+ * with Django's reason: the engine is known when the tests are defined.
  *
  * Usage (one call per engine and database):
  *
- *   describeSessionMixin('db on sqlite', async () => {
+ *   describeSessionMixin('db on sqlite', 'db', async () => {
  *     const { dataSource, close } = await openTestDataSource('sqlite');
  *     const config = resolveSessionsOptions({ secretKey: 'k' });
  *     const store = new DbSessionStore(config, dataSource);
  *     const target: MixinTarget = {
- *       engine: 'db',
  *       cookieAge: config.cookie.age,
  *       session: (key) => store.session(key),
  *       // The same storage under other settings (Django's @override_settings; #55 needs it):
@@ -37,8 +38,6 @@ export type MixinEngine = 'db' | 'cache' | 'cached_db' | 'file' | 'signed_cookie
 export interface MixinTarget {
   /** Django's `self.backend(key)`: a new session object of the engine under test. */
   session(key?: string | null): AnySession;
-  /** The engine name, for per-engine quirks Django's subclasses encode (signed_cookies overrides/skips, file quirks). */
-  engine: MixinEngine;
   /** Expected default expiry age (Django's get_session_cookie_age(); 86400 for the custom db store). */
   cookieAge: number;
   /**
@@ -65,8 +64,13 @@ function nowWithMillis(): Date {
   return date;
 }
 
+/**
+ * `engine`: the engine under test, for what Django's subclasses change (signed_cookies: CookieSessionTests'
+ * overrides and skips).
+ */
 export function describeSessionMixin(
   label: string,
+  engine: MixinEngine,
   setup: () => Promise<{ target: MixinTarget; teardown(): Promise<void> }>,
   overrides: MixinOverrides = {},
 ): void {
@@ -91,7 +95,13 @@ export function describeSessionMixin(
       for (const key of extraKeys.splice(0)) await target.session(key).delete();
     });
 
-    const signedCookies = () => target.engine === 'signed_cookies';
+    const signedCookies = engine === 'signed_cookies';
+
+    /** A test Django's CookieSessionTests skips (`@unittest.skip`): for signed_cookies, reported skipped with Django's reason. */
+    function itWithServerStore(name: string, cookieSkipReason: string, test: () => Promise<void>): void {
+      if (signedCookies) it.skip(`${name} (skipped for signed_cookies, as Django's CookieSessionTests: ${cookieSkipReason})`, test);
+      else it(name, test);
+    }
 
     /** Sessions of the same engine with SESSION_EXPIRE_AT_BROWSER_CLOSE set to `value`. */
     function browserCloseSessions(value: boolean): (key?: string | null) => AnySession {
@@ -203,13 +213,21 @@ export function describeSessionMixin(
       expect(session.modified).toBe(true);
     });
 
-    it('#27/#28 save of a fresh session stores it under a new key', async () => {
-      // signed_cookies overrides this test with a no-op: exists() is meaningless for client-side sessions.
-      if (signedCookies()) return;
-      await session.save();
-      expect(session.sessionKey).toMatch(/^[a-z0-9]{32}$/);
-      expect(await session.exists(session.sessionKey)).toBe(true);
-    });
+    if (signedCookies) {
+      // CookieSessionTests.test_save is a no-op (exists() means nothing for a client-side session): what the engine does instead.
+      it('#27/#28 save signs the data into the key; nothing server-side exists under it', async () => {
+        session.set('a', 'b');
+        await session.save();
+        expect((await target.session(session.sessionKey).ensureLoaded()).items()).toEqual([['a', 'b']]);
+        expect(await session.exists(session.sessionKey)).toBe(false);
+      });
+    } else {
+      it('#27/#28 save of a fresh session stores it under a new key', async () => {
+        await session.save();
+        expect(session.sessionKey).toMatch(/^[a-z0-9]{32}$/);
+        expect(await session.exists(session.sessionKey)).toBe(true);
+      });
+    }
 
     it('#29/#30 delete', async () => {
       await session.save();
@@ -229,19 +247,40 @@ export function describeSessionMixin(
       expect(session.accessed).toBe(true);
     });
 
-    it('#33/#34 cycleKey: new key, same data, old session gone', async () => {
-      // signed_cookies overrides this test with a no-op (an issued cookie cannot be revoked).
-      if (signedCookies()) return;
-      session.set('a', 'c');
-      session.set('b', 'd');
-      await session.save();
-      const previousKey = session.sessionKey;
-      const previousItems = session.items();
-      await session.cycleKey();
-      expect(await session.exists(previousKey)).toBe(false);
-      expect(session.sessionKey).not.toBe(previousKey);
-      expect(session.items()).toEqual(previousItems);
-    });
+    if (signedCookies) {
+      // CookieSessionTests.test_cycle is a no-op (an issued cookie cannot be revoked): what the engine does instead.
+      it('#33/#34 cycleKey signs the same data again under a new key, and the previous cookie still loads it', async () => {
+        session.set('a', 'c');
+        session.set('b', 'd');
+        await session.save();
+        const previousKey = session.sessionKey;
+        const previousItems = session.items();
+        // A later second: the new signature's timestamp differs (within the same second the value would be the same).
+        const realNow = Date.now.bind(Date);
+        const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 10_000);
+        try {
+          await session.cycleKey();
+        } finally {
+          clock.mockRestore();
+        }
+        expect(session.sessionKey).not.toBe(previousKey);
+        expect(session.items()).toEqual(previousItems);
+        expect((await target.session(session.sessionKey).ensureLoaded()).items()).toEqual(previousItems);
+        expect((await target.session(previousKey).ensureLoaded()).items()).toEqual(previousItems);
+      });
+    } else {
+      it('#33/#34 cycleKey: new key, same data, old session gone', async () => {
+        session.set('a', 'c');
+        session.set('b', 'd');
+        await session.save();
+        const previousKey = session.sessionKey;
+        const previousItems = session.items();
+        await session.cycleKey();
+        expect(await session.exists(previousKey)).toBe(false);
+        expect(session.sessionKey).not.toBe(previousKey);
+        expect(session.items()).toEqual(previousItems);
+      });
+    }
 
     it('#35/#36 cycleKey of a session not loaded yet keeps the stored data', async () => {
       session.set('a', 'c');
@@ -264,7 +303,7 @@ export function describeSessionMixin(
       await target.session(key).delete(); // ...when a logout on another request deletes it
       await request.cycleKey();
       extraKeys.push(request.sessionKey);
-      if (signedCookies()) {
+      if (signedCookies) {
         expect(request.sessionKey).not.toBeNull();
         expect(request.get('a')).toBe('c');
         return;
@@ -407,11 +446,10 @@ export function describeSessionMixin(
       extraKeys.push(oldKey, reopened.sessionKey);
       // signed_cookies: Django's expected failure, kept as is — a cookie's validity follows only the
       // cookie age, never a per-session expiry (Django ticket #19201).
-      expect(reopened.has('foo')).toBe(signedCookies());
+      expect(reopened.has('foo')).toBe(signedCookies);
     });
 
-    it('#62/#63 loading an unknown key creates no record', async () => {
-      if (signedCookies()) return; // skipped by Django: no external store to create records in
+    itWithServerStore('#62/#63 loading an unknown key creates no record', 'no external store to create records in', async () => {
       const unknown = target.session('someunknownkey');
       await unknown.load();
       expect(unknown.sessionKey).toBeNull();
@@ -421,8 +459,7 @@ export function describeSessionMixin(
       extraKeys.push(unknown.sessionKey);
     });
 
-    it('#64/#65 save does not resurrect a session deleted in another context', async () => {
-      if (signedCookies()) return; // skipped by Django: a cookie session cannot be queried
+    itWithServerStore('#64/#65 save does not resurrect a session deleted in another context', 'the session is stored in the client and cannot be queried', async () => {
       session.set('test_data', 'value1');
       await session.save(true);
       const other = target.session(session.sessionKey);
