@@ -194,6 +194,22 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   });
 });
 
+describe('the auth bridge says when it runs without CSRF protection', () => {
+  it.each([
+    ['without CsrfModule: one warning at start-up', {}, 1],
+    ['with CsrfModule: none', { CSRF: 'true' }, 0],
+  ])('%s', async (_label, env, expected) => {
+    const database = await createTestDatabase('sqlite');
+    await createDjangoUserTable(database);
+    const warnings: string[] = [];
+    const logger = { log() {}, error() {}, debug() {}, verbose() {}, fatal() {}, warn: (message: unknown) => void warnings.push(String(message)) };
+    const app = await startExampleApp({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, ...env }, { logger });
+    await app.close();
+    await database.drop();
+    expect(warnings.filter((message) => message.includes('without CSRF protection'))).toHaveLength(expected);
+  });
+});
+
 @Controller()
 class CsrfTestController {
   @Get('token')
