@@ -14,7 +14,7 @@ export {
   type SessionsModuleOptions,
 } from './sessions.options';
 export { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
-export { SessionBase, VALID_KEY_CHARS, isStorableSessionKey, isValidSessionKey, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue, type SessionClient } from './session';
+export { SessionBase, isValidSessionKey, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue, type SessionClient } from './session';
 export { AbstractBaseSession, SessionEntity } from './database/session.entity';
 export { CreateDjangoSession1700000000000, CreateUserSession1700000000001, sessionMigrations, userSessionMigrations } from './database/migrations';
 export { SessionEvents, type SessionEvent, type SessionEventListener, type SessionEventType } from './events/session-events';
@@ -44,18 +44,16 @@ export { SessionStore, type ClearExpiredProgress, type ClearExpiredRunOptions } 
 export {
   ClearSessionsNotSupportedError,
   ClearSessionsService,
-  describeProgress,
   type ClearSessionsProgress,
   type ClearSessionsResult,
   type ClearSessionsRunOptions,
 } from './clearsessions/clear-sessions.service';
 export { ClearSessionsScheduler, CLEARSESSIONS_JOB_NAME } from './clearsessions/clear-sessions.scheduler';
-export { CLEARSESSIONS_USAGE, runClearSessionsCommand, type CommandIo } from './clearsessions/clear-sessions.command';
 export { DbSession, DbSessionStore, type SessionRow } from './engines/db';
 export type { UserSessionIndex, UserSessionRow } from './user-sessions/user-session-index';
-export { CACHE_KEY_PREFIX, CACHE_UNAVAILABLE_MESSAGE, CacheSession, CacheSessionStore } from './engines/cache';
+export { CACHE_KEY_PREFIX, CacheSession, CacheSessionStore } from './engines/cache';
 export { CACHED_DB_KEY_PREFIX, CachedDbSession, CachedDbSessionStore } from './engines/cached-db';
-export { CACHE_OPERATION_TIMEOUT_MS, SessionsCache } from './engines/session-cache';
+export { SessionsCache } from './engines/session-cache';
 export { FileSession, FileSessionStore, type StoredFile } from './engines/file';
 export {
   MAX_COOKIE_BYTES,

@@ -9,14 +9,14 @@ import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import {
   CACHE_KEY_PREFIX,
-  CACHE_OPERATION_TIMEOUT_MS,
-  CACHE_UNAVAILABLE_MESSAGE,
   CacheSessionStore,
   resolveSessionsOptions,
   SessionsCache,
   type SessionsConfig,
   UpdateError,
 } from '../../src/sessions';
+import { CACHE_UNAVAILABLE_MESSAGE } from '../../src/sessions/engines/cache';
+import { CACHE_OPERATION_TIMEOUT_MS } from '../../src/sessions/engines/session-cache';
 import { CACHE_KINDS, cachedData, createTestCache, REDIS_URL, redisKeys, uniqueNamespace, type TestCache } from '../support/caches';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
 
