@@ -4,6 +4,8 @@
  */
 import { ConsoleLogger, Inject, Injectable, type INestApplicationContext } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -376,11 +378,15 @@ describe('the scheduled job', () => {
     expect(warnings).toEqual([expect.stringContaining('import ScheduleModule.forRoot()')]);
   });
 
-  it('signed_cookies, which stores nothing to purge: no job and no warning, even without ScheduleModule', async () => {
+  it.each([
+    ['signed_cookies, which stores nothing', { engine: 'signed_cookies' as const }, 0],
+    ['the cache engine on a cache that expires entries itself', { engine: 'cache' as const, cache: createCache({ stores: [new Keyv()] }) }, 0],
+    ["the cache engine on the package's own in-memory cache (kept until swept)", { engine: 'cache' as const }, 1],
+  ])('%s: warned about without ScheduleModule only if it has expired sessions to purge', async (_label, options, expected) => {
     const logger = new CapturingLogger();
-    const context = await openContext(database, { engine: 'signed_cookies', clearExpired: { cron: '0 3 * * *' } }, { logger });
+    const context = await openContext(database, { ...options, clearExpired: { cron: '0 3 * * *' } }, { logger });
     await context.close();
-    expect(logger.lines.filter((line) => line.startsWith('warn [ClearSessions]'))).toEqual([]);
+    expect(logger.lines.filter((line) => line.startsWith('warn [ClearSessions]'))).toHaveLength(expected);
   });
 
   it('refuses an invalid cron expression at start-up, naming the option', async () => {

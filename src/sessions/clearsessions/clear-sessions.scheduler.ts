@@ -10,6 +10,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { ModuleRef } from '@nestjs/core';
 import type { SchedulerRegistry } from '@nestjs/schedule';
 import type { CronJob } from 'cron';
+import { SessionStore } from '../engines/session-store';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
 import { ClearSessionsNotSupportedError, ClearSessionsService } from './clear-sessions.service';
@@ -28,13 +29,14 @@ export class ClearSessionsScheduler implements OnApplicationBootstrap, BeforeApp
   constructor(
     @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
     private readonly service: ClearSessionsService,
+    private readonly store: SessionStore,
     private readonly moduleRef: ModuleRef,
   ) {}
 
   onApplicationBootstrap(): void {
     const { cron, timeZone } = this.config.clearExpired;
-    // signed_cookies stores nothing to purge (Django's clearsessions says so): no job, no warning.
-    if (cron === false || this.config.engine === 'signed_cookies' || insideClearSessionsCommand()) return;
+    // An engine with nothing to purge (signed_cookies; a cache that expires entries itself): no job, no warning.
+    if (cron === false || !this.store.keepsExpiredSessions || insideClearSessionsCommand()) return;
     // Loaded here: an app whose job is off never loads cron and its date library.
     const { CronJob, CronTime } = require('cron') as typeof import('cron');
     try {

@@ -254,6 +254,11 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
     await this.unindex(userId, storedKeys);
   }
 
+  /** Only this process's own in-memory cache keeps expired entries until swept; Redis and the app's caches expire them. */
+  override get keepsExpiredSessions(): boolean {
+    return this.cache.ownsMemoryStore;
+  }
+
   /** The cache expires sessions itself (Django: a no-op); only this process's own in-memory cache needs sweeping. */
   override clearExpired(): Promise<number> {
     return this.cache.sweepExpired();

@@ -507,7 +507,7 @@ export class SessionsCache implements OnModuleDestroy {
   }
 
   /** Whether the cache is the in-memory LRU this provider created. */
-  private get ownsMemoryStore(): boolean {
+  get ownsMemoryStore(): boolean {
     void this.cache; // resolving the cache decides #ownMemoryStore
     return this.#ownMemoryStore !== undefined;
   }

@@ -37,6 +37,15 @@ export abstract class SessionStore {
   }
 
   /**
+   * Whether expired sessions pile up here until clearsessions deletes them (the clearsessions job is
+   * scheduled, or its absence warned about, only then). False for caches that expire entries
+   * themselves and for cookies.
+   */
+  get keepsExpiredSessions(): boolean {
+    return true;
+  }
+
+  /**
    * Deletes expired sessions and returns how many it removed (0 for engines whose storage expires
    * entries itself). Engines that cannot clear throw NotImplementedError, like Django's.
    */

@@ -111,6 +111,11 @@ export class SignedCookieSession<TData extends object = SessionData> extends Ses
 export class SignedCookieSessionStore extends SessionStore {
   readonly engine: string = 'signed_cookies';
 
+  /** Nothing is stored: nothing to purge (Django's clearsessions says so). */
+  override get keepsExpiredSessions(): boolean {
+    return false;
+  }
+
   constructor(@Inject(SESSIONS_CONFIG) protected readonly config: SessionsConfig) {
     super();
   }
