@@ -1,5 +1,5 @@
 /**
- * SessionBase without storage: Django's SessionBaseTests (TESTS.md section J, #113–#125) and the pure
+ * SessionBase without storage: Django's `SessionBaseTests` (tests/sessions_tests/tests.py) and the pure
  * parts of the API (key generation, isoformat, expiry arithmetic, flags) the engine suites do not pin down.
  */
 import { emptyData, isoformat, newSessionKey, parseIsoDatetime, SessionBase, suspiciousSessionLogger, VALID_KEY_CHARS } from './session';
@@ -12,20 +12,20 @@ class BareSession<T extends object = Record<string, unknown>> extends SessionBas
 const config = resolveSessionsOptions({ secretKey: 'session-spec-secret' });
 const bare = (key: string | null = null) => new BareSession(key, config);
 
-describe('SessionBaseTests (section J)', () => {
+describe('SessionBaseTests', () => {
   it.each([
-    ['#113/#114 create', (s: BareSession) => s.create(), 'subclasses of SessionBase must provide a create() method'],
-    ['#115/#116 delete', (s: BareSession) => s.delete(), 'subclasses of SessionBase must provide a delete() method'],
-    ['#117/#118 exists', (s: BareSession) => s.exists(null), 'subclasses of SessionBase must provide an exists() method'],
-    ['#119/#120 load', (s: BareSession) => s.load(), 'subclasses of SessionBase must provide a load() method'],
-    ['#121/#122 save', (s: BareSession) => s.save(), 'subclasses of SessionBase must provide a save() method'],
+    ['test_create/test_acreate', (s: BareSession) => s.create(), 'subclasses of SessionBase must provide a create() method'],
+    ['test_delete/test_adelete', (s: BareSession) => s.delete(), 'subclasses of SessionBase must provide a delete() method'],
+    ['test_exists/test_aexists', (s: BareSession) => s.exists(null), 'subclasses of SessionBase must provide an exists() method'],
+    ['test_load/test_aload', (s: BareSession) => s.load(), 'subclasses of SessionBase must provide a load() method'],
+    ['test_save/test_asave', (s: BareSession) => s.save(), 'subclasses of SessionBase must provide a save() method'],
   ])('%s is not implemented', async (_label, call, message) => {
     const promise = call(bare());
     await expect(promise).rejects.toThrow(NotImplementedError);
     await expect(promise).rejects.toThrow(message);
   });
 
-  it('#123/#124 the test cookie works without storage', () => {
+  it('test_test_cookie/test_atest_cookie: the test cookie works without storage', () => {
     const session = bare();
     expect(session.has('testcookie')).toBe(false);
     session.setTestCookie();
@@ -35,12 +35,12 @@ describe('SessionBaseTests (section J)', () => {
     expect(() => session.deleteTestCookie()).toThrow(SessionKeyError);
   });
 
-  it('#125 a fresh session is empty', () => {
+  it('test_is_empty: a fresh session is empty', () => {
     expect(bare().isEmpty()).toBe(true);
   });
 });
 
-describe('isEmpty (SPEC §3)', () => {
+describe('isEmpty (`SessionBase.is_empty`)', () => {
   it('is false once data is set, and false for a valid key even before loading', () => {
     const withData = bare();
     withData.set('a', 1);
@@ -105,7 +105,7 @@ describe('data methods', () => {
   });
 });
 
-describe('session keys (SPEC §5)', () => {
+describe('session keys (`SessionBase._get_new_session_key`, `_validate_session_key`)', () => {
   it('are 32 characters of [a-z0-9], every character used', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 200; i++) {
@@ -125,7 +125,7 @@ describe('session keys (SPEC §5)', () => {
   });
 });
 
-describe('isoformat / parseIsoDatetime (Python datetime.isoformat, SPEC §3.1 and §10.7)', () => {
+describe('isoformat / parseIsoDatetime (Python datetime.isoformat / fromisoformat)', () => {
   it.each([
     ['2030-01-01T00:00:00.000Z', '2030-01-01T00:00:00+00:00'],
     ['2026-11-21T23:06:16.769Z', '2026-11-21T23:06:16.769000+00:00'],
@@ -146,7 +146,7 @@ describe('isoformat / parseIsoDatetime (Python datetime.isoformat, SPEC §3.1 an
   });
 });
 
-describe('expiry arithmetic (SPEC §3.1)', () => {
+describe('expiry arithmetic (`SessionBase.get_expiry_age`, `get_expiry_date`, `set_expiry`)', () => {
   const modification = new Date('2030-01-01T00:00:00.000Z');
   const at = (ms: number) => new Date(modification.getTime() + ms);
 

@@ -1,5 +1,6 @@
 /**
- * The session object: Django's `SessionBase` (SPEC §2–3, §5). One instance per request, created by
+ * The session object: Django's `SessionBase` (`django/contrib/sessions/backends/base.py`). One
+ * instance per request, created by
  * the engine's `SessionStore`; each engine subclasses it with load/exists/create/save/delete.
  *
  * Data methods are synchronous once the data is loaded (`await session.ensureLoaded()`, done for

@@ -113,7 +113,7 @@ export interface SessionsModuleOptions {
   memoryCache?: { maxEntries?: number; maxBytes?: number };
   /** The scheduled clearsessions job. */
   clearExpired?: ClearExpiredOptions;
-  /** Also read pre-Django-3.1 session data (SPEC §10.4); off by default, as in Django 4+. */
+  /** Also read pre-Django-3.1 session data (Django 3.1/3.2's `SessionBase._legacy_decode`); off by default, as in Django 4+. */
   acceptLegacyFormat?: boolean;
   /**
    * `db` and `cached_db` engines: store a SHA-256 digest of each session key instead of the key, so a

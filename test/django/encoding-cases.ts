@@ -1,4 +1,7 @@
-/** Session data that exercises the wire format (SPEC §10.6), shared by the compatibility suites. */
+/**
+ * Session data that exercises the wire format (Python's ensure_ascii `json.dumps`, as
+ * `django.core.signing` writes it), shared by the compatibility suites.
+ */
 
 export interface EncodingCase {
   name: string;

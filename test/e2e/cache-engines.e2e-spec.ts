@@ -1,5 +1,5 @@
 /**
- * The cache and cached_db engines over HTTP: the behaviour-matrix basics on Express and Fastify with
+ * The cache and cached_db engines over HTTP: the `SessionMiddleware.process_response` basics on Express and Fastify with
  * the sessions module's own in-memory cache and with the app's Redis CacheModule; then the issue's
  * acceptance checks with the example app on PostgreSQL + Redis: a cached read runs no query,
  * stopping Redis (a redis-server of this test's own) does not break requests, and two app

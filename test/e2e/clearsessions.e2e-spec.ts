@@ -1,6 +1,7 @@
 /**
- * clearsessions (SPEC §12): the service shared by the scheduled job and the CLI, on SQLite and
- * PostgreSQL; the PostgreSQL lock between instances; the cron job; the unsupported-engine error.
+ * clearsessions (`django/contrib/sessions/management/commands/clearsessions.py`): the service shared
+ * by the scheduled job and the CLI, on SQLite and PostgreSQL; the PostgreSQL lock between instances;
+ * the cron job; the unsupported-engine error.
  */
 import { ConsoleLogger, Inject, Injectable, type INestApplicationContext } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
@@ -127,7 +128,7 @@ describe.each(DATABASE_KINDS)('clearsessions on the db engine (%s)', (kind: Data
   });
   beforeEach(() => context.dataSource.getRepository(SessionEntity).clear());
 
-  it('#69 deletes the expired session and keeps the live one', async () => {
+  it('test_clearsessions_command: deletes the expired session and keeps the live one', async () => {
     const live = await saveSession(context.store, 3600);
     await saveSession(context.store, -3600);
     expect(await context.dataSource.getRepository(SessionEntity).count()).toBe(2);
@@ -136,7 +137,7 @@ describe.each(DATABASE_KINDS)('clearsessions on the db engine (%s)', (kind: Data
     await expect(context.service.run()).resolves.toMatchObject({ status: 'cleared', deleted: 0 });
   });
 
-  it('#70 deletes in batches, reports progress per batch, and never deletes a live session', async () => {
+  it('test_aclear_expired: deletes in batches, reports progress per batch, and never deletes a live session', async () => {
     const live = [await saveSession(context.store, 3600), await saveSession(context.store, 60), await saveSession(context.store, 3600)];
     for (let i = 0; i < 5; i++) await saveSession(context.store, -3600 - i);
     const progress: ClearSessionsProgress[] = [];
@@ -222,7 +223,7 @@ describe('clearsessions with several instances (postgres)', () => {
   });
 });
 
-describe('#112 an engine without clearExpired', () => {
+describe('ClearSessionsCommandTests.test_clearsessions_unsupported: an engine without clearExpired', () => {
   const sessions = { engine: NoClearExpiredStore, dataSource: false } as Partial<SessionsModuleOptions>;
   const message = "Session engine 'sessions_tests.no_clear_expired' doesn't support clearing expired sessions.";
 
@@ -260,7 +261,7 @@ describe('clearsessions on the engines without rows', () => {
     return moduleRef.init();
   }
 
-  it('#84 file: deletes the expired session files only (cookie age 0)', async () => {
+  it('test_clearsessions_command (FileSessionTests): file: deletes the expired session files only (cookie age 0)', async () => {
     const path = await mkdtemp(join(tmpdir(), 'clearsessions-'));
     const app = await openEngine({ engine: 'file', filePath: path, cookie: { age: 0 } });
     try {

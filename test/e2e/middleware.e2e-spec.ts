@@ -1,6 +1,7 @@
 /**
- * Django's SessionMiddleware over HTTP: SessionMiddlewareTests (TESTS.md section G, #90–#100), every
- * row of the SPEC §8 behaviour matrix, and the port's extra checks L.1 and L.6, on Express and
+ * Django's SessionMiddleware over HTTP: SessionMiddlewareTests (tests/sessions_tests/tests.py), every
+ * case of `SessionMiddleware.process_response` (`django/contrib/sessions/middleware.py`) and the
+ * port's extra checks (SESSION_SAVE_EVERY_REQUEST, Vary merging, browser-length cookies), on Express and
  * Fastify with the db engine (SQLite; the default-settings rows also on PostgreSQL).
  */
 import express from 'express';
@@ -67,7 +68,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
     });
     afterAll(() => t.close());
 
-    describe('SPEC §8 behaviour matrix', () => {
+    describe('SessionMiddleware.process_response cases', () => {
       it('untouched session, no cookie: no Set-Cookie, no Vary, no query', async () => {
         t.queries.reset();
         const res = await get('/t/untouched').expect(200);
@@ -141,13 +142,13 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
         expect(await row(key)).toBeUndefined();
       });
 
-      it('#99 flush without a cookie: no cookie at all, but Vary: Cookie (the session was accessed)', async () => {
+      it('test_flush_empty_without_session_cookie_doesnt_set_cookie: flush without a cookie: no cookie at all, but Vary: Cookie (the session was accessed)', async () => {
         const res = await get('/t/flush').expect(200);
         expect(res.headers['set-cookie']).toBeUndefined();
         expect(res.headers.vary).toBe('Cookie');
       });
 
-      it.each([500, 503])('#94/#95 the view modifies and answers %d: nothing saved, no cookie, Vary: Cookie', async (status) => {
+      it.each([500, 503])('test_session_save_on_500/test_session_save_on_5xx: the view modifies and answers %d: nothing saved, no cookie, Vary: Cookie', async (status) => {
         const before = (await rows()).length;
         const res = await get(`/t/status/${status}`).expect(status);
         expect(res.headers['set-cookie']).toBeUndefined();
@@ -164,7 +165,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
         expect((await row(key))?.data).toEqual({});
       });
 
-      it('#100 emptied data with a key: row saved as {} and the same key re-issued, Vary: Cookie', async () => {
+      it('test_empty_session_saved: emptied data with a key: row saved as {} and the same key re-issued, Vary: Cookie', async () => {
         const key = await newSession();
         const res = await get('/t/delete-hello', `sessionid=${key}`).expect(200);
         expect(responseSessionKey(res.headers)).toBe(key);
@@ -172,7 +173,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
         expect((await row(key))?.data).toEqual({});
       });
 
-      it('#96 the session deleted concurrently, then modified: 400 SessionInterrupted, no cookie', async () => {
+      it('test_session_update_error_redirect: the session deleted concurrently, then modified: 400 SessionInterrupted, no cookie', async () => {
         const key = await newSession();
         const res = await get('/t/interrupted', `sessionid=${key}`).expect(400);
         expect(res.body.message).toBe(SESSION_INTERRUPTED_MESSAGE);
@@ -191,12 +192,12 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
       });
     });
 
-    describe('SessionMiddlewareTests (section G) and error responses', () => {
-      it('#91 the cookie is HttpOnly by default', async () => {
+    describe('SessionMiddlewareTests and error responses', () => {
+      it('test_httponly_session_cookie: the cookie is HttpOnly by default', async () => {
         expect(responseCookie((await get('/t/set')).headers)).toMatch(/; HttpOnly(;|$)/);
       });
 
-      it('#97 flush with an invalid cookie: the exact deletion cookie', async () => {
+      it('test_session_delete_on_end: flush with an invalid cookie: the exact deletion cookie', async () => {
         const res = await get('/t/flush', 'sessionid=abc').expect(200);
         expect(res.headers['set-cookie']).toEqual([DELETION_COOKIE]);
         expect(res.headers.vary).toBe('Cookie');
@@ -226,7 +227,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
         expect((await rows()).length).toBe(before);
       });
 
-      it('L.6 an existing Vary is merged: "Accept-Encoding, Cookie"', async () => {
+      it('an existing Vary is merged: "Accept-Encoding, Cookie"', async () => {
         const res = await get('/t/vary').expect(200);
         expect(res.headers.vary).toBe('Accept-Encoding, Cookie');
       });
@@ -254,7 +255,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
     });
     afterAll(() => t.close());
 
-    it('#90 Secure, #92 SameSite=Strict, #93 no HttpOnly, and the domain and path', async () => {
+    it('test_secure_session_cookie, test_samesite_session_cookie, test_no_httponly_session_cookie: Secure, SameSite=Strict, no HttpOnly, and the domain and path', async () => {
       const cookie = responseCookie((await get('/t/set').expect(200)).headers) as string;
       const attributes = cookieAttributes(cookie);
       expect(attributes).toMatchObject({ secure: true, samesite: 'Strict', domain: '.example.local', path: '/example/' });
@@ -262,7 +263,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
       expect(cookie).not.toMatch(/HttpOnly/i);
     });
 
-    it('#98 the deletion cookie has the same domain and path (and SameSite), no Secure/HttpOnly', async () => {
+    it('test_session_delete_on_end_with_custom_domain_and_path: the deletion cookie has the same domain and path (and SameSite), no Secure/HttpOnly', async () => {
       const res = await get('/t/flush', 'sessionid=abc').expect(200);
       expect(res.headers['set-cookie']).toEqual([
         'sessionid=; Max-Age=0; Domain=.example.local; Path=/example/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Strict',
@@ -279,7 +280,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
     });
     afterAll(() => t.close());
 
-    it('L.1 an untouched existing session is re-saved: same key re-issued, fresh expiry, Vary: Cookie', async () => {
+    it('an untouched existing session is re-saved: same key re-issued, fresh expiry, Vary: Cookie', async () => {
       const key = await newSession();
       const soon = new Date(Date.now() + 60_000);
       await store().dataSource.query('UPDATE django_session SET expire_date = ? WHERE session_key = ?', [store().toDatabaseDate(soon), key]);
@@ -310,7 +311,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
     });
     afterAll(() => t.close());
 
-    it('L.6 the cookie has neither Max-Age nor Expires; the row still expires after the cookie age', async () => {
+    it('the cookie has neither Max-Age nor Expires; the row still expires after the cookie age', async () => {
       const res = await get('/t/set').expect(200);
       const cookie = cookieAttributes(responseCookie(res.headers) as string);
       expect(cookie['max-age']).toBeUndefined();

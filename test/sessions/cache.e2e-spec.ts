@@ -1,7 +1,8 @@
 /**
- * The cache engine against Django's test suite (TESTS.md): the SessionTestsMixin (A) and the
- * CacheSessionTests additions (F, #85–#89), on the in-memory cache and on the real Redis; plus the
- * port's own checks (TESTS.md L.8: the 10 000-attempt bound, non-positive TTLs; atomic add).
+ * The cache engine against Django's test suite (tests/sessions_tests/tests.py): SessionTestsMixin and
+ * the CacheSessionTests additions, on the in-memory cache and on the real Redis; plus the port's own
+ * checks of `django/contrib/sessions/backends/cache.py` (the 10 000-attempt bound of `create`,
+ * non-positive TTLs; atomic add).
  */
 import KeyvRedis from '@keyv/redis';
 import { Logger } from '@nestjs/common';
@@ -38,7 +39,7 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
     return { target, teardown: () => testCache.close() };
   });
 
-  describe('CacheSessionTests (F)', () => {
+  describe('CacheSessionTests', () => {
     let testCache: TestCache;
     let store: CacheSessionStore;
     beforeAll(async () => {
@@ -47,14 +48,14 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
     });
     afterAll(() => testCache.close());
 
-    it('#85 an overlong key loads as an empty session without a key', async () => {
+    it('test_load_overlong_key: an overlong key loads as an empty session without a key', async () => {
       const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
       const session = store.session(alphabet.repeat(20));
       expect(await session.load()).toEqual({});
       expect(session.sessionKey).toBeNull();
     });
 
-    it('#86 the session is stored in the cache under django.contrib.sessions.cache<key>', async () => {
+    it('test_default_cache: the session is stored in the cache under django.contrib.sessions.cache<key>', async () => {
       const session = store.session();
       session.set('x', 1);
       await session.save();
@@ -65,7 +66,7 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
       }
     });
 
-    it('#87 with a cache of its own (SESSION_CACHE_ALIAS) the sessions stay out of the default cache', async () => {
+    it('test_non_default_cache: with a cache of its own (SESSION_CACHE_ALIAS) the sessions stay out of the default cache', async () => {
       const defaultCache = createCache({ stores: [new Keyv()] });
       const sessions = store.session(); // store's cache = the sessions cache, not defaultCache
       await sessions.save();
@@ -73,7 +74,7 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
       expect(await cachedData(testCache.cache, await sessions.cacheKey())).toEqual({});
     });
 
-    it('#88/#89 create then save leaves an entry at cacheKey', async () => {
+    it('test_create_and_save: create then save leaves an entry at cacheKey', async () => {
       const session = store.session();
       await session.create();
       await session.save();
@@ -89,7 +90,7 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
       expect(expires! - Date.now()).toBeLessThanOrEqual(60_000);
     });
 
-    it('a non-positive expiry age deletes the entry instead of storing it (L.8)', async () => {
+    it('a non-positive expiry age deletes the entry instead of storing it', async () => {
       const session = store.session();
       session.set('a', 1);
       await session.save();
@@ -197,7 +198,7 @@ describe('cache engine on Redis wrapped by the app in its own Keyv (namespace at
   });
 });
 
-describe('cache engine: a cache that does not store (L.8)', () => {
+describe('cache engine: a cache that does not store', () => {
   /** A Map that silently drops every write: a cache that is unavailable without saying so. */
   class DroppingMap<K, V> extends Map<K, V> {
     override set(): this {

@@ -1,6 +1,6 @@
 /**
- * The cached_db engine against Django's test suite (TESTS.md): the SessionTestsMixin (A) and the
- * CacheDBSessionTests additions (D, #76–#80), on SQLite and PostgreSQL, each with the in-memory
+ * The cached_db engine against Django's test suite (tests/sessions_tests/tests.py): SessionTestsMixin
+ * and the CacheDBSessionTests additions, on SQLite and PostgreSQL, each with the in-memory
  * cache and with the real Redis; plus the write-through rules the engine promises.
  */
 import { Logger } from '@nestjs/common';
@@ -53,7 +53,7 @@ describe.each(COMBINATIONS)('cached_db engine on %s with the %s cache', (databas
     };
   });
 
-  describe('CacheDBSessionTests (D) and write-through', () => {
+  describe('CacheDBSessionTests and write-through', () => {
     let testCache: TestCache;
     let store: CachedDbSessionStore;
     let queries: QueryCounter;
@@ -80,25 +80,25 @@ describe.each(COMBINATIONS)('cached_db engine on %s with the %s cache', (databas
       return session;
     }
 
-    it('#76 exists() looks in the cache first: no database query for a cached session', async () => {
+    it('test_exists_searches_cache_first: exists() looks in the cache first: no database query for a cached session', async () => {
       const session = await savedSession();
       expect(await session.exists(session.sessionKey)).toBe(true);
       expect(queries.count).toBe(0);
     });
 
-    it('#77 an overlong key loads as an empty session without a key', async () => {
+    it('test_load_overlong_key: an overlong key loads as an empty session without a key', async () => {
       const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
       const session = store.session(alphabet.repeat(20));
       expect(await session.load()).toEqual({});
       expect(session.sessionKey).toBeNull();
     });
 
-    it('#78 a cache option that is not a cache is a start-up error naming the option', () => {
+    it('test_non_default_cache: a cache option that is not a cache is a start-up error naming the option', () => {
       expect(() => resolveSessionsOptions({ secretKey: SECRET_KEY, cache: 'sessions' as never })).toThrow(SessionsOptionsError);
       expect(() => resolveSessionsOptions({ secretKey: SECRET_KEY, cache: 'sessions' as never })).toThrow(/"cache"/);
     });
 
-    it('#79/#80 a failing cache write is logged and does not fail the save', async () => {
+    it('test_cache_set_failure_non_fatal: a failing cache write is logged and does not fail the save', async () => {
       const failing = createCache({ stores: [new Keyv({ store: new FailingSetMap(), throwOnErrors: true })] });
       const failingStore = cachedDbStore(resolveSessionsOptions({ secretKey: SECRET_KEY, cache: failing }), dataSource);
       const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);

@@ -1,6 +1,7 @@
 /**
- * A custom engine written only against the public API (README "Writing a custom engine", Django
- * SPEC §7.6): a SessionStore + SessionBase pair passed as `engine: MemorySessionStore`.
+ * A custom engine written only against the public API (README "Writing a custom engine"; Django
+ * docs: How to use sessions — The SessionStore object): a SessionStore + SessionBase pair passed as
+ * `engine: MemorySessionStore`.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import request from 'supertest';

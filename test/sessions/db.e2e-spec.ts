@@ -1,6 +1,6 @@
 /**
- * The db engine against Django's own test suite (TESTS.md): the SessionTestsMixin (A), the
- * DatabaseSessionTests additions (B) and the custom-model tests (C), on SQLite and PostgreSQL.
+ * The db engine against Django's own test suite (tests/sessions_tests/tests.py): SessionTestsMixin,
+ * the DatabaseSessionTests additions and CustomDatabaseSessionTests, on SQLite and PostgreSQL.
  */
 import { Column, Entity, Index, type DataSource } from 'typeorm';
 import {
@@ -113,7 +113,7 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
       const findRow = (key: string | null) =>
         fixture.dataSource.getRepository<AbstractBaseSession & Partial<CustomSession>>(Model).findOneByOrFail({ sessionKey: key as string });
 
-      it('#66 a row reads as its session key', async () => {
+      it('test_session_str: a row reads as its session key', async () => {
         const session = fixture.store.session();
         session.set('x', 1);
         await session.save();
@@ -121,14 +121,14 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
         expect(String(row)).toBe(session.sessionKey);
       });
 
-      it('#67 getDecoded of a row', async () => {
+      it('test_session_get_decoded: getDecoded of a row', async () => {
         const session = fixture.store.session();
         session.set('x', 1);
         await session.save();
         expect(fixture.store.getDecoded(await findRow(session.sessionKey))).toEqual({ x: 1 });
       });
 
-      it('#68 data written to the row by another writer is what a session loads', async () => {
+      it('test_sessionmanager_save: data written to the row by another writer is what a session loads', async () => {
         const session = fixture.store.session();
         session.set('y', 1);
         await session.save();
@@ -140,7 +140,7 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
         expect(reloaded.getItem('y')).toBe(2);
       });
 
-      it('#69/#70 clearExpired deletes the expired rows only', async () => {
+      it('test_clearsessions_command/test_aclear_expired: clearExpired deletes the expired rows only', async () => {
         const repository = fixture.dataSource.getRepository(Model);
         expect(await repository.count()).toBe(0);
         const live = fixture.store.session();
@@ -178,7 +178,7 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
       });
 
       if (custom) {
-        it('#71 an extra column is filled from the data', async () => {
+        it('test_extra_session_field: an extra column is filled from the data', async () => {
           const session = fixture.store.session();
           session.set('_auth_user_id', 42);
           await session.save();
@@ -188,8 +188,9 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
           expect((await findRow(session.sessionKey)).accountId).toBeNull();
         });
 
-        // #72–#75 are the mixin's #45/#46 and #53/#54 with cookieAge 86400 (see mixinTarget).
-        it('#72–#75 the custom store\'s default age is one day', () => {
+        // CustomDatabaseSessionTests' overrides: the mixin's test_default_expiry and
+        // test_custom_expiry_reset with cookieAge 86400 (see mixinTarget).
+        it('test_default_expiry/test_custom_expiry_reset: the custom store\'s default age is one day', () => {
           const session = fixture.store.session();
           expect(session.getExpiryAge()).toBe(86400);
           session.setExpiry(0);

@@ -1,6 +1,7 @@
 /**
- * The file engine: Django's SessionTestsMixin (TESTS.md A), FileSessionTests (E, #81–#83; #84 runs through clearsessions in test/e2e/clearsessions.e2e-spec.ts), the
- * engine's storage rules (SPEC §7.4) and the example app over HTTP.
+ * The file engine: Django's SessionTestsMixin and FileSessionTests (tests/sessions_tests/tests.py; its
+ * test_clearsessions_command runs through clearsessions in test/e2e/clearsessions.e2e-spec.ts), the
+ * engine's storage rules (`django/contrib/sessions/backends/file.py`) and the example app over HTTP.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
@@ -57,29 +58,29 @@ describeSessionMixin('file', 'file', async () => {
   return { target, teardown: () => rm(path, { recursive: true, force: true }) };
 });
 
-describe('FileSessionTests (TESTS.md E)', () => {
+describe('FileSessionTests', () => {
   const directory = useStorageDirectory();
 
-  it('#81 a missing storage directory is a start-up error naming the path', () => {
+  it('test_configuration_check: a missing storage directory is a start-up error naming the path', () => {
     expect(() => new FileSessionStore(fileConfig(MISSING_DIRECTORY))).toThrow(SessionsOptionsError);
     expect(() => new FileSessionStore(fileConfig(MISSING_DIRECTORY))).toThrow(
       `The session storage path '${MISSING_DIRECTORY}' doesn't exist. Please set your SESSION_FILE_PATH setting`,
     );
   });
 
-  it('#82 a key with backslashes names no file', () => {
+  it('test_invalid_key_backslash: a key with backslashes names no file', () => {
     const session = new FileSessionStore(fileConfig(directory.path)).session();
     expect(() => session.keyToFile('a\\b\\c')).toThrow(InvalidSessionKey);
   });
 
-  it('#83 a key with slashes names no file', () => {
+  it('test_invalid_key_forwardslash: a key with slashes names no file', () => {
     const session = new FileSessionStore(fileConfig(directory.path)).session();
     expect(() => session.keyToFile('a/b/c')).toThrow(InvalidSessionKey);
   });
 
 });
 
-describe('file engine storage (SPEC §7.4)', () => {
+describe('file engine storage (`django/contrib/sessions/backends/file.py`)', () => {
   const directory = useStorageDirectory();
   let store: FileSessionStore;
   beforeAll(() => {

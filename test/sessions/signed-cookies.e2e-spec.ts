@@ -1,6 +1,7 @@
 /**
- * The signed_cookies engine: Django's SessionTestsMixin with CookieSessionTests' changes (TESTS.md
- * A + H, #101–#111), the wire format and expiry (SPEC §7.5, §10; TESTS.md L.7), the cookie size
+ * The signed_cookies engine: Django's SessionTestsMixin with CookieSessionTests' changes
+ * (tests/sessions_tests/tests.py), the wire format and expiry (`django/contrib/sessions/backends/signed_cookies.py`,
+ * `django/core/signing.py`), the cookie size
  * guard, and the example app over HTTP.
  */
 import { Logger } from '@nestjs/common';
@@ -47,12 +48,13 @@ describeSessionMixin('signed_cookies', 'signed_cookies', async () => {
   return { target, teardown: async () => undefined };
 });
 
-describe('CookieSessionTests (TESTS.md H)', () => {
+describe('CookieSessionTests', () => {
   const store = signedCookieStore();
 
-  // #101–#106 and #108–#111 are in the mixin: what signed_cookies does where Django's tests are no-ops, its expected failure, its skips.
+  // CookieSessionTests' other changes are in the mixin: what signed_cookies does where Django's
+  // tests are no-ops, its expected failure, its skips.
 
-  it('#107 a validly signed payload that is not JSON loads as an empty, modified session', async () => {
+  it('test_unpickling_exception: a validly signed payload that is not JSON loads as an empty, modified session', async () => {
     const value = `not json at all:${b62encode(nowSeconds())}`;
     const token = `${value}:${signature(value, TEST_SECRET_KEY, SIGNED_COOKIES_SALT)}`;
     const session = await store.session(token).ensureLoaded();
@@ -68,10 +70,10 @@ describe('CookieSessionTests (TESTS.md H)', () => {
   });
 });
 
-describe('signed_cookies engine (SPEC §7.5)', () => {
+describe('signed_cookies engine (`django/contrib/sessions/backends/signed_cookies.py`)', () => {
   const store = signedCookieStore();
 
-  it("writes Django's exact cookie (SPEC §10.3 example C)", async () => {
+  it("writes Django's exact cookie (what Django 5.2 writes for the same data at time 123456789)", async () => {
     jest.useFakeTimers({ now: 123456789_000, doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'queueMicrotask'] });
     try {
       const config = { secretKey: 'predictable-secret' };
@@ -103,7 +105,7 @@ describe('signed_cookies engine (SPEC §7.5)', () => {
     expect((await store.session(key).ensureLoaded()).toJSON()).toEqual(data);
   });
 
-  it('L.7 a cookie older than the cookie age is an empty, modified session (per-session expiry ignored)', async () => {
+  it('a cookie older than the cookie age is an empty, modified session (per-session expiry ignored)', async () => {
     const old = djangoCookie({ foo: 'bar' }, { timestamp: nowSeconds() - TWO_WEEKS - 10 });
     const expired = await store.session(old).ensureLoaded();
     expect(expired.toJSON()).toEqual({});
@@ -193,7 +195,7 @@ describe.each(HTTP_PLATFORMS)('signed_cookies engine in the app (%s)', (platform
     expect(next.body).toEqual({ count: 2 });
   });
 
-  it('L.7 an expired cookie gets a re-issued cookie holding {} (payload e30)', async () => {
+  it('an expired cookie gets a re-issued cookie holding {} (payload e30)', async () => {
     const expired = djangoCookie({ count: 9 }, { timestamp: nowSeconds() - TWO_WEEKS - 10 });
     const res = await request(t.server).get('/session').set('Cookie', `sessionid=${expired}`).expect(200);
     expect(res.body).toEqual({});

@@ -1,8 +1,8 @@
 /**
  * HTTP suites for any engine, on Express and Fastify: the example app's session flows (issue
  * acceptance: /counter counts, DELETE /session empties the session and deletes the cookie, unknown
- * or tampered cookies get a fresh empty session) and the SPEC §8 behaviour-matrix rows that do not
- * look inside the store.
+ * or tampered cookies get a fresh empty session) and the `SessionMiddleware.process_response` cases
+ * (`django/contrib/sessions/middleware.py`) that do not look inside the store.
  */
 import request from 'supertest';
 import { AppController } from '../../example/app.controller';
@@ -84,12 +84,12 @@ export function describeExampleAppFlows(label: string, sessionOptions: () => Par
 }
 
 /**
- * The behaviour matrix through SessionTestController. `storage`: 'server' engines keep sessions by
+ * The `process_response` cases through SessionTestController. `storage`: 'server' engines keep sessions by
  * key; with 'cookie' (signed_cookies) an unreadable cookie is re-issued holding `{}` instead of
  * deleted, and there is no stored session a concurrent logout could delete.
  */
 export function describeBehaviourMatrix(label: string, sessionOptions: () => Partial<SessionsModuleOptions>, storage: 'server' | 'cookie'): void {
-  describe.each(HTTP_PLATFORMS)(`SPEC §8 behaviour matrix: ${label} (%s)`, (platform) => {
+  describe.each(HTTP_PLATFORMS)(`SessionMiddleware.process_response cases: ${label} (%s)`, (platform) => {
     let t: TestApp;
     beforeAll(async () => {
       t = await createTestApp({ platform, sessions: sessionOptions(), controllers: [SessionTestController] });

@@ -1,7 +1,7 @@
 /**
- * Django's `SessionTestsMixin` (tests/sessions_tests/tests.py; its tests numbered #1–#65 here) as a
- * reusable Jest suite, run once per engine. Django's [ASYNC] twins collapse into the same (async)
- * test: every I/O method is async here. For signed_cookies, the tests Django's `CookieSessionTests`
+ * Django's `SessionTestsMixin` (tests/sessions_tests/tests.py; each title names the Django test it
+ * ports) as a reusable Jest suite, run once per engine. Django's `test_…_async` twins collapse into the
+ * same (async) test: every I/O method is async here. For signed_cookies, the tests Django's `CookieSessionTests`
  * overrides with a no-op assert what the engine does instead, and those it skips are reported skipped
  * with Django's reason: the engine is known when the tests are defined.
  *
@@ -14,7 +14,7 @@
  *     const target: MixinTarget = {
  *       cookieAge: config.cookie.age,
  *       session: (key) => store.session(key),
- *       // The same storage under other settings (Django's @override_settings; #55 needs it):
+ *       // The same storage under other settings (Django's @override_settings; test_get_expire_at_browser_close needs it):
  *       withConfig: (partial) => {
  *         const other = new DbSessionStore({ ...config, ...partial }, dataSource);
  *         return { session: (key) => other.session(key) };
@@ -42,17 +42,18 @@ export interface MixinTarget {
   cookieAge: number;
   /**
    * The same engine and storage with some settings changed (Django's `@override_settings`), e.g.
-   * `withConfig({ expireAtBrowserClose: true })`. Needed by #55 unless `overrides.expireAtBrowserClose` is given.
+   * `withConfig({ expireAtBrowserClose: true })`. Needed by test_get_expire_at_browser_close unless
+   * `overrides.expireAtBrowserClose` is given.
    */
   withConfig?(partial: Partial<SessionsConfig>): Pick<MixinTarget, 'session'>;
 }
 
 export interface MixinOverrides {
-  /** Sessions created with `SESSION_EXPIRE_AT_BROWSER_CLOSE = value` (used by #55 instead of `withConfig`). */
+  /** Sessions created with `SESSION_EXPIRE_AT_BROWSER_CLOSE = value` (test_get_expire_at_browser_close uses it instead of `withConfig`). */
   expireAtBrowserClose?: (value: boolean) => (key?: string | null) => AnySession;
 }
 
-/** The secret the session signs with (the mixin re-signs a bad payload for #59). */
+/** The secret the session signs with (the mixin re-signs a bad payload for test_decode_serializer_exception). */
 function secretOf(session: AnySession): string {
   return (session as unknown as { config: SessionsConfig }).config.secretKey;
 }
@@ -106,28 +107,28 @@ export function describeSessionMixin(
     /** Sessions of the same engine with SESSION_EXPIRE_AT_BROWSER_CLOSE set to `value`. */
     function browserCloseSessions(value: boolean): (key?: string | null) => AnySession {
       if (overrides.expireAtBrowserClose) return overrides.expireAtBrowserClose(value);
-      if (!target.withConfig) throw new Error('MixinTarget needs withConfig() (or overrides.expireAtBrowserClose) for #55');
+      if (!target.withConfig) throw new Error('MixinTarget needs withConfig() (or overrides.expireAtBrowserClose) for test_get_expire_at_browser_close');
       const other = target.withConfig({ expireAtBrowserClose: value });
       return (key) => other.session(key);
     }
 
-    it('#1 new session: neither modified nor accessed', () => {
+    it('test_new_session: neither modified nor accessed', () => {
       expect(session.modified).toBe(false);
       expect(session.accessed).toBe(false);
     });
 
-    it('#2/#3 get on an empty session returns nothing', () => {
+    it('test_get_empty: get on an empty session returns nothing', () => {
       expect(session.get('cat')).toBeUndefined();
       expect(session.get('cat', null)).toBeNull();
     });
 
-    it('#4/#5 store then pop', () => {
+    it('test_store: store then pop', () => {
       session.set('cat', 'dog');
       expect(session.modified).toBe(true);
       expect(session.pop('cat')).toBe('dog');
     });
 
-    it('#6/#7 pop of a present key marks the session accessed and modified', () => {
+    it('test_pop: pop of a present key marks the session accessed and modified', () => {
       session.set('some key', 'exists');
       session.accessed = false;
       session.modified = false;
@@ -137,8 +138,8 @@ export function describeSessionMixin(
       expect(session.get('some key')).toBeUndefined();
     });
 
-    // #10/#11 (Python keyword argument `default=`) are the same call as #8/#9 in TypeScript.
-    it('#8/#9/#10/#11 pop with a default of a missing key: accessed, not modified', () => {
+    // test_pop_default_named_argument (Python keyword argument `default=`) is the same call as test_pop_default in TypeScript.
+    it('test_pop_default/test_pop_default_named_argument: pop with a default of a missing key: accessed, not modified', () => {
       expect(session.pop('some key', 'does not exist')).toBe('does not exist');
       expect(session.accessed).toBe(true);
       expect(session.modified).toBe(false);
@@ -146,25 +147,25 @@ export function describeSessionMixin(
       expect(session.pop('some key', undefined)).toBeUndefined();
     });
 
-    it('#12/#13 pop without a default of a missing key throws KeyError', () => {
+    it('test_pop_no_default_keyerror_raised: pop without a default of a missing key throws KeyError', () => {
       expect(() => session.pop('some key')).toThrow(SessionKeyError);
     });
 
-    it('#14/#15 setdefault', () => {
+    it('test_setdefault', () => {
       expect(session.setdefault('foo', 'bar')).toBe('bar');
       expect(session.setdefault('foo', 'baz')).toBe('bar');
       expect(session.accessed).toBe(true);
       expect(session.modified).toBe(true);
     });
 
-    it('#16/#17 update', () => {
+    it('test_update', () => {
       session.update({ 'update key': 1 });
       expect(session.accessed).toBe(true);
       expect(session.modified).toBe(true);
       expect(session.get('update key')).toBe(1);
     });
 
-    it('#18/#19 has: accessed, not modified', () => {
+    it('test_has_key: has: accessed, not modified', () => {
       session.set('some key', 1);
       session.modified = false;
       session.accessed = false;
@@ -173,7 +174,7 @@ export function describeSessionMixin(
       expect(session.modified).toBe(false);
     });
 
-    it('#20/#21 values', () => {
+    it('test_values', () => {
       expect(session.values()).toEqual([]);
       expect(session.accessed).toBe(true);
       session.set('some key', 1);
@@ -184,7 +185,7 @@ export function describeSessionMixin(
       expect(session.modified).toBe(false);
     });
 
-    it('#22/#23 keys', () => {
+    it('test_keys', () => {
       session.set('x', 1);
       session.modified = false;
       session.accessed = false;
@@ -193,7 +194,7 @@ export function describeSessionMixin(
       expect(session.modified).toBe(false);
     });
 
-    it('#24/#25 items', () => {
+    it('test_items', () => {
       session.set('x', 1);
       session.modified = false;
       session.accessed = false;
@@ -202,7 +203,7 @@ export function describeSessionMixin(
       expect(session.modified).toBe(false);
     });
 
-    it('#26 clear', () => {
+    it('test_clear', () => {
       session.set('x', 1);
       session.modified = false;
       session.accessed = false;
@@ -215,27 +216,27 @@ export function describeSessionMixin(
 
     if (signedCookies) {
       // CookieSessionTests.test_save is a no-op (exists() means nothing for a client-side session): what the engine does instead.
-      it('#27/#28 save signs the data into the key; nothing server-side exists under it', async () => {
+      it('test_save: save signs the data into the key; nothing server-side exists under it', async () => {
         session.set('a', 'b');
         await session.save();
         expect((await target.session(session.sessionKey).ensureLoaded()).items()).toEqual([['a', 'b']]);
         expect(await session.exists(session.sessionKey)).toBe(false);
       });
     } else {
-      it('#27/#28 save of a fresh session stores it under a new key', async () => {
+      it('test_save: save of a fresh session stores it under a new key', async () => {
         await session.save();
         expect(session.sessionKey).toMatch(/^[a-z0-9]{32}$/);
         expect(await session.exists(session.sessionKey)).toBe(true);
       });
     }
 
-    it('#29/#30 delete', async () => {
+    it('test_delete', async () => {
       await session.save();
       await session.delete(session.sessionKey);
       expect(await session.exists(session.sessionKey)).toBe(false);
     });
 
-    it('#31/#32 flush', async () => {
+    it('test_flush', async () => {
       session.set('foo', 'bar');
       await session.save();
       const previousKey = session.sessionKey;
@@ -249,7 +250,7 @@ export function describeSessionMixin(
 
     if (signedCookies) {
       // CookieSessionTests.test_cycle is a no-op (an issued cookie cannot be revoked): what the engine does instead.
-      it('#33/#34 cycleKey signs the same data again under a new key, and the previous cookie still loads it', async () => {
+      it('test_cycle: cycleKey signs the same data again under a new key, and the previous cookie still loads it', async () => {
         session.set('a', 'c');
         session.set('b', 'd');
         await session.save();
@@ -269,7 +270,7 @@ export function describeSessionMixin(
         expect((await target.session(previousKey).ensureLoaded()).items()).toEqual(previousItems);
       });
     } else {
-      it('#33/#34 cycleKey: new key, same data, old session gone', async () => {
+      it('test_cycle: new key, same data, old session gone', async () => {
         session.set('a', 'c');
         session.set('b', 'd');
         await session.save();
@@ -282,7 +283,7 @@ export function describeSessionMixin(
       });
     }
 
-    it('#35/#36 cycleKey of a session not loaded yet keeps the stored data', async () => {
+    it('test_cycle_with_no_session_cache: cycleKey of a session not loaded yet keeps the stored data', async () => {
       session.set('a', 'c');
       session.set('b', 'd');
       await session.save();
@@ -313,13 +314,13 @@ export function describeSessionMixin(
       expect(await request.exists(key)).toBe(false);
     });
 
-    it('#37/#38 save does not clear the data', async () => {
+    it('test_save_doesnt_clear_data: save does not clear the data', async () => {
       session.set('a', 'b');
       await session.save();
       expect(session.getItem('a')).toBe('b');
     });
 
-    it('#39/#40 an invalid (too short) key is never taken', async () => {
+    it('test_invalid_key: an invalid (too short) key is never taken', async () => {
       const invalid = target.session('1');
       try {
         await invalid.save();
@@ -331,39 +332,39 @@ export function describeSessionMixin(
       }
     });
 
-    // #41–#43 [INT] set Django's private `_session_key`; the constructor runs the same validation.
-    it('#41 an empty key is no key', () => {
+    // Django's test_session_key_*_invalid/_saved set the private `_session_key`; the constructor runs the same validation.
+    it('test_session_key_empty_string_invalid: an empty key is no key', () => {
       expect(target.session('').sessionKey).toBeNull();
     });
 
-    it('#42 a 7-character key is no key', () => {
+    it('test_session_key_too_short_invalid: a 7-character key is no key', () => {
       expect(target.session('1234567').sessionKey).toBeNull();
     });
 
-    it('#43 an 8-character key is taken', () => {
+    it('test_session_key_valid_string_saved: an 8-character key is taken', () => {
       expect(target.session('12345678').sessionKey).toBe('12345678');
     });
 
-    it('#44 sessionKey is read-only', () => {
+    it('test_session_key_is_read_only: sessionKey is read-only', () => {
       // @ts-expect-error sessionKey has no setter: assigning it is a compile error...
       expect(() => (session.sessionKey = 'abcdefghijkl')).toThrow(TypeError); // ...and a TypeError at run time.
       expect(session.sessionKey).toBeNull();
     });
 
-    it('#45/#46 default expiry', () => {
+    it('test_default_expiry', () => {
       expect(session.getExpiryAge()).toBe(target.cookieAge);
       session.setExpiry(0);
       expect(session.getExpiryAge()).toBe(target.cookieAge);
     });
 
-    it('#47/#48 custom expiry in seconds', () => {
+    it('test_custom_expiry_seconds: custom expiry in seconds', () => {
       const modification = new Date();
       session.setExpiry(10);
       expect(session.getExpiryDate({ modification })).toEqual(new Date(modification.getTime() + 10_000));
       expect(session.getExpiryAge({ modification })).toBe(10);
     });
 
-    it('#49/#50 custom expiry as a time span from a frozen now (Django: timedelta)', () => {
+    it('test_custom_expiry_timedelta: custom expiry as a time span from a frozen now (Django: timedelta)', () => {
       // Python's timedelta has no JS counterpart: the port's equivalent is a Date computed from "now".
       const modification = nowWithMillis();
       jest.useFakeTimers({ now: modification, doNotFake: ['nextTick', 'setImmediate', 'setTimeout', 'setInterval', 'queueMicrotask'] });
@@ -376,21 +377,21 @@ export function describeSessionMixin(
       }
     });
 
-    it('#51/#52 custom expiry as a Date (stored as isoformat, milliseconds kept)', () => {
+    it('test_custom_expiry_datetime: custom expiry as a Date (stored as isoformat, milliseconds kept)', () => {
       const modification = nowWithMillis();
       session.setExpiry(new Date(modification.getTime() + 10_000));
       expect(session.getExpiryDate({ modification })).toEqual(new Date(modification.getTime() + 10_000));
       expect(session.getExpiryAge({ modification })).toBe(10);
     });
 
-    it('#53/#54 setExpiry(null) goes back to the default age', () => {
+    it('test_custom_expiry_reset: setExpiry(null) goes back to the default age', () => {
       session.setExpiry(null);
       session.setExpiry(10);
       session.setExpiry(null);
       expect(session.getExpiryAge()).toBe(target.cookieAge);
     });
 
-    it('#55/#56 getExpireAtBrowserClose under both settings', () => {
+    it('test_get_expire_at_browser_close: getExpireAtBrowserClose under both settings', () => {
       for (const [setting, afterNull] of [
         [false, false],
         [true, true],
@@ -405,12 +406,12 @@ export function describeSessionMixin(
       }
     });
 
-    it('#57 decode(encode(data)) round-trips', () => {
+    it('test_decode: decode(encode(data)) round-trips', () => {
       const data = { 'a test key': 'a test value' };
       expect(session.decode(session.encode(data))).toEqual(data);
     });
 
-    it('#58 undecodable data is an empty session and a "Session data corrupted" warning', () => {
+    it('test_decode_failure_logged_to_security: undecodable data is an empty session and a "Session data corrupted" warning', () => {
       const warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
       try {
         for (const bad of ['Zmxhc2tkajphbGtkamY=', 'bad:encoded:value']) {
@@ -424,7 +425,7 @@ export function describeSessionMixin(
       }
     });
 
-    it('#59 a validly signed payload that is not JSON decodes to an empty session, silently', () => {
+    it('test_decode_serializer_exception: a validly signed payload that is not JSON decodes to an empty session, silently', () => {
       // TimestampSigner(salt=key_salt).sign(b"invalid data") in Python signs the text "b'invalid data'".
       const value = `b'invalid data':${b62encode(Math.floor(Date.now() / 1000))}`;
       const token = `${value}:${signature(value, secretOf(session), session.keySalt)}`;
@@ -437,7 +438,7 @@ export function describeSessionMixin(
       }
     });
 
-    it('#60/#61 a session past its expiry date is not loaded', async () => {
+    it('test_actual_expiry: a session past its expiry date is not loaded', async () => {
       session.set('foo', 'bar');
       session.setExpiry(new Date(Date.now() - 10_000));
       await session.save();
@@ -449,7 +450,7 @@ export function describeSessionMixin(
       expect(reopened.has('foo')).toBe(signedCookies);
     });
 
-    itWithServerStore('#62/#63 loading an unknown key creates no record', 'no external store to create records in', async () => {
+    itWithServerStore('test_session_load_does_not_create_record: loading an unknown key creates no record', 'no external store to create records in', async () => {
       const unknown = target.session('someunknownkey');
       await unknown.load();
       expect(unknown.sessionKey).toBeNull();
@@ -459,7 +460,7 @@ export function describeSessionMixin(
       extraKeys.push(unknown.sessionKey);
     });
 
-    itWithServerStore('#64/#65 save does not resurrect a session deleted in another context', 'the session is stored in the client and cannot be queried', async () => {
+    itWithServerStore('test_session_save_does_not_resurrect_session_logged_out_in_other_context', 'the session is stored in the client and cannot be queried', async () => {
       session.set('test_data', 'value1');
       await session.save(true);
       const other = target.session(session.sessionKey);

@@ -1,5 +1,6 @@
 /**
- * Django's `clearsessions` (SPEC §12) as a service, shared by the scheduled job and the CLI: it calls
+ * Django's `clearsessions` command (`django/contrib/sessions/management/commands/clearsessions.py`)
+ * as a service, shared by the scheduled job and the CLI: it calls
  * the engine's `clearExpired`. On PostgreSQL only one instance purges at a time: a session-level
  * advisory lock taken with `pg_try_advisory_lock`, so the others skip at once instead of queueing.
  */

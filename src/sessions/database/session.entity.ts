@@ -1,5 +1,6 @@
 /**
- * Django's `django_session` table (SPEC §11) as TypeORM entities. `AbstractBaseSession` is Django's
+ * Django's `django_session` table (`django/contrib/sessions/base_session.py`, `models.py`) as
+ * TypeORM entities. `AbstractBaseSession` is Django's
  * `AbstractBaseSession`: extend it for a custom session table with extra columns (see the db engine's
  * `getModelClass` / `createModelInstance` hooks).
  */

@@ -1,5 +1,5 @@
 /**
- * The `cache` engine (Django's `backends.cache`, SPEC §7.3): a session is one cache entry under
+ * The `cache` engine (Django's `django/contrib/sessions/backends/cache.py`): a session is one cache entry under
  * `django.contrib.sessions.cache<key>` holding the data object, expiring with the session. Nothing
  * else stores it, so sessions live as long as the cache keeps them; several app instances share
  * sessions only through a shared cache such as Redis.

@@ -1,5 +1,5 @@
 /**
- * The `cached_db` engine (Django's `backends.cached_db`, SPEC §7.2): the db engine with a
+ * The `cached_db` engine (Django's `django/contrib/sessions/backends/cached_db.py`): the db engine with a
  * write-through cache in front. The database stays the source of truth; a read served by the cache
  * runs no query, a miss reads the row and puts it back in the cache. The cache is best effort: a
  * failing read is a miss and a failing write is logged, never an error of the request (Django 5.1),

@@ -1,7 +1,8 @@
 /**
  * What older and newer Djangos leave in `session_data` and `_session_expiry`: the pre-3.1 legacy
- * format behind `acceptLegacyFormat` (SPEC §10.4), and every `_session_expiry` form Django 3.2–5.2
- * writes (SPEC §3.1, §10.7). The real-Django round trips are in test/django.
+ * format behind `acceptLegacyFormat` (Django 3.2's `SessionBase._legacy_decode`), and every
+ * `_session_expiry` form Django 3.2–5.2 writes (`SessionBase.set_expiry`). The real-Django round trips
+ * are in test/django.
  */
 import { isLegacySessionData, legacyLoads } from './legacy-format';
 import { parseIsoDatetime, SessionBase, SESSION_KEY_SALT, suspiciousSessionLogger } from '../session';
@@ -11,19 +12,19 @@ import { BadSignature, loads } from './signing';
 class BareSession extends SessionBase {}
 const session = (options: Partial<SessionsModuleOptions> = {}) => new BareSession(null, resolveSessionsOptions({ secretKey: 'predictable-secret', ...options }));
 
-/** SPEC §10.4: `{"a test key": "a test value"}` under SECRET_KEY "predictable-secret", verified with Django 3.2.25. */
+/** Pre-3.1 `session_data` of `{"a test key": "a test value"}` under SECRET_KEY "predictable-secret", verified with Django 3.2.25. */
 const LEGACY_VECTOR = 'MDMzMWM5YzAyYWFmOThhYzgzYzE5ZDMwZTFmOTFmMTZmNmM3YWY3Zjp7ImEgdGVzdCBrZXkiOiJhIHRlc3QgdmFsdWUifQ==';
-/** SPEC §10.3 example A: the same data in the 3.1+ format. */
+/** The same data in the 3.1+ format, as Django 5.2's `signing.dumps` writes it at time 123456789. */
 const CURRENT_VECTOR = 'eyJhIHRlc3Qga2V5IjoiYSB0ZXN0IHZhbHVlIn0:8M0kX:tVqirzXMImzHUPAKbfzf8ks5OlDnQKpoDXtdRR0PVXM';
 
-describe('the pre-3.1 legacy session format (SPEC §10.4)', () => {
+describe('the pre-3.1 legacy session format (Django 3.2 `SessionBase._legacy_decode`)', () => {
   let warn: jest.SpyInstance;
   beforeEach(() => {
     warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
   });
   afterEach(() => warn.mockRestore());
 
-  it('decodes the SPEC vector with the option on', () => {
+  it('decodes the Django 3.2 vector with the option on', () => {
     expect(session({ acceptLegacyFormat: true }).decode(LEGACY_VECTOR)).toEqual({ 'a test key': 'a test value' });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -61,7 +62,7 @@ describe('the pre-3.1 legacy session format (SPEC §10.4)', () => {
   });
 });
 
-describe('pre-3.1 HMAC-SHA1 signatures of signed_cookies cookies (SPEC §10.4)', () => {
+describe('pre-3.1 HMAC-SHA1 signatures of signed_cookies cookies (Django 3.2 `Signer.unsign`)', () => {
   const SHA1_COOKIE = 'eyJmb28iOiJiYXIifQ:8M0kX:B66F_edtd-Yt5iDWPFDKL6yKgCM';
   const options = { secrets: ['predictable-secret'], salt: 'django.contrib.sessions.backends.signed_cookies' };
 

@@ -1,8 +1,9 @@
 /**
- * The session data format of Django < 3.1 (SPEC §10.4), which Django 3.1/3.2 still read (and wrote
+ * The session data format of Django < 3.1, which Django 3.1/3.2 still read (and wrote
  * with DEFAULT_HASHING_ALGORITHM = 'sha1'): standard base64 of `<hex HMAC-SHA1>:<JSON>`, the HMAC
  * keyed with SHA1("django.contrib.sessions" + class name + SECRET_KEY). Read-only, behind the
- * `acceptLegacyFormat` option; Django 4.0+ reads such rows as empty sessions.
+ * `acceptLegacyFormat` option; Django 4.0+ reads such rows as empty sessions. Ports Django 3.2's
+ * `SessionBase._legacy_decode` (`django/contrib/sessions/backends/base.py`).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { BadSignature } from './signing';

@@ -1,4 +1,4 @@
-/** Django's `signing` byte for byte: the SPEC §10.3 vectors, fallback keys, tampering, Python's ASCII JSON. */
+/** Django's `signing` byte for byte: vectors written by Django 5.2, fallback keys, tampering, Python's ASCII JSON. */
 import { randomInt } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { SessionBase, suspiciousSessionLogger } from '../session';
@@ -44,7 +44,7 @@ describe('base62', () => {
   });
 });
 
-describe('SPEC §10.3 vectors', () => {
+describe('Django 5.2 vectors (`signing.dumps`, SECRET_KEY predictable-secret, time 123456789)', () => {
   it('A: uncompressed session data (timestamp passed)', () => {
     expect(dumps({ 'a test key': 'a test value' }, { secret: SECRET, salt: SESSION_SALT, compress: true, timestamp: FROZEN })).toBe(VECTOR_A);
   });
@@ -162,7 +162,7 @@ describe('tampering', () => {
   });
 
   it('the legacy (pre-3.1) format is an empty session with a warning by default', () => {
-    // SPEC §10.4 example; Django 4.0+ no longer reads it.
+    // Pre-3.1 data, read by Django 3.2's `_legacy_decode`; Django 4.0+ no longer reads it.
     const legacy = 'MDMzMWM5YzAyYWFmOThhYzgzYzE5ZDMwZTFmOTFmMTZmNmM3YWY3Zjp7ImEgdGVzdCBrZXkiOiJhIHRlc3QgdmFsdWUifQ==';
     const warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
     expect(codec(SECRET).decode(legacy)).toEqual({});
@@ -172,7 +172,7 @@ describe('tampering', () => {
 });
 
 describe("Python's ensure_ascii JSON", () => {
-  it('escapes every code unit outside printable ASCII as lowercase \\uXXXX (SPEC §10.6)', () => {
+  it('escapes every code unit outside printable ASCII as lowercase \\uXXXX, as Python json.dumps does', () => {
     expect(pythonJsonDumps({ k: 'é☃😀', ctl: '\u007f\u001f' })).toBe('{"k":"\\u00e9\\u2603\\ud83d\\ude00","ctl":"\\u007f\\u001f"}');
   });
 
@@ -180,7 +180,7 @@ describe("Python's ensure_ascii JSON", () => {
     expect(pythonJsonDumps({ a: '"\\\n\r\t\b\f/', b: [1, null, true] })).toBe('{"a":"\\"\\\\\\n\\r\\t\\b\\f/","b":[1,null,true]}');
   });
 
-  it('encoded session data is ASCII JSON inside (L.5) and decodes back to the same text', () => {
+  it('encoded session data is ASCII JSON inside and decodes back to the same text', () => {
     const encoded = codec(SECRET).encode({ k: 'é' });
     const payload = encoded.split(':')[0];
     expect(Buffer.from(payload, 'base64url').toString('latin1')).toBe('{"k":"\\u00e9"}');

@@ -1,7 +1,7 @@
 /**
  * Django's `django.core.signing` (3.1+, sha256), byte for byte: `dumps` produces exactly what
  * `signing.dumps(obj, salt=..., compress=True)` produces and `loads` accepts what Django wrote.
- * Layout: `[.]base64url(payload):base62(timestamp):base64url(HMAC-SHA256)` (see SPEC §10).
+ * Layout: `[.]base64url(payload):base62(timestamp):base64url(HMAC-SHA256)` (`TimestampSigner.sign_object`).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
@@ -162,7 +162,7 @@ export interface LoadsOptions {
   salt: string;
   /** Seconds; only the signed_cookies engine passes one. */
   maxAge?: number;
-  /** Also accept HMAC-SHA1 signatures (Django < 3.1 cookies, SPEC §10.4): the `acceptLegacyFormat` option. */
+  /** Also accept HMAC-SHA1 signatures (Django < 3.1 cookies, still read by 3.1/3.2's `Signer.unsign`): the `acceptLegacyFormat` option. */
   acceptSha1?: boolean;
   /** The largest JSON accepted (`maxSessionBytes`): longer values are not verified, inflation stops there. */
   maxBytes?: number;

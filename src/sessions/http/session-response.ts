@@ -1,6 +1,6 @@
 /**
- * Django's `SessionMiddleware.process_response` (SPEC §8): decides, after the handler, whether to
- * save the session and which cookie and Vary headers the response gets.
+ * Django's `SessionMiddleware.process_response` (`django/contrib/sessions/middleware.py`): decides,
+ * after the handler, whether to save the session and which cookie and Vary headers the response gets.
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';

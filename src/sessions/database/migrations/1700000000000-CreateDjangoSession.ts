@@ -1,5 +1,6 @@
 /**
- * Creates Django's `django_session` table exactly as Django's `sessions.0001_initial` does (SPEC §11),
+ * Creates Django's `django_session` table exactly as Django's `sessions.0001_initial` does
+ * (`django/contrib/sessions/migrations/0001_initial.py`),
  * on PostgreSQL and SQLite. A table Django already created in a shared database is left alone.
  * Hand-written on purpose: `migration:generate` cannot express timestamptz-on-PG/datetime-on-SQLite.
  */
