@@ -16,7 +16,7 @@ import { CSRF_EXEMPT } from './csrf-exempt.decorator';
 import { CsrfFailureException } from './csrf-failure.exception';
 import { CSRF_CONFIG } from './csrf.constants';
 import type { CsrfConfig } from './csrf.options';
-import { attachCsrf, incomingCookieSecret, incomingSecret, replaceMalformedCookie, type IncomingSecret } from './csrf.request';
+import { cookieSecret, incomingSecret, registerCsrf, replaceMalformedCookie, type IncomingSecret } from './csrf.request';
 
 /** RFC 9110's safe methods, as Django lists them. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -45,23 +45,23 @@ export class CsrfGuard implements CanActivate {
     const req = http.getRequest<NestRequest>();
     const response = http.getResponse<{ raw?: ServerResponse } & ServerResponse>();
     const raw = (req.raw ?? req) as IncomingMessage;
-    attachCsrf(req, response.raw ?? response, this.config);
-    replaceMalformedCookie(req);
+    registerCsrf(req, response.raw ?? response, this.config);
+    const cookie = this.config.useSessions ? undefined : cookieSecret(raw, this.config);
+    if (cookie?.formatError) replaceMalformedCookie(req);
     if (SAFE_METHODS.has(raw.method ?? 'GET') || this.isExempt(context)) return true;
     const host = raw.headers.host ?? '';
     const origin = raw.headers.origin;
     if (origin !== undefined) {
-      const secure = req.secure ?? req.protocol === 'https';
-      if (!originVerified(origin, `${secure ? 'https' : 'http'}://${host}`, this.config.trustedOrigins)) {
+      if (!originVerified(origin, `${isSecure(req, raw) ? 'https' : 'http'}://${host}`, this.config.trustedOrigins)) {
         throw new CsrfFailureException(`Origin checking failed - ${origin} does not match any trusted origins.`);
       }
-    } else if (req.secure ?? req.protocol === 'https') {
+    } else if (isSecure(req, raw)) {
       // No Origin on HTTPS: the Referer must name the site (a man in the middle of plain HTTP could set the cookie and token).
       const reason = refererRejection(raw.headers.referer, this.config.trustedOrigins, this.goodReferer(host));
       if (reason) throw new CsrfFailureException(reason);
     }
-    if (!this.config.useSessions) {
-      this.checkToken(req, raw, incomingCookieSecret(req));
+    if (cookie) {
+      this.checkToken(req, raw, cookie);
       return true;
     }
     return incomingSecret(req).then((incoming) => {
@@ -112,3 +112,14 @@ export class CsrfGuard implements CanActivate {
     return port && port !== '443' && port !== '80' ? `${domain}:${port}` : domain;
   }
 }
+
+/**
+ * Django's `request.is_secure()`: the platform's answer (Express's `req.secure`, Fastify's
+ * `request.protocol`, which follow the app's trust-proxy setting) when a proxy says how the client
+ * came; otherwise the connection's own, without the platform's trust-proxy evaluation (most requests).
+ */
+function isSecure(req: NestRequest, raw: IncomingMessage): boolean {
+  if (raw.headers['x-forwarded-proto'] === undefined) return (raw.socket as { encrypted?: boolean } | null)?.encrypted === true;
+  return req.secure ?? req.protocol === 'https';
+}
+

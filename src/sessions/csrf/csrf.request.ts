@@ -5,7 +5,7 @@
  */
 import { stringifySetCookie } from 'cookie';
 import { IncomingMessage, type ServerResponse } from 'node:http';
-import { getSession, requestOfSession } from '../http/session.request';
+import { getSession, requestOfSession, responseOfRequest } from '../http/session.request';
 import { runBeforeHeaders } from '../http/response-hook';
 import { headersStep, readSessionCookie } from '../http/session-response';
 import type { AnySession } from '../session';
@@ -37,55 +37,70 @@ function rawRequest(req: AnyRequest): WithCsrf {
   return (req instanceof IncomingMessage ? req : (req.raw ?? req)) as WithCsrf;
 }
 
-/** Gives the request its CSRF state (CsrfGuard, before anything else reads it). */
-export function attachCsrf(req: AnyRequest, response: ServerResponse, config: CsrfConfig): void {
+/**
+ * CsrfModule's config by HTTP server, so that `getToken` and `rotateToken` find it from the request
+ * alone: a request needs no CSRF state of its own until it asks for a token (a property added to
+ * every request costs every request).
+ */
+const configs = new WeakMap<object, CsrfConfig>();
+
+function serverOf(request: IncomingMessage): object | undefined {
+  return (request.socket as (IncomingMessage['socket'] & { server?: object }) | null)?.server;
+}
+
+/**
+ * CsrfGuard, on each request: makes the config findable from the request; where the response could
+ * not be found later (Fastify without SessionsModule, whose hook keeps it), the request gets its state now.
+ */
+export function registerCsrf(req: AnyRequest, response: ServerResponse, config: CsrfConfig): void {
   const request = rawRequest(req);
-  request[CSRF] ??= { config, request, response, incoming: undefined, outgoing: undefined };
+  const server = serverOf(request);
+  if (server && !configs.has(server)) configs.set(server, config);
+  if (!server || responseOfRequest(request) === undefined) request[CSRF] ??= { config, request, response, incoming: undefined, outgoing: undefined };
 }
 
 function stateOf(req: AnyRequest): CsrfRequestState {
-  const state = rawRequest(req)[CSRF];
-  if (!state) throw new Error('No CSRF state on this request: is CsrfModule imported, and is this an HTTP request Nest routed?');
-  return state;
+  const request = rawRequest(req);
+  const existing = request[CSRF];
+  if (existing) return existing;
+  const server = serverOf(request);
+  const config = server && configs.get(server);
+  const response = responseOfRequest(request);
+  if (!config || !response) throw new Error('No CSRF state on this request: is CsrfModule imported, and is this an HTTP request Nest routed?');
+  return (request[CSRF] = { config, request, response, incoming: undefined, outgoing: undefined });
 }
 
 /** Whether CsrfModule handles the request. */
 export function hasCsrf(req: AnyRequest): boolean {
-  return rawRequest(req)[CSRF] !== undefined;
+  const request = rawRequest(req);
+  const server = serverOf(request);
+  return request[CSRF] !== undefined || (server !== undefined && configs.has(server));
 }
 
-/** Django's `_get_secret`: the secret of the request's cookie (synchronous) or session. */
+/** Django's `_get_secret`: the secret of the request's cookie or session. */
 export async function incomingSecret(req: AnyRequest): Promise<IncomingSecret> {
   const state = stateOf(req);
   if (state.incoming) return state.incoming;
-  if (!state.config.useSessions) return cookieSecret(state);
+  if (!state.config.useSessions) return (state.incoming = cookieSecret(state.request, state.config));
   const stored = (await getSession(state.request)).get(CSRF_SESSION_KEY);
   // Django does not check the session's value: anything but a well-formed secret counts as none.
   state.incoming = typeof stored === 'string' ? { stored, secret: secretOf(stored), formatError: null } : { stored: null, secret: null, formatError: null };
   return state.incoming;
 }
 
-/** `incomingSecret` without `useSessions`: the cookie's, synchronously. */
-export function incomingCookieSecret(req: AnyRequest): IncomingSecret {
-  return cookieSecret(stateOf(req));
-}
-
-function cookieSecret(state: CsrfRequestState): IncomingSecret {
-  if (!state.incoming) {
-    const stored = readSessionCookie(state.request.headers.cookie, state.config.cookie.name) ?? null;
-    const formatError = stored === null ? null : tokenFormatError(stored);
-    state.incoming = { stored, secret: stored === null || formatError ? null : secretOf(stored), formatError };
-  }
-  return state.incoming;
+/** The secret of the request's CSRF cookie (synchronous; no state kept). */
+export function cookieSecret(req: AnyRequest, config: CsrfConfig): IncomingSecret {
+  const stored = readSessionCookie(rawRequest(req).headers.cookie, config.cookie.name) ?? null;
+  const formatError = stored === null ? null : tokenFormatError(stored);
+  return { stored, secret: stored === null || formatError ? null : secretOf(stored), formatError };
 }
 
 /**
  * Django's `process_request` for a cookie it cannot read: a new secret goes out with the response
- * (the request itself is still judged on the cookie it brought). No-op with `useSessions`.
+ * (the request itself is still judged on the cookie it brought).
  */
 export function replaceMalformedCookie(req: AnyRequest): void {
-  const state = stateOf(req);
-  if (!state.config.useSessions && cookieSecret(state).formatError !== null) void send(state, newCsrfSecret()); // synchronous with cookies
+  void send(stateOf(req), newCsrfSecret()); // synchronous with cookies
 }
 
 /**

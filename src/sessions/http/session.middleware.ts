@@ -57,7 +57,7 @@ export class SessionMiddleware implements NestMiddleware {
     };
     const changesResponse = this.changesResponse(cookie);
     const open = this.config.userSessions ? (key: string | null) => withClient(this.store.session(key), req) : this.openSession;
-    attachSession(req, open, cookie ?? null, changesResponse ? undefined : hookResponse);
+    attachSession(req, open, cookie ?? null, changesResponse ? undefined : hookResponse, res);
     if (changesResponse) hookResponse();
   }
 

@@ -4,7 +4,7 @@
  * express-session-compatible view (session.compat.ts, built on first read); on Fastify the
  * wrapper's `req.session` reads the same view (SessionsModule decorates the request).
  */
-import { IncomingMessage } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { AnySession, SessionBase, SessionData } from '../session';
 import { createSessionView, type SessionView } from './session.compat';
 import { sessionHttpError } from '../session.errors';
@@ -12,6 +12,8 @@ import { sessionHttpError } from '../session.errors';
 interface RequestSession {
   /** The raw request (what `requestOfSession` answers for its sessions). */
   request: object;
+  /** Its response, when the attaching code had it (`responseOfRequest`). */
+  response: ServerResponse | undefined;
   /** Opened on the first access (most requests never touch their session); replaced by regenerate/reload. */
   session: AnySession | undefined;
   /** The key the request came with (its session cookie). */
@@ -118,9 +120,10 @@ export function attachSession(
   open: (sessionKey: string | null) => AnySession,
   sessionKey: string | null,
   onFirstAccess?: () => void,
+  response?: ServerResponse,
 ): void {
   const raw = rawRequest(req);
-  (raw as WithEntry)[ENTRY] = { request: raw, session: undefined, sessionKey, view: undefined, open, onFirstAccess };
+  (raw as WithEntry)[ENTRY] = { request: raw, response, session: undefined, sessionKey, view: undefined, open, onFirstAccess };
   if (!prototypesWithSessionAccessor.has(Object.getPrototypeOf(raw))) Object.defineProperty(raw, 'session', SESSION_PROPERTY);
 }
 
@@ -137,6 +140,15 @@ export function defineSessionAccessor(prototype: object, attachOnAccess?: (req: 
   Object.defineProperty(prototype, 'session', SESSION_PROPERTY);
   if (attachOnAccess) Object.defineProperty(prototype, ATTACH_ON_ACCESS, { value: attachOnAccess, configurable: true });
   prototypesWithSessionAccessor.add(prototype);
+}
+
+/**
+ * The raw response of a request: Express links it (`req.res`); on Fastify the sessions hook, which
+ * saw both, keeps it. Undefined when neither did (Fastify without SessionsModule).
+ */
+export function responseOfRequest(req: AnyRequest): ServerResponse | undefined {
+  const raw = rawRequest(req) as WithEntry & { res?: ServerResponse };
+  return raw.res ?? raw[ENTRY]?.response;
 }
 
 /** The request's session object, not loaded (no I/O); undefined outside the sessions middleware. */
