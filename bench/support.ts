@@ -279,10 +279,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(spec: ServerSpec, nodeOptions: string[] = []): Promise<RunningServer> {
+export async function startServer(spec: ServerSpec, nodeOptions: string[] = [], port = APP_PORT): Promise<RunningServer> {
   const child = spawn(process.execPath, [...nodeOptions, ...spec.script], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', ...spec.env, PORT: String(APP_PORT) },
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', ...spec.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -291,7 +291,7 @@ export async function startServer(spec: ServerSpec, nodeOptions: string[] = []):
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const url = `http://127.0.0.1:${APP_PORT}`;
+  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited during start-up:\n${output.trim()}`);

@@ -294,6 +294,13 @@ describe('clearsessions on the engines without rows', () => {
 });
 
 describe('CLI arguments', () => {
+  it('a TypeScript module file: exit 2 with what to pass instead, nothing loaded', async () => {
+    const err: string[] = [];
+    const code = await runClearSessionsCommand(['clearsessions', 'src/app.module.ts'], { stdout: () => {}, stderr: (text) => err.push(text) });
+    expect(code).toBe(2);
+    expect(err.join('')).toContain('src/app.module.ts is TypeScript: build the app (nest build) and pass the compiled module, such as dist/app.module.js');
+  });
+
   it("takes the app's module file (AppModule unless #export names another), --batch-size N and --batch-size=N", () => {
     expect(parseClearSessionsArgs(['clearsessions', 'dist/app.module.js'])).toEqual({ help: false, module: { file: 'dist/app.module.js', exportName: 'AppModule' }, batchSize: undefined });
     expect(parseClearSessionsArgs(['clearsessions', 'cli.mjs#CliModule', '--batch-size', '500'])).toEqual({ help: false, module: { file: 'cli.mjs', exportName: 'CliModule' }, batchSize: 500 });

@@ -81,6 +81,8 @@ export function parseClearSessionsArgs(argv: readonly string[]): ClearSessionsAr
 
 /** The module the file exports under `exportName`: a module class or a dynamic module (or a promise of one). */
 export async function loadAppModule(file: string, exportName: string): Promise<Type<unknown> | DynamicModule> {
+  // Node cannot run TypeScript here (it would fail with "Invalid or unexpected token"): say what to pass instead.
+  if (/\.[cm]?tsx?$/.test(file)) throw new CommandUsageError(`${file} is TypeScript: build the app (nest build) and pass the compiled module, such as dist/app.module.js`);
   const exports = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
   // A CommonJS file imported from here exposes its exports as named exports and as `default`.
   const value = await (exports[exportName] ?? (exports.default as Record<string, unknown> | undefined)?.[exportName]);
