@@ -1,7 +1,7 @@
 /**
- * A request's CSRF secret: read from the cookie (or, with `useSessions`, the session) the first time
- * it is needed, and sent back when `getToken` or `rotateToken` asks for it (Django's
- * `CSRF_COOKIE_NEEDS_UPDATE`). The state lives on the raw request, put there by CsrfGuard.
+ * A request's CSRF secret: read from the cookie (or, with `useSessions`, the session) when it is
+ * needed, and sent back when `getToken` or `rotateToken` asks for it (Django's
+ * `CSRF_COOKIE_NEEDS_UPDATE`). A request gets state of its own (on the raw request) only then.
  */
 import { stringifySetCookie } from 'cookie';
 import { IncomingMessage, type ServerResponse } from 'node:http';

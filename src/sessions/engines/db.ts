@@ -187,6 +187,18 @@ interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
 }
 
+/** One better-sqlite3 statement, run synchronously. */
+function runSqlite(statement: SqliteStatement, parameters: unknown[]): StatementResult {
+  // better-sqlite3 binds no booleans (TypeORM converts them the same way).
+  const values = parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p));
+  return statement.reader ? { records: statement.all(...values), affected: 0 } : { records: [], affected: statement.run(...values).changes };
+}
+
+/** What TypeORM's `QueryRunner.query(sql, parameters, true)` answers, as a StatementResult. */
+function queryRunnerResult(result: { records?: unknown; affected?: number | null }): StatementResult {
+  return { records: Array.isArray(result.records) ? (result.records as ObjectLiteral[]) : [], affected: result.affected ?? 0 };
+}
+
 /**
  * A runner that sends statements straight to the data source's driver, or undefined for drivers
  * without one. PostgreSQL: a named prepared statement on TypeORM's pool, parsed and planned once per
@@ -215,9 +227,7 @@ function driverStatementRunner(dataSource: DataSource): StatementRunner | undefi
         statement = database.prepare(sql);
         statements.set(sql, statement);
       }
-      // better-sqlite3 binds no booleans (TypeORM converts them the same way).
-      const values = parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p));
-      return statement.reader ? { records: statement.all(...values), affected: 0 } : { records: [], affected: statement.run(...values).changes };
+      return runSqlite(statement, parameters);
     };
   }
   return undefined;
@@ -423,12 +433,10 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
   }
 
   async revokeWhere(userId: string, choose: (rows: UserSessionRow[]) => string[]): Promise<string[]> {
-    const rows = this.userRowsStatement(userId);
-    const deleteStatement = this.statements.delete;
-    const userRows = (records: ObjectLiteral[]) => this.userRows(records);
+    const store = this;
     const chosen = await this.inUserTransaction(userId, function* () {
-      const picked = choose(userRows((yield rows).records));
-      for (const storedKey of picked) yield { sql: deleteStatement, parameters: [storedKey] };
+      const picked = choose(store.userRows((yield store.userRowsStatement(userId)).records));
+      for (const storedKey of picked) yield { sql: store.statements.delete, parameters: [storedKey] };
       return picked;
     });
     await this.forgetEvicted(chosen);
@@ -496,11 +504,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
       return sqlite.transaction(() => {
         const steps = body();
         let step = steps.next();
-        while (!step.done) {
-          const statement = sqlite.prepare(step.value.sql);
-          const values = step.value.parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p));
-          step = steps.next(statement.reader ? { records: statement.all(...values), affected: 0 } : { records: [], affected: statement.run(...values).changes });
-        }
+        while (!step.done) step = steps.next(runSqlite(sqlite.prepare(step.value.sql), step.value.parameters));
         return step.value;
       })();
     }
@@ -508,10 +512,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
       if (this.isPostgres && userId !== null) await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`user_session:${userId}`]);
       const steps = body();
       let step = steps.next();
-      while (!step.done) {
-        const result = (await runner.query(step.value.sql, step.value.parameters, true)) as { records?: unknown; affected?: number };
-        step = steps.next({ records: Array.isArray(result.records) ? (result.records as ObjectLiteral[]) : [], affected: result.affected ?? 0 });
-      }
+      while (!step.done) step = steps.next(queryRunnerResult(await runner.query(step.value.sql, step.value.parameters, true)));
       return step.value;
     });
   }
@@ -643,8 +644,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
   private async executeWithQueryRunner(sql: string, parameters: unknown[]): Promise<StatementResult> {
     const runner = this.dataSource.createQueryRunner('master');
     try {
-      const result = await runner.query(sql, parameters, true);
-      return { records: Array.isArray(result.records) ? result.records : [], affected: result.affected ?? 0 };
+      return queryRunnerResult(await runner.query(sql, parameters, true));
     } finally {
       await runner.release();
     }
