@@ -1,7 +1,7 @@
 /**
  * The session object: Django's `SessionBase` (`django/contrib/sessions/backends/base.py`). One
- * instance per request, created by
- * the engine's `SessionStore`; each engine subclasses it with load/exists/create/save/delete.
+ * instance per request, created by the engine's `SessionStore`; each engine subclasses it with
+ * load/exists/create/save/delete.
  *
  * Data methods are synchronous once the data is loaded (`await session.ensureLoaded()`, done for
  * you by `@Session()` and `getSession(req)`); I/O methods return promises. A session without a key

@@ -10,7 +10,7 @@ import { sessionHttpError } from '../session.errors';
 import type { AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
-import { getSession } from '../http/session.request';
+import { getSession, requestOfSession, sessionOf } from '../http/session.request';
 import { CSRF_CONFIG } from '../csrf/csrf.constants';
 import type { CsrfConfig } from '../csrf/csrf.options';
 import { rotateTokenOfSession } from '../csrf/csrf.request';
@@ -199,9 +199,11 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
 
   /** The id (as text) of the session's user by `getUser`'s rules, or null. */
   private async sessionUserId(session: AnySession): Promise<string | null> {
+    // A request's own session: the user resolved once for the request (the guard's, `@DjangoUser()`'s), not a second lookup.
+    const request = requestOfSession(session);
     let user: User | null;
     try {
-      user = await this.getUser(session);
+      user = request && sessionOf(request) === session ? await this.userOf(request) : await this.getUser(session);
     } catch (error) {
       throw sessionHttpError(error); // a flush that failed: the session store's 503
     }

@@ -458,7 +458,7 @@ export class SessionsCache implements OnModuleDestroy {
       return;
     }
     if (this.ownsMemoryStore) {
-      const lruKey = this.cache.stores[0]._getKeyPrefix(boundTo);
+      const lruKey = this.ownLruKey(boundTo);
       if (!this.#ownMemoryStore!.has(lruKey)) return; // its session is gone already
       if (!this.#ownMaps.has(key)) this.#ownMaps.set(key, new Map());
       this.#ownMaps.get(key)!.set(field, value);
@@ -504,6 +504,11 @@ export class SessionsCache implements OnModuleDestroy {
       const remaining = ((await this.cache.ttl?.(key)) ?? 0) - Date.now();
       await withTimeout(this.cache.set(key, JSON.stringify(entries), Math.max(minTtl, remaining)), 'write');
     });
+  }
+
+  /** The own LRU's name for a cache key (Keyv prefixes what it stores). */
+  private ownLruKey(key: string): string {
+    return this.cache.stores[0]._getKeyPrefix(key);
   }
 
   /** Whether the cache is the in-memory LRU this provider created. */
@@ -574,7 +579,7 @@ export class SessionsCache implements OnModuleDestroy {
       const { client, storeKey } = await this.redis(redis, key);
       return (await withTimeout(client.del(storeKey), 'delete')) > 0;
     }
-    if (this.ownsMemoryStore) return this.#ownMemoryStore!.delete(this.cache.stores[0]._getKeyPrefix(key));
+    if (this.ownsMemoryStore) return this.#ownMemoryStore!.delete(this.ownLruKey(key));
     const present = await this.has(key);
     await this.delete(key);
     return present;
