@@ -56,18 +56,32 @@ class Browser {
 
 const forbidden = (reason: string) => ({ statusCode: 403, message: reason, error: 'Forbidden' });
 
+/** The example app of `env` on a private SQLite database (`prepare`d first), for the tests of the describe block calling it. */
+function exampleApp(env: Record<string, string>, prepare?: (database: TestDatabase) => Promise<void>): Pick<ExampleApp, 'server' | 'url'> {
+  let started: ExampleApp | undefined;
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    await prepare?.(database);
+    started = await startExampleApp({ ...env, DATABASE_URL: database.url });
+  });
+  afterAll(async () => {
+    await started?.close();
+    await database?.drop();
+  });
+  return {
+    get server() {
+      return started!.server;
+    },
+    get url() {
+      return started!.url;
+    },
+  };
+}
+
 describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   describe('the example app, CSRF=true', () => {
-    let app: ExampleApp;
-    let database: TestDatabase;
-    beforeAll(async () => {
-      database = await createTestDatabase('sqlite');
-      app = await startExampleApp({ CSRF: 'true', DATABASE_URL: database.url, HTTP_PLATFORM: platform });
-    });
-    afterAll(async () => {
-      await app?.close();
-      await database?.drop();
-    });
+    const app = exampleApp({ CSRF: 'true', HTTP_PLATFORM: platform });
 
     it('GET /csrf: a 64-character masked token, the 32-character secret in the csrftoken cookie with Django\'s attributes, Vary: Cookie', async () => {
       const browser = new Browser(app.server);
@@ -135,16 +149,7 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   });
 
   describe('the example app, CSRF=true and CSRF_USE_SESSIONS=true', () => {
-    let app: ExampleApp;
-    let database: TestDatabase;
-    beforeAll(async () => {
-      database = await createTestDatabase('sqlite');
-      app = await startExampleApp({ CSRF: 'true', CSRF_USE_SESSIONS: 'true', DATABASE_URL: database.url, HTTP_PLATFORM: platform });
-    });
-    afterAll(async () => {
-      await app?.close();
-      await database?.drop();
-    });
+    const app = exampleApp({ CSRF: 'true', CSRF_USE_SESSIONS: 'true', HTTP_PLATFORM: platform });
 
     it('the secret lives in the session (no csrftoken cookie); its token passes, another session\'s does not', async () => {
       const browser = new Browser(app.server);
@@ -164,17 +169,9 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   });
 
   describe('with the Django auth bridge (DJANGO_AUTH=true)', () => {
-    let app: ExampleApp;
-    let database: TestDatabase;
-    beforeAll(async () => {
-      database = await createTestDatabase('sqlite');
+    const app = exampleApp({ CSRF: 'true', DJANGO_AUTH: 'true', HTTP_PLATFORM: platform }, async (database) => {
       await createDjangoUserTable(database);
       await insertDjangoUser(database, { username: 'alice', password: 'alice-password' });
-      app = await startExampleApp({ CSRF: 'true', DJANGO_AUTH: 'true', DATABASE_URL: database.url, HTTP_PLATFORM: platform });
-    });
-    afterAll(async () => {
-      await app?.close();
-      await database?.drop();
     });
 
     it('a cross-site login without the token is refused (login CSRF); login rotates the token: the one the login page had stops working', async () => {
