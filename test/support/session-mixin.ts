@@ -2,8 +2,8 @@
  * Django's `SessionTestsMixin` (tests/sessions_tests/tests.py; each title names the Django test it
  * ports) as a reusable Jest suite, run once per engine. Django's `test_…_async` twins collapse into the
  * same (async) test: every I/O method is async here. For signed_cookies, the tests Django's `CookieSessionTests`
- * overrides with a no-op assert what the engine does instead, and those it skips are reported skipped
- * with Django's reason: the engine is known when the tests are defined.
+ * overrides with a no-op, and those it skips (with Django's reason in the title), assert what the engine
+ * does instead: the engine is known when the tests are defined.
  *
  * Usage (one call per engine and database):
  *
@@ -98,9 +98,12 @@ export function describeSessionMixin(
 
     const signedCookies = engine === 'signed_cookies';
 
-    /** A test Django's CookieSessionTests skips (`@unittest.skip`): for signed_cookies, reported skipped with Django's reason. */
-    function itWithServerStore(name: string, cookieSkipReason: string, test: () => Promise<void>): void {
-      if (signedCookies) it.skip(`${name} (skipped for signed_cookies, as Django's CookieSessionTests: ${cookieSkipReason})`, test);
+    /**
+     * A test Django's CookieSessionTests skips (`@unittest.skip`, for `cookieReason`): for
+     * signed_cookies, `cookieTest` asserts what that engine does instead.
+     */
+    function itWithServerStore(name: string, cookieReason: string, test: () => Promise<void>, cookieTest: () => Promise<void>): void {
+      if (signedCookies) it(`${name}: signed_cookies (Django skips it: ${cookieReason}) — what the engine does instead`, cookieTest);
       else it(name, test);
     }
 
@@ -458,6 +461,11 @@ export function describeSessionMixin(
       expect(await unknown.exists(unknown.sessionKey)).toBe(false);
       expect(unknown.sessionKey).not.toBe('someunknownkey');
       extraKeys.push(unknown.sessionKey);
+    }, async () => {
+      // The key is the cookie itself: an unknown one reads as empty data, and nothing exists under it.
+      const unknown = target.session('someunknownkey');
+      expect(await unknown.load()).toEqual({});
+      expect(await unknown.exists(unknown.sessionKey)).toBe(false);
     });
 
     itWithServerStore('test_session_save_does_not_resurrect_session_logged_out_in_other_context', 'the session is stored in the client and cannot be queried', async () => {
@@ -468,6 +476,17 @@ export function describeSessionMixin(
       session.set('test_data', 'value2');
       await expect(session.save()).rejects.toThrow(UpdateError);
       expect(await session.load()).toEqual({});
+    }, async () => {
+      // Nothing stored to delete: the save succeeds under a new cookie, and the issued cookie still reads its own data.
+      session.set('test_data', 'value1');
+      await session.save(true);
+      const issued = session.sessionKey;
+      await target.session(issued).delete();
+      session.set('test_data', 'value2');
+      await session.save();
+      expect(session.sessionKey).not.toBe(issued);
+      expect(await target.session(session.sessionKey).load()).toEqual({ test_data: 'value2' });
+      expect(await target.session(issued).load()).toEqual({ test_data: 'value1' });
     });
   });
 }
