@@ -1323,7 +1323,7 @@ async function main() {
   if (t.files) {
     const unexpected = t.files.filter((f) => !/^(dist\/.+\.(js|d\.ts|js\.map)|package\.json|README\.md|LICENSE)$/.test(f));
     if (unexpected.length) report('WARN', 'pack', `unexpected files in the tarball: ${unexpected.join(', ')}`);
-    for (const required of ['dist/index.js', 'dist/index.d.ts', 'dist/clearsessions/cli.js']) if (!t.files.includes(required)) report('FAIL', 'pack', `${required} is missing from the tarball`);
+    for (const required of ['dist/src/sessions/index.js', 'dist/src/sessions/index.d.ts', 'dist/src/sessions/clearsessions/cli.js', 'dist/migrations/index.js']) if (!t.files.includes(required)) report('FAIL', 'pack', `${required} is missing from the tarball`);
   }
 
   if (runnable.some((app) => app.node === '24')) {

@@ -1,6 +1,6 @@
 /**
  * The example app's database from `DATABASE_URL`: unset → an embedded SQLite file under `var/`;
- * `postgres://…` → PostgreSQL. Shared by the app (example/app.module.ts) and the TypeORM CLI (example/ormconfig.ts).
+ * `postgres://…` → PostgreSQL. Shared by the app (example/app.module.ts) and the TypeORM CLI (ormconfig.ts at the root).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

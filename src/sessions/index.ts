@@ -16,7 +16,7 @@ export {
 export { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
 export { SessionBase, isValidSessionKey, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue, type SessionClient } from './session';
 export { AbstractBaseSession, SessionEntity } from './database/session.entity';
-export { CreateDjangoSession1700000000000, CreateUserSession1700000000001, sessionMigrations, userSessionMigrations } from './database/migrations';
+export { CreateDjangoSession1700000000000, CreateUserSession1700000000001, sessionMigrations, userSessionMigrations } from '../../migrations';
 export { SessionEvents, type SessionEvent, type SessionEventListener, type SessionEventType } from './events/session-events';
 export { UserSessionEntity, USER_AGENT_MAX_LENGTH } from './user-sessions/user-session.entity';
 export { UserSessionsService, type UserSessionInfo } from './user-sessions/user-sessions.service';

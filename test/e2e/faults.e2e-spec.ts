@@ -9,7 +9,7 @@
  * `process` of a test file is Jest's sandbox copy with its own listeners.
  */
 import request from 'supertest';
-import { sessionMigrations as migrations } from '../../src/sessions/database/migrations';
+import { sessionMigrations as migrations } from '../../migrations';
 import { SessionEntity } from '../../src/sessions/database/session.entity';
 import { LifecycleController } from '../fixtures/lifecycle.controller';
 import { SessionTestController } from '../fixtures/session-test.controller';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource, type DataSourceOptions, type Logger as TypeOrmLogger } from 'typeorm';
-import { sessionMigrations as migrations } from '../../src/sessions/database/migrations';
+import { sessionMigrations as migrations } from '../../migrations';
 import { SessionEntity } from '../../src/sessions/database/session.entity';
 
 export type DatabaseKind = 'sqlite' | 'postgres';

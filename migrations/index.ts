@@ -1,5 +1,5 @@
 import { CreateDjangoSession1700000000000 } from './1700000000000-CreateDjangoSession';
-import { CreateUserSession1700000000001 } from '../../user-sessions/migrations/1700000000001-CreateUserSession';
+import { CreateUserSession1700000000001 } from './1700000000001-CreateUserSession';
 
 /**
  * The package's migrations, in order, for the app's DataSource: `migrations: [...sessionMigrations]`
