@@ -2,6 +2,8 @@
 const moduleNameMapper = {
   '^nest-django-sessions$': '<rootDir>/src/sessions/index.ts',
   '^nest-django-sessions/auth$': '<rootDir>/src/sessions/auth/index.ts',
+  '^nest-django-sessions/socket\\.io$': '<rootDir>/src/sessions/websockets/sessions-io.adapter.ts',
+  '^nest-django-sessions/ws$': '<rootDir>/src/sessions/websockets/sessions-ws.adapter.ts',
 };
 const transform = {
   '^.+\\.(t|j)s$': [

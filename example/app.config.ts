@@ -22,6 +22,8 @@ export interface AppConfig {
   /** LOGIN_RATE_LIMIT: sign-in attempts (`POST /auth/login`) a client address may make a minute; default 10. */
   loginRateLimit: number;
   sessions: SessionsModuleOptions;
+  /** WEBSOCKETS=socket.io|ws: the session gateway on that adapter (none when unset). */
+  websockets: 'socket.io' | 'ws' | undefined;
   /** CSRF=true: Django's CSRF protection on every unsafe route (CSRF_USE_SESSIONS, CSRF_TRUSTED_ORIGINS). */
   csrf: CsrfModuleOptions | undefined;
 }
@@ -88,6 +90,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     .split(',')
     .map((origin) => origin.trim())
     .filter(Boolean);
+  const websockets = env.WEBSOCKETS || undefined;
+  if (websockets !== undefined && websockets !== 'socket.io' && websockets !== 'ws') throw new ConfigError(`WEBSOCKETS must be socket.io or ws, got ${JSON.stringify(websockets)}`);
+  const wsAllowedOrigins = (env.WS_ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  const badWsOrigin = wsAllowedOrigins.find((origin) => origin !== '*' && !/^https?:\/\/[^/?#]+$/.test(origin));
+  if (badWsOrigin !== undefined) throw new ConfigError(`WS_ALLOWED_ORIGINS must be comma-separated origins such as https://example.com or https://*.example.com, got ${JSON.stringify(badWsOrigin)}`);
   const badOrigin = trustedOrigins.find((origin) => !/^https?:\/\/[^/?#]+$/.test(origin));
   if (badOrigin !== undefined) throw new ConfigError(`CSRF_TRUSTED_ORIGINS must be comma-separated origins such as https://example.com or https://*.example.com, got ${JSON.stringify(badOrigin)}`);
   return {
@@ -99,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevels: logLevels(env.LOG_LEVEL),
     djangoAuth,
     loginRateLimit,
+    websockets,
     sessions: {
       secretKey,
       secretKeyFallbacks: (env.SECRET_KEY_FALLBACKS ?? '')
@@ -110,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       cookie: { secure: env.NODE_ENV === 'production' },
       clearExpired: { cron: cron === undefined || cron === '' ? undefined : cron === 'false' ? false : cron },
       ...(userSessions && { userSessions }),
+      ...(websockets && { websockets: { allowedOrigins: wsAllowedOrigins } }),
     },
     csrf: csrf ? { useSessions: csrfUseSessions, trustedOrigins, cookieSecure: env.NODE_ENV === 'production' } : undefined,
   };

@@ -8,6 +8,7 @@ import { UserSessionsController } from './user-sessions.controller';
 import { DemoLoginController } from './demo-login.controller';
 import { AuthController } from './auth.controller';
 import { CsrfController } from './csrf.controller';
+import { SocketIoSessionGateway, WsSessionGateway } from './session.gateway';
 import type { AppConfig } from './app.config';
 import { cacheModules } from './cache';
 import { databaseOptions } from './database';
@@ -45,6 +46,7 @@ export class AppModule {
         ...(config.djangoAuth ? [AuthController] : config.sessions.userSessions ? [DemoLoginController] : []),
         ...(config.csrf ? [CsrfController] : []),
       ],
+      providers: [...(config.websockets === 'socket.io' ? [SocketIoSessionGateway] : config.websockets === 'ws' ? [WsSessionGateway] : [])],
     };
   }
 }

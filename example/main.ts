@@ -5,6 +5,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { loadConfig } from './app.config';
 import { AppModule } from './app.module';
+import { SessionsIoAdapter } from 'nest-django-sessions/socket.io';
+import { SessionsWsAdapter } from 'nest-django-sessions/ws';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
@@ -13,6 +15,8 @@ async function bootstrap(): Promise<void> {
     config.httpPlatform === 'fastify'
       ? await NestFactory.create(module, new FastifyAdapter(), { logger: config.logLevels })
       : await NestFactory.create(module, { logger: config.logLevels });
+  if (config.websockets === 'socket.io') app.useWebSocketAdapter(new SessionsIoAdapter(app));
+  if (config.websockets === 'ws') app.useWebSocketAdapter(new SessionsWsAdapter(app));
   app.enableShutdownHooks();
   await app.listen(config.port, '0.0.0.0');
   new Logger('Main').log(`Listening on http://127.0.0.1:${config.port} (${config.httpPlatform}, ${String(config.sessions.engine)} engine)`);

@@ -63,6 +63,7 @@ export {
   SignedCookieSessionStore,
 } from './engines/signed-cookies';
 export * as signing from './formats/signing';
+export { SocketSessions, type SocketSessionEnd } from './websockets/socket-sessions';
 export { CsrfModule } from './csrf/csrf.module';
 export type { CsrfOptionsFactory } from './csrf/csrf.module-definition';
 export { CsrfOptionsError, type CsrfModuleOptions, type CsrfSameSite } from './csrf/csrf.options';

@@ -14,6 +14,7 @@ import { ConfigurableModuleClass } from './sessions.module-definition';
 import { sessionsProviders } from './sessions.providers';
 import { UserSessionsService } from './user-sessions/user-sessions.service';
 import { SessionEventsBridge } from './events/session-events.bridge';
+import { SocketSessions } from './websockets/socket-sessions';
 
 /**
  * Django's sessions for Nest. `SessionsModule.forRoot({ secretKey, engine: 'db' })` or
@@ -30,8 +31,9 @@ import { SessionEventsBridge } from './events/session-events.bridge';
     ClearSessionsScheduler,
     UserSessionsService,
     SessionEventsBridge,
+    SocketSessions,
   ],
-  exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService, UserSessionsService, SessionMiddleware],
+  exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService, UserSessionsService, SessionMiddleware, SocketSessions],
 })
 export class SessionsModule extends ConfigurableModuleClass implements NestModule {
   constructor(

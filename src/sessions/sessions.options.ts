@@ -7,6 +7,7 @@ import { Logger, type Type } from '@nestjs/common';
 import type { SessionStore } from './engines/session-store';
 import { SessionEvents, type SessionEventListener } from './events/session-events';
 import { SessionUsers } from './user-sessions/session-user-verifier';
+import { parseTrustedOrigins, type TrustedOrigins } from './csrf/csrf-origin';
 import { resolveUserSessionsOptions, type UserSessionsConfig, type UserSessionsOptions } from './user-sessions/user-sessions.options';
 
 /**
@@ -129,6 +130,14 @@ export interface SessionsModuleOptions {
    * statement or a plain `get`. `false`: one call per load and per save.
    */
   batchStoreCalls?: boolean;
+  /**
+   * Sessions on WebSockets (`SessionsIoAdapter` of `nest-django-sessions/socket.io`, `SessionsWsAdapter`
+   * of `nest-django-sessions/ws`). `allowedOrigins`: origins whose pages may open a socket besides the
+   * app's own (the Origin's host is the request's Host), as `CSRF_TRUSTED_ORIGINS` writes them
+   * (`https://*.example.com`), or `['*']` for any (Channels' `OriginValidator`). `revalidateInterval`:
+   * milliseconds between checks that the instance's open sockets' sessions still live (default 2000).
+   */
+  websockets?: { allowedOrigins?: string[]; revalidateInterval?: number };
 }
 
 /** Module-graph options, known before any provider runs (see ConfigurableModuleBuilder extras). */
@@ -165,6 +174,7 @@ export interface SessionsConfig {
   acceptLegacyFormat: boolean;
   hashKeysAtRest: boolean;
   batchStoreCalls: boolean;
+  websockets: { allowedOrigins: TrustedOrigins | 'any'; revalidateInterval: number };
 }
 
 export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
@@ -268,6 +278,10 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   if (cron !== false && (typeof cron !== 'string' || cron.trim() === '')) {
     fail('clearExpired.cron', `must be a cron expression or false, got ${JSON.stringify(cron)}`);
   }
+  const websockets = options.websockets ?? {};
+  if (typeof websockets !== 'object' || websockets === null) fail('websockets', 'must be an object');
+  const allowedOrigins = websockets.allowedOrigins ?? [];
+  if (!Array.isArray(allowedOrigins) || allowedOrigins.some((origin) => typeof origin !== 'string')) fail('websockets.allowedOrigins', 'must be an array of origins');
   const batchSize = clear.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) fail('clearExpired.batchSize', `must be a positive integer, got ${JSON.stringify(batchSize)}`);
   return {
@@ -298,5 +312,9 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,
     hashKeysAtRest: options.hashKeysAtRest ?? false,
     batchStoreCalls: options.batchStoreCalls ?? true,
+    websockets: {
+      allowedOrigins: allowedOrigins.includes('*') ? 'any' : parseTrustedOrigins(allowedOrigins, (message) => fail('websockets.allowedOrigins', message)),
+      revalidateInterval: positiveInteger('websockets.revalidateInterval', websockets.revalidateInterval, 2000),
+    },
   };
 }

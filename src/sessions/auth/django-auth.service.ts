@@ -4,7 +4,7 @@
  * what Django does, so a user signed in on either side is signed in on both.
  */
 import { HttpException, Inject, Injectable, Logger, Optional, ServiceUnavailableException, type OnApplicationBootstrap } from '@nestjs/common';
-import type { FindOptionsWhere, ObjectLiteral, Repository } from 'typeorm';
+import { In, type FindOptionsWhere, type ObjectLiteral, type Repository } from 'typeorm';
 import { RecentlyLogged, safeLogText } from '../log-text';
 import { sessionHttpError } from '../session.errors';
 import type { AnySession } from '../session';
@@ -50,6 +50,8 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     if (sessions.userSessions?.userKeyPath.join('.') === SESSION_KEY) {
       sessions.users.useVerifier({ userOf: (session) => this.sessionUserId(session), signedInTest: (userId) => this.signedInTest(userId) });
     }
+    // Open WebSockets close when get_user would sign their session out (nest-django-sessions/socket.io, /ws).
+    sessions.users.signInCheck = { signInOf: (data) => this.signInOf(data), validProofs: (userIds) => this.validProofs(userIds) };
   }
 
   /** Stops the app when the user table cannot be read, saying what to run (as the db engines do for theirs). */
@@ -227,6 +229,34 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
       const sessionUser = this.primaryKeyOf(data[SESSION_KEY]);
       return sessionUser !== null && String(sessionUser) === signedInId && hashes.some((hash) => sameHash(data[HASH_SESSION_KEY], hash));
     };
+  }
+
+  /** The user and password hash of data that names an allowed backend and a readable user id; null otherwise. */
+  private signInOf(data: Record<string, unknown>): { userId: string; proof: string } | null {
+    const backend = data[BACKEND_SESSION_KEY];
+    const id = this.primaryKeyOf(data[SESSION_KEY]);
+    const hash = data[HASH_SESSION_KEY];
+    if (typeof backend !== 'string' || !this.config.backends.includes(backend) || id === null || typeof hash !== 'string') return null;
+    return { userId: String(id), proof: hash };
+  }
+
+  /** Per user who can sign in, the session hashes of the current password under every secret key: one query per 500 users. */
+  private async validProofs(userIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>> {
+    const proofs = new Map<string, ReadonlySet<string>>();
+    const ids = [...new Set(userIds)].map((userId) => this.primaryKeyOf(userId)).filter((id) => id !== null);
+    for (let start = 0; start < ids.length; start += 500) {
+      let users: User[];
+      try {
+        users = await this.users.find({ where: { [this.primaryKeyProperty]: In(ids.slice(start, start + 500)) } as FindOptionsWhere<User> });
+      } catch (error) {
+        throw userDatabaseError(error);
+      }
+      for (const user of users.filter(userCanAuthenticate)) {
+        const secrets = [this.sessions.secretKey, ...this.sessions.secretKeyFallbacks];
+        proofs.set(String(this.primaryKeyValue(user)), new Set(secrets.map((secret) => sessionAuthHash(user.password ?? '', secret))));
+      }
+    }
+    return proofs;
   }
 
   /** A user by `where`; a failing database is a 503 (logged once per 10 s), never a 500 with its message. */

@@ -27,6 +27,8 @@ import { SessionStore, type ClearExpiredProgress, type ClearExpiredRunOptions } 
 export type SessionRow = Pick<AbstractBaseSession, 'sessionKey' | 'sessionData' | 'expireDate'> & ObjectLiteral;
 
 const UNIQUE_VIOLATIONS = new Set(['23505', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE', 'ER_DUP_ENTRY']);
+/** Keys per statement of `liveKeys` (the WebSockets' sweep), well under SQLite's parameter limit. */
+const LIVE_KEYS_PER_STATEMENT = 500;
 
 /** The database's error code of a failed statement (thrown as QueryFailedError or by the driver). */
 function driverErrorCode(error: unknown): string {
@@ -691,6 +693,25 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
     const { records } = await this.execute(this.statements.loadMany, [[...new Set(storedKeys)], this.toDatabaseDate(new Date())]);
     const byKey = new Map(records.map((record) => [record.session_key as string, record]));
     return storedKeys.map((key) => byKey.get(key));
+  }
+
+  /** Of these keys, those with an unexpired row here or (after a `userSessions` switch) in the previous table: one SELECT per 500 keys. */
+  override async liveKeys(sessionKeys: readonly string[]): Promise<Set<string>> {
+    const keyOf = new Map(sessionKeys.map((key) => [this.storedKey(key), key]));
+    const live = new Set<string>();
+    const now = this.toDatabaseDate(new Date());
+    for (const metadata of this.#previous ? [this.metadata, this.#previous] : [this.metadata]) {
+      const [table, key, expire] = [this.escape(metadata.tableName), this.columnOf(metadata, 'sessionKey'), this.columnOf(metadata, 'expireDate')];
+      const pending = [...keyOf.keys()].filter((stored) => !live.has(keyOf.get(stored)!));
+      for (let start = 0; start < pending.length; start += LIVE_KEYS_PER_STATEMENT) {
+        const chunk = pending.slice(start, start + LIVE_KEYS_PER_STATEMENT);
+        const { records } = this.isPostgres
+          ? await this.execute(`SELECT ${key} AS session_key FROM ${table} WHERE ${key} = ANY($1) AND ${expire} > $2`, [chunk, now])
+          : await this.execute(`SELECT ${key} AS session_key FROM ${table} WHERE ${key} IN (${chunk.map(() => '?').join(', ')}) AND ${expire} > ?`, [...chunk, now]);
+        for (const record of records) live.add(keyOf.get(String(record.session_key))!);
+      }
+    }
+    return live;
   }
 
   /** Whether a row has this key, expired or not (Django's `exists`). */

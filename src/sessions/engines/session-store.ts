@@ -46,6 +46,17 @@ export abstract class SessionStore {
   }
 
   /**
+   * Of these keys, those whose session is still stored and unexpired: how the open WebSockets of an
+   * instance learn that their session ended elsewhere (another instance, Django). This default loads
+   * each session (an empty one counts as ended), which engines that batch their loads batch; the
+   * db engines override it with one statement per 500 keys, the cache engine with batched reads.
+   */
+  async liveKeys(sessionKeys: readonly string[]): Promise<Set<string>> {
+    const loaded = await Promise.all(sessionKeys.map((key) => this.session(key).load()));
+    return new Set(sessionKeys.filter((_, index) => Object.keys(loaded[index]).length > 0));
+  }
+
+  /**
    * Deletes expired sessions and returns how many it removed (0 for engines whose storage expires
    * entries itself). Engines that cannot clear throw NotImplementedError, like Django's.
    */

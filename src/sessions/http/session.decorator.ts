@@ -1,10 +1,11 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { AnySession, SessionBase, SessionData } from '../session';
+import { contextRequest } from './context-request';
 import { getSession } from './session.request';
 
-/** The loaded session: Nest awaits a custom parameter's promise before calling the handler. */
+/** The loaded session (an HTTP request's, or a gateway message's socket's): Nest awaits a custom parameter's promise before calling the handler. */
 export function sessionParamFactory(_data: unknown, context: ExecutionContext): Promise<AnySession> {
-  return getSession(context.switchToHttp().getRequest());
+  return getSession(contextRequest(context));
 }
 
 /**

@@ -97,7 +97,7 @@ export class SessionMiddleware implements NestMiddleware {
  * The user index records where a session is used: the address as the platform reports it (Express's
  * `req.ip` follows the app's trust-proxy setting; otherwise the socket's peer) and the user agent.
  */
-function withClient(session: AnySession, req: IncomingMessage & { ip?: string }): AnySession {
+export function withClient(session: AnySession, req: IncomingMessage & { ip?: string }): AnySession {
   const userAgent = req.headers['user-agent'];
   session.client = { ip: req.ip ?? req.socket?.remoteAddress, userAgent: typeof userAgent === 'string' ? userAgent : undefined };
   return session;

@@ -17,6 +17,19 @@ export interface SessionUserVerifier {
   signedInTest(userId: string): Promise<(data: SessionData) => boolean>;
 }
 
+/**
+ * What an auth layer offers the open WebSockets: which sign-in a session's data holds, and which
+ * still hold for a set of users, in one batched look-up. A socket whose sign-in stopped holding (the
+ * password changed, the user was deactivated or deleted) is closed as Django's `get_user` would sign
+ * its session out at the next request.
+ */
+export interface SignInCheck {
+  /** The sign-in the data holds: the user and what must still match (Django: the password's session hash); null when anonymous. */
+  signInOf(data: SessionData): { userId: string; proof: string } | null;
+  /** For each of these users who can still sign in, the proofs that do. */
+  validProofs(userIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>>;
+}
+
 /** The user index's verifier: the data's own claim, unless an auth layer registered one. */
 export class SessionUsers {
   #verifier: SessionUserVerifier | undefined;
@@ -27,6 +40,9 @@ export class SessionUsers {
   useVerifier(verifier: SessionUserVerifier): void {
     this.#verifier = verifier;
   }
+
+  /** The sign-in check of the auth layer (for WebSockets), undefined without one. */
+  signInCheck: SignInCheck | undefined;
 
   get verified(): boolean {
     return this.#verifier !== undefined;

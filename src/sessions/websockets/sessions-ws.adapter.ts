@@ -1,0 +1,59 @@
+/**
+ * `nest-django-sessions/ws`: Nest's `ws` adapter with the app's sessions. Its own entry point: only
+ * apps with ws gateways load `@nestjs/platform-ws` (an optional peer).
+ *
+ *   app.useWebSocketAdapter(new SessionsWsAdapter(app));
+ */
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { Observable } from 'rxjs';
+import { inMessageOf, SocketSessions } from './socket-sessions';
+
+/** RFC 6455's "policy violation", Spring Session's close code for a socket whose session ended. */
+export const SESSION_ENDED_CLOSE_CODE = 1008;
+
+type WsClient = { close(code: number, reason: string): void; once(event: 'close', listener: () => void): void };
+type VerifyClient = (info: { origin: string; req: IncomingMessage; secure: boolean }, done?: (result: boolean, code?: number, message?: string) => void) => boolean | void;
+
+/**
+ * Each socket gets the session of its handshake's cookie (`@Session()`, `getSession`, and with the
+ * Django login `DjangoAuthGuard` and `@DjangoUser()` work in `@SubscribeMessage` handlers); a
+ * handshake from a foreign Origin is refused (403); a socket is closed with 1008 when its session ends.
+ */
+export class SessionsWsAdapter extends WsAdapter {
+  #sockets: SocketSessions | undefined;
+
+  constructor(private readonly app: INestApplicationContext) {
+    super(app);
+  }
+
+  private get sockets(): SocketSessions {
+    return (this.#sockets ??= this.app.get(SocketSessions, { strict: false }) as SocketSessions);
+  }
+
+  override create(port: number, options: Record<string, unknown> & { verifyClient?: VerifyClient } = {}): unknown {
+    const verifyClient = options.verifyClient;
+    const verify: VerifyClient = (info, done) => {
+      if (!this.sockets.originAllowed(info.req)) return done!(false, 403, 'Origin not allowed');
+      if (!verifyClient) return done!(true);
+      if (verifyClient.length >= 2) return verifyClient(info, done);
+      done!(verifyClient(info) !== false);
+    };
+    return super.create(port, { ...options, verifyClient: verify });
+  }
+
+  override bindClientConnect(server: { on(event: 'connection', listener: (client: WsClient, request: IncomingMessage) => void): void }, callback: (client: WsClient, request: IncomingMessage) => void): void {
+    server.on('connection', (client, request) => {
+      this.sockets.open(client, request, (reason) => client.close(SESSION_ENDED_CLOSE_CODE, reason));
+      client.once('close', () => this.sockets.closed(client));
+      callback(client, request);
+    });
+  }
+
+  override bindMessageHandlers(client: WsClient, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+    const inMessage = handlers.map((handler) => ({ ...handler, callback: (...args: unknown[]) => inMessageOf(client, () => handler.callback(...args)) }));
+    super.bindMessageHandlers(client, inMessage, transform);
+  }
+}
