@@ -59,6 +59,8 @@ function compilerOptions(): ts.CompilerOptions {
     paths: {
       'nest-django-sessions': [join(root, 'src/sessions/index.ts')],
       'nest-django-sessions/auth': [join(root, 'src/sessions/auth/index.ts')],
+      'nest-django-sessions/socket.io': [join(root, 'src/sessions/websockets/sessions-io.adapter.ts')],
+      'nest-django-sessions/ws': [join(root, 'src/sessions/websockets/sessions-ws.adapter.ts')],
     },
     noEmit: true,
     incremental: false,
