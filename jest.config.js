@@ -4,6 +4,7 @@ const moduleNameMapper = {
   '^nest-django-sessions/auth$': '<rootDir>/src/sessions/auth/index.ts',
   '^nest-django-sessions/socket\\.io$': '<rootDir>/src/sessions/websockets/sessions-io.adapter.ts',
   '^nest-django-sessions/ws$': '<rootDir>/src/sessions/websockets/sessions-ws.adapter.ts',
+  '^nest-django-sessions/health$': '<rootDir>/src/sessions/telemetry/sessions-health.indicator.ts',
 };
 const transform = {
   '^.+\\.(t|j)s$': [

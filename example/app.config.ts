@@ -22,6 +22,8 @@ export interface AppConfig {
   /** LOGIN_RATE_LIMIT: sign-in attempts (`POST /auth/login`) a client address may make a minute; default 10. */
   loginRateLimit: number;
   sessions: SessionsModuleOptions;
+  /** OTEL=true: OpenTelemetry metrics of the sessions at `GET /metrics` (Prometheus' format). */
+  otel: boolean;
   /** WEBSOCKETS=socket.io|ws: the session gateway on that adapter (none when unset). */
   websockets: 'socket.io' | 'ws' | undefined;
   /** CSRF=true: Django's CSRF protection on every unsafe route (CSRF_USE_SESSIONS, CSRF_TRUSTED_ORIGINS). */
@@ -110,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     djangoAuth,
     loginRateLimit,
     websockets,
+    otel: booleanVariable(env, 'OTEL'),
     sessions: {
       secretKey,
       secretKeyFallbacks: (env.SECRET_KEY_FALLBACKS ?? '')

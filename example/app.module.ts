@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
@@ -9,6 +10,9 @@ import { DemoLoginController } from './demo-login.controller';
 import { AuthController } from './auth.controller';
 import { CsrfController } from './csrf.controller';
 import { SocketIoSessionGateway, WsSessionGateway } from './session.gateway';
+import { HealthController } from './health.controller';
+import { MetricsController, startTelemetry } from './telemetry';
+import { SessionsHealthIndicator } from 'nest-django-sessions/health';
 import type { AppConfig } from './app.config';
 import { cacheModules } from './cache';
 import { databaseOptions } from './database';
@@ -26,6 +30,7 @@ export class AppModule {
    * sessions. `typeOrm` adds TypeORM options (tests pass a query-counting logger).
    */
   static forRoot(config: AppConfig, typeOrm: Partial<DataSourceOptions> = {}): DynamicModule {
+    if (config.otel) startTelemetry(); // before the sessions module starts, which looks for it then
     return {
       module: AppModule,
       imports: [
@@ -38,6 +43,7 @@ export class AppModule {
         ...(config.djangoAuth ? [DjangoAuthModule.forRoot({}), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.loginRateLimit }])] : []),
         // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.
         ScheduleModule.forRoot(),
+        TerminusModule,
         ...(config.csrf ? [CsrfModule.forRoot(config.csrf)] : []),
       ],
       controllers: [
@@ -45,8 +51,10 @@ export class AppModule {
         ...(config.sessions.userSessions ? [UserSessionsController] : []),
         ...(config.djangoAuth ? [AuthController] : config.sessions.userSessions ? [DemoLoginController] : []),
         ...(config.csrf ? [CsrfController] : []),
+        HealthController,
+        ...(config.otel ? [MetricsController] : []),
       ],
-      providers: [...(config.websockets === 'socket.io' ? [SocketIoSessionGateway] : config.websockets === 'ws' ? [WsSessionGateway] : [])],
+      providers: [SessionsHealthIndicator, ...(config.websockets === 'socket.io' ? [SocketIoSessionGateway] : config.websockets === 'ws' ? [WsSessionGateway] : [])],
     };
   }
 }

@@ -149,6 +149,11 @@ export interface SessionClient {
   userAgent?: string;
 }
 
+/** The engine's name in events, metrics and logs: the built-in name, or a custom store's class name. */
+export function engineName(config: Pick<SessionsConfig, 'engine'>): string {
+  return typeof config.engine === 'string' ? config.engine : config.engine.name;
+}
+
 export abstract class SessionBase<TData extends object = SessionData> {
   static readonly TEST_COOKIE_NAME = 'testcookie';
   static readonly TEST_COOKIE_VALUE = 'worked';
@@ -223,6 +228,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
 
   /** `Session data corrupted` on Django's SuspiciousSession logger, once per session in a while, never the raw data. */
   protected reportCorruptData(reason: string): void {
+    this.config.telemetry?.storeFailure(engineName(this.config), 'corrupt_data');
     const key = this.sessionKey;
     if (key === null || corruptSessionsLogged.firstTime(key)) suspiciousSessionLogger.warn(`Session data corrupted: ${safeLogText(reason)}`);
   }
@@ -493,8 +499,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
 
   /** Who an event is about: the engine, and (db engines with the user index) the public id and the user. */
   protected eventSubject(): Omit<SessionEvent, 'type'> {
-    const { engine } = this.config;
-    return { engine: typeof engine === 'string' ? engine : engine.name, id: null, userId: null };
+    return { engine: engineName(this.config), id: null, userId: null };
   }
 
   protected async getNewSessionKey(): Promise<string> {

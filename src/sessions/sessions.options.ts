@@ -8,6 +8,7 @@ import type { SessionStore } from './engines/session-store';
 import { SessionEvents, type SessionEventListener } from './events/session-events';
 import { SessionUsers } from './user-sessions/session-user-verifier';
 import { parseTrustedOrigins, type TrustedOrigins } from './csrf/csrf-origin';
+import type { SessionTelemetry } from './telemetry/session-telemetry';
 import { resolveUserSessionsOptions, type UserSessionsConfig, type UserSessionsOptions } from './user-sessions/user-sessions.options';
 
 /**
@@ -138,6 +139,11 @@ export interface SessionsModuleOptions {
    * milliseconds between checks that the instance's open sockets' sessions still live (default 2000).
    */
   websockets?: { allowedOrigins?: string[]; revalidateInterval?: number };
+  /**
+   * Metrics and traces through `@opentelemetry/api` (default true: recorded when the app has
+   * registered an OpenTelemetry SDK before the module starts; nothing otherwise). `false`: never.
+   */
+  telemetry?: boolean;
 }
 
 /** Module-graph options, known before any provider runs (see ConfigurableModuleBuilder extras). */
@@ -175,6 +181,10 @@ export interface SessionsConfig {
   hashKeysAtRest: boolean;
   batchStoreCalls: boolean;
   websockets: { allowedOrigins: TrustedOrigins | 'any'; revalidateInterval: number };
+  /** Whether to look for an OpenTelemetry SDK at start-up (option `telemetry`). */
+  telemetryWanted: boolean;
+  /** The app's OpenTelemetry metrics and traces once the module started with an SDK present; null otherwise. */
+  telemetry: SessionTelemetry | null;
 }
 
 export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
@@ -240,6 +250,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   checkBoolean('acceptLegacyFormat', options.acceptLegacyFormat);
   checkBoolean('hashKeysAtRest', options.hashKeysAtRest);
   checkBoolean('batchStoreCalls', options.batchStoreCalls);
+  checkBoolean('telemetry', options.telemetry);
   checkBoolean('fileSharedDirectory', options.fileSharedDirectory);
   const maxSessionBytes = positiveInteger('maxSessionBytes', options.maxSessionBytes, DEFAULT_MAX_SESSION_BYTES);
   const memoryCache = {
@@ -316,5 +327,7 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
       allowedOrigins: allowedOrigins.includes('*') ? 'any' : parseTrustedOrigins(allowedOrigins, (message) => fail('websockets.allowedOrigins', message)),
       revalidateInterval: positiveInteger('websockets.revalidateInterval', websockets.revalidateInterval, 2000),
     },
+    telemetryWanted: options.telemetry ?? true,
+    telemetry: null,
   };
 }

@@ -7,6 +7,7 @@ import { FileSessionStore } from './engines/file';
 import { SessionsCache } from './engines/session-cache';
 import { SessionStore } from './engines/session-store';
 import { SignedCookieSessionStore } from './engines/signed-cookies';
+import { SessionTelemetry } from './telemetry/session-telemetry';
 import { SESSIONS_CACHE, SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
 import { resolveSessionsOptions, type SessionEngineName, type SessionsConfig, type SessionsModuleOptions } from './sessions.options';
 
@@ -48,10 +49,19 @@ export const sessionsProviders: Provider[] = [
     useFactory: async (config: SessionsConfig, moduleRef: ModuleRef): Promise<SessionStore> => {
       const store = await moduleRef.create(typeof config.engine === 'string' ? SESSION_ENGINE_STORES[config.engine] : config.engine);
       await store.verify();
+      config.telemetry = config.telemetryWanted ? SessionTelemetry.fromApp() : null;
+      if (config.telemetry) instrumentStore(store, config.telemetry, config);
       return store;
     },
   },
 ];
+
+/** Every session the store opens times its loads and saves; the module's events become counters. */
+function instrumentStore(store: SessionStore, telemetry: SessionTelemetry, config: SessionsConfig): void {
+  const open = store.session.bind(store);
+  store.session = ((sessionKey?: string | null) => telemetry.instrument(open(sessionKey), store.engine)) as SessionStore['session'];
+  config.events.listen(telemetry.onEvent);
+}
 
 /** Django's `check_secret_key` (security.W009): fewer than 50 characters, fewer than 5 distinct ones, or Django's insecure default prefix. */
 export function weakSecretKey(secretKey: string): boolean {

@@ -61,6 +61,7 @@ function compilerOptions(): ts.CompilerOptions {
       'nest-django-sessions/auth': [join(root, 'src/sessions/auth/index.ts')],
       'nest-django-sessions/socket.io': [join(root, 'src/sessions/websockets/sessions-io.adapter.ts')],
       'nest-django-sessions/ws': [join(root, 'src/sessions/websockets/sessions-ws.adapter.ts')],
+      'nest-django-sessions/health': [join(root, 'src/sessions/telemetry/sessions-health.indicator.ts')],
     },
     noEmit: true,
     incremental: false,

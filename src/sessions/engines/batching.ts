@@ -14,6 +14,8 @@ export interface StoreCall<K, V> {
   one: (key: K) => Promise<V>;
   /** The shared call: answers for every key, in order (an Error instance fails that key alone). */
   many: (keys: readonly K[]) => Promise<readonly (V | Error)[]>;
+  /** Told the size of each shared call (the module's telemetry). */
+  onShared?: (size: number) => void;
 }
 
 /**
@@ -22,9 +24,13 @@ export interface StoreCall<K, V> {
  * fails, each key is sent alone: a failure that one request's key, row or value causes fails that
  * request only, never its neighbours; a store that is really down fails each of them.
  */
-export function batchPerTurn<K, V>({ one, many }: StoreCall<K, V>): DataLoader<K, V> {
+export function batchPerTurn<K, V>({ one, many, onShared }: StoreCall<K, V>): DataLoader<K, V> {
   const eachAlone = (keys: readonly K[]) => Promise.all(keys.map((key) => one(key).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
-  return new DataLoader<K, V>((keys) => (keys.length === 1 ? one(keys[0]).then((value) => [value]) : many(keys).catch(() => eachAlone(keys))), {
+  const shared = (keys: readonly K[]) => {
+    onShared?.(keys.length);
+    return many(keys).catch(() => eachAlone(keys));
+  };
+  return new DataLoader<K, V>((keys) => (keys.length === 1 ? one(keys[0]).then((value) => [value]) : shared(keys)), {
     cache: false,
     maxBatchSize: MAX_BATCH_SIZE,
     batchScheduleFn: (send) => void setImmediate(send),

@@ -150,6 +150,11 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
     return new CacheSession<T>(sessionKey, this.config, this.cache, this);
   }
 
+  /** The cache answers a read (a failing or slow one throws). */
+  override checkHealth(): Promise<void> {
+    return this.cache.checkHealth();
+  }
+
   /** Of these keys, those still in the cache: reads the cache batches into one `mget` per turn (batchStoreCalls). A failing cache throws. */
   override async liveKeys(sessionKeys: readonly string[]): Promise<Set<string>> {
     const found = await Promise.all(sessionKeys.map((key) => this.cache.has(CACHE_KEY_PREFIX + key)));

@@ -180,6 +180,12 @@ export class CachedDbSessionStore extends DbSessionStore implements OnModuleDest
     this.staleCacheEntries = new StaleCacheEntries(cache);
   }
 
+  /** The database and the cache both answer. */
+  override async checkHealth(): Promise<void> {
+    await super.checkHealth();
+    await this.cache.checkHealth();
+  }
+
   override session<T extends object = SessionData>(sessionKey?: string | null): CachedDbSession<T> {
     return new CachedDbSession<T>(sessionKey, this.config, this);
   }

@@ -269,9 +269,8 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
           'and may alter a table Django created; use the package\'s sessionMigrations instead (README "The session table")',
       );
     }
-    const columns = ['sessionKey', 'sessionData', 'expireDate'].map((property) => this.column(property));
     try {
-      await this.execute(`SELECT ${columns.join(', ')} FROM ${this.table} WHERE 1 = 0`, []);
+      await this.probeTable();
     } catch (error) {
       const cause = (error as Error).message;
       if (!['42P01', '42703'].includes(driverErrorCode(error)) && !/no such (table|column)/.test(cause)) throw error;
@@ -282,6 +281,16 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
       );
     }
     await this.detectPreviousTable();
+  }
+
+  /** The database is reachable and the table has Django's three columns. */
+  override checkHealth(): Promise<void> {
+    return this.probeTable();
+  }
+
+  private async probeTable(): Promise<void> {
+    const columns = ['sessionKey', 'sessionData', 'expireDate'].map((property) => this.column(property));
+    await this.execute(`SELECT ${columns.join(', ')} FROM ${this.table} WHERE 1 = 0`, []);
   }
 
   // ----- the previous table: `userSessions` switched on (sessions were in django_session) or off (in user_session) -----
@@ -668,8 +677,8 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex {
       this.#batches =
         this.isPostgres && this.config.batchStoreCalls
           ? {
-              loads: batchPerTurn({ one: (key: string) => this.loadOne(key), many: (keys) => this.loadMany(keys) }),
-              updates: batchPerTurn({ one: (row: SessionRow) => this.updateOne(row), many: (rows) => this.updateMany(rows) }),
+              loads: batchPerTurn({ one: (key: string) => this.loadOne(key), many: (keys) => this.loadMany(keys), onShared: (size) => this.config.telemetry?.batch(this.engine, 'load', size) }),
+              updates: batchPerTurn({ one: (row: SessionRow) => this.updateOne(row), many: (rows) => this.updateMany(rows), onShared: (size) => this.config.telemetry?.batch(this.engine, 'update', size) }),
             }
           : null;
     }

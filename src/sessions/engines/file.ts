@@ -11,7 +11,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, lstatSync, mkdirSync, statSync, type Stats } from 'node:fs';
-import { lstat, open, opendir, rename, unlink } from 'node:fs/promises';
+import { access, lstat, open, opendir, rename, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateError, InvalidSessionKey, ReplacedKeyGoneError, UpdateError } from '../session.errors';
@@ -388,6 +388,11 @@ export class FileSessionStore extends SessionStore implements UserSessionIndex {
   }
 
   /** Session file names start with the cookie name (Django's `file_prefix`). */
+  /** The directory can be read and written. */
+  override async checkHealth(): Promise<void> {
+    await access(this.storagePath, constants.R_OK | constants.W_OK);
+  }
+
   get filePrefix(): string {
     return this.config.cookie.name;
   }

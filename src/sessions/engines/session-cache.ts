@@ -14,7 +14,7 @@ import { ModuleRef } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import type DataLoader from 'dataloader';
 import type { LRUCache } from 'lru-cache';
-import { emptyData, type SessionData } from '../session';
+import { emptyData, engineName, type SessionData } from '../session';
 import { SessionTooLargeException } from '../session.errors';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsCacheManager, SessionsCacheStore, SessionsConfig } from '../sessions.options';
@@ -255,7 +255,11 @@ export class SessionsCache implements OnModuleDestroy {
     if (this.#reads === undefined) {
       this.#reads =
         this.config.batchStoreCalls && !this.redisCluster()
-          ? batchPerTurn({ one: (key: string) => this.readOne(key), many: (keys) => withTimeout(this.readMany(keys), 'read') })
+          ? batchPerTurn({
+              one: (key: string) => this.readOne(key),
+              many: (keys) => withTimeout(this.readMany(keys), 'read'),
+              onShared: (size) => this.config.telemetry?.batch(engineName(this.config), 'read', size),
+            })
           : null;
     }
     return this.#reads;
@@ -307,6 +311,11 @@ export class SessionsCache implements OnModuleDestroy {
   /** Whether `key` holds an entry. A failing or slow read throws, as Django's `key in cache` does: an update must not take a cache failure for a deletion. */
   async has(key: string): Promise<boolean> {
     return (await this.read(key)) !== undefined;
+  }
+
+  /** For health checks: a read of a key nobody writes, which throws when the cache fails or is slow. */
+  async checkHealth(): Promise<void> {
+    await this.read('django.contrib.sessions.health-check');
   }
 
   /** The data under `key`, or undefined; a failing or slow read throws (what `get` answers as a miss). */

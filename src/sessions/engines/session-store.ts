@@ -46,6 +46,14 @@ export abstract class SessionStore {
   }
 
   /**
+   * Whether the store can serve sessions now (health checks): resolves, or throws what is wrong. The
+   * db engines read their table, the cache engines their cache, the file engine its directory.
+   */
+  checkHealth(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
    * Of these keys, those whose session is still stored and unexpired: how the open WebSockets of an
    * instance learn that their session ended elsewhere (another instance, Django). This default loads
    * each session (an empty one counts as ended), which engines that batch their loads batch; the

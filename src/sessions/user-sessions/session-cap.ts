@@ -12,12 +12,16 @@ export function sessionsToEvict(others: readonly string[], config: SessionsConfi
   const { maxSessionsPerUser: max, maxSessionsPolicy: policy } = config.userSessions!;
   const excess = others.length + 1 - max!;
   if (excess <= 0) return [];
-  if (policy === 'refuse') throw new SessionLimitReachedException(max!);
+  if (policy === 'refuse') {
+    config.telemetry?.capOutcome('refused');
+    throw new SessionLimitReachedException(max!);
+  }
   return others.slice(0, excess);
 }
 
 /** `session.destroyed` (reason `evicted`) for each session the cap evicted. */
 export function reportEvictions(config: SessionsConfig, engine: string, userId: string, storedKeys: readonly string[]): void {
+  if (storedKeys.length > 0) config.telemetry?.capOutcome('evicted', storedKeys.length);
   for (const storedKey of storedKeys) {
     config.events.emit({ type: 'session.destroyed', engine, id: publicSessionId(config.secretKey, storedKey), userId, reason: 'evicted' });
   }
