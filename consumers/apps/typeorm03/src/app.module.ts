@@ -2,7 +2,8 @@
  * Consumer app (c): Nest 11 on TypeORM 0.3.x, CommonJS compiled with the classic
  * `module: commonjs` + node10 resolution (the package's `main`/`types`, not its `exports`), both
  * modules configured with forRootAsync, the `db` engine on PostgreSQL, Django's logins through the
- * `nest-django-sessions/auth` entry point (found by node10 resolution through `typesVersions`). Environment: DATABASE_URL,
+ * `nest-django-sessions/auth` entry point (found by node10 resolution through `typesVersions`), a socket.io
+ * gateway (counter.gateway.ts, SessionsIoAdapter from `nest-django-sessions/socket.io`). Environment: DATABASE_URL,
  * SECRET_KEY, CLEARSESSIONS_CRON ('false' disables the job), SESSION_MIGRATIONS=off.
  * `nest-django-sessions clearsessions dist/app.module.js` boots this module.
  */
@@ -13,6 +14,7 @@ import { SessionsModule, sessionMigrations, type SessionsModuleOptions } from 'n
 import { DjangoAuthModule } from 'nest-django-sessions/auth';
 import { AppController } from './app.controller';
 import { AuthController } from './auth.controller';
+import { CounterGateway } from './counter.gateway';
 import { SignedInGuard } from './signed-in.guard';
 
 function sessionsOptions(): SessionsModuleOptions {
@@ -41,6 +43,6 @@ function sessionsOptions(): SessionsModuleOptions {
     ScheduleModule.forRoot(),
   ],
   controllers: [AppController, AuthController],
-  providers: [SignedInGuard],
+  providers: [SignedInGuard, CounterGateway],
 })
 export class AppModule {}
