@@ -14,7 +14,7 @@
 import autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { APP_PORT, processCpuMs, ROOT, SECRET_KEY, startServer, type RunningServer } from './support';
+import { APP_PORT, median, pairedRound, ROOT, SECRET_KEY, startServer, type RunningServer } from './support';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TURNS = Number(process.env.BENCH_TURNS ?? 8);
@@ -58,28 +58,17 @@ function start(system: SystemName, port: number): Promise<RunningServer> {
   return startServer({ script: ['example/dist/main.js'], env: { SECRET_KEY, SESSION_ENGINE: 'signed_cookies', CLEARSESSIONS_CRON: 'false', ...SYSTEMS[system] } }, [], port);
 }
 
-/** One round: both servers up, warmed, then TURNS turns each, alternating which goes first. */
+/** One round: both servers up at once, then TURNS turns each (pairedRound). */
 async function round(headers: Record<string, string>): Promise<Round[]> {
   const systems: SystemName[] = ['without CSRF', 'CsrfModule'];
   const servers = await Promise.all(systems.map((system, i) => start(system, APP_PORT + i)));
   try {
-    for (const server of servers) await load(server, WARMUP, headers);
-    const cpuBefore = servers.map((server) => processCpuMs(server.process.pid));
-    const requests = [0, 0];
-    for (let turn = 0; turn < TURNS; turn++) {
-      for (const i of turn % 2 === 0 ? [0, 1] : [1, 0]) requests[i] += await load(servers[i], TURN, headers);
-    }
-    return systems.map((system, i) => ({
-      system,
-      requests: requests[i],
-      cpuMicrosPerRequest: Math.round(((processCpuMs(servers[i].process.pid) - cpuBefore[i]) * 1000) / requests[i]),
-    }));
+    const results = await pairedRound(servers, (server, seconds) => load(server, seconds, headers), { turns: TURNS, turn: TURN, warmup: WARMUP });
+    return systems.map((system, i) => ({ system, ...results[i] }));
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
   }
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main(): Promise<void> {
   const probe = await start('CsrfModule', APP_PORT);

@@ -352,3 +352,32 @@ export async function createSessions(url: string, count: number, { concurrency =
   await Promise.all(Array.from({ length: concurrency }, () => worker()));
   return cookies;
 }
+
+/**
+ * One round of a paired comparison: each server (already started) is warmed for `warmup` seconds,
+ * then takes the load in `turns` turns of `turn` seconds, alternating which goes first, so the
+ * machine's drift hits them alike; each server's CPU (user + system from /proc) is counted over the
+ * whole round, its idle turns included (deferred GC work lands there). `drive` loads a server for
+ * some seconds and answers the requests sent. Returns each server's requests and CPU µs per request.
+ */
+export async function pairedRound(
+  servers: readonly RunningServer[],
+  drive: (server: RunningServer, seconds: number) => Promise<number>,
+  { turns, turn, warmup }: { turns: number; turn: number; warmup: number },
+): Promise<{ requests: number; cpuMicrosPerRequest: number }[]> {
+  for (const server of servers) await drive(server, warmup);
+  const cpuBefore = servers.map((server) => processCpuMs(server.process.pid));
+  const requests = servers.map(() => 0);
+  for (let i = 0; i < turns; i++) {
+    const order = servers.map((_, index) => index);
+    if (i % 2 === 1) order.reverse();
+    for (const index of order) requests[index] += await drive(servers[index], turn);
+  }
+  return servers.map((server, index) => ({
+    requests: requests[index],
+    cpuMicrosPerRequest: Math.round(((processCpuMs(server.process.pid) - cpuBefore[index]) * 1000) / requests[index]),
+  }));
+}
+
+export const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+

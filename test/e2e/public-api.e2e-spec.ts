@@ -1,9 +1,13 @@
 /**
- * The package's public API, as its two entry points export it at run time: a change to either list
- * is a change users see, made on purpose, here and in the docs together.
+ * The package's public API, as its entry points export it at run time: a change to any list is a
+ * change users see, made on purpose, here and in the docs together.
  */
 import * as auth from '../../src/sessions/auth';
 import * as sessions from '../../src/sessions';
+import * as socketIo from '../../src/sessions/websockets/sessions-io.adapter';
+import * as ws from '../../src/sessions/websockets/sessions-ws.adapter';
+import * as health from '../../src/sessions/telemetry/sessions-health.indicator';
+import packageJson from '../../package.json';
 
 describe('public API', () => {
   it("nest-django-sessions' runtime exports", () => {
@@ -15,7 +19,7 @@ describe('public API', () => {
       'SIGNED_COOKIES_SALT', 'Session', 'SessionBase', 'SessionCookieTooLargeException', 'SessionEntity', 'SessionEvents', 'SessionExpiryError', 'SessionInterceptor',
       'SessionInterruptedException', 'SessionKeyError', 'SessionLimitReachedException', 'SessionLoadMiddleware', 'SessionMiddleware', 'SessionNotLoadedError', 'SessionStore',
       'SessionStoreUnavailableException', 'SessionTableMissingError', 'SessionTooLargeException', 'SessionsCache', 'SessionsModule', 'SessionsOptionsError', 'SignedCookieSession',
-      'SignedCookieSessionStore', 'USER_AGENT_MAX_LENGTH', 'UpdateError', 'UserSessionEntity', 'UserSessionsService', 'emptyData', 'getSession', 'getToken', 'isValidSessionKey',
+      'SignedCookieSessionStore', 'SocketSessions', 'USER_AGENT_MAX_LENGTH', 'UpdateError', 'UserSessionEntity', 'UserSessionsService', 'emptyData', 'getSession', 'getToken', 'isValidSessionKey',
       'newSessionKey', 'resolveSessionsOptions', 'rotateToken', 'sessionMigrations', 'sessionOf', 'sessionViewOf', 'signing', 'userSessionMigrations',
     ]);
   });
@@ -26,5 +30,31 @@ describe('public API', () => {
       'DjangoAuthService', 'DjangoUser', 'DjangoUserEntity', 'DjangoUserTableMissingError', 'HASH_SESSION_KEY', 'MAX_PASSWORD_LENGTH', 'MODEL_BACKEND', 'SESSION_KEY',
       'UNUSABLE_PASSWORD_PREFIX', 'checkPassword', 'isCheckablePassword', 'makePassword', 'sessionAuthHash',
     ]);
+  });
+
+  it("nest-django-sessions/socket.io's runtime exports", () => {
+    expect(Object.keys(socketIo).sort()).toEqual(['SessionsIoAdapter']);
+  });
+
+  it("nest-django-sessions/ws's runtime exports", () => {
+    expect(Object.keys(ws).sort()).toEqual(['SESSION_ENDED_CLOSE_CODE', 'SessionsWsAdapter']);
+    expect(ws.SESSION_ENDED_CLOSE_CODE).toBe(1008);
+  });
+
+  it("nest-django-sessions/health's runtime exports", () => {
+    expect(Object.keys(health).sort()).toEqual(['SessionsHealthIndicator']);
+  });
+
+  it("package.json's entry points are those modules' builds (exports, and typesVersions for TypeScript's node10 resolution)", () => {
+    const built = (source: string) => ({ types: `./dist/src/sessions/${source}.d.ts`, default: `./dist/src/sessions/${source}.js` });
+    const exports = packageJson.exports as Record<string, unknown>;
+    const typesVersions = packageJson.typesVersions['*'] as Record<string, unknown>;
+    expect(exports['./socket.io']).toEqual(built('websockets/sessions-io.adapter'));
+    expect(exports['./ws']).toEqual(built('websockets/sessions-ws.adapter'));
+    expect(typesVersions['socket.io']).toEqual([built('websockets/sessions-io.adapter').types]);
+    expect(typesVersions.ws).toEqual([built('websockets/sessions-ws.adapter').types]);
+    expect(exports['./health']).toEqual(built('telemetry/sessions-health.indicator'));
+    expect(typesVersions.health).toEqual([built('telemetry/sessions-health.indicator').types]);
+    expect(Object.keys(exports).sort()).toEqual(['.', './auth', './health', './package.json', './socket.io', './ws']);
   });
 });

@@ -34,9 +34,11 @@ export class SessionsIoAdapter extends IoAdapter {
     return super.createIOServer(port, {
       ...options,
       allowRequest: (request: IncomingMessage, done: (error: string | null | undefined, success: boolean) => void) => {
-        if (!this.sockets.originAllowed(request)) return done('Origin not allowed', false);
-        if (allowRequest) return allowRequest(request, done);
-        done(null, true);
+        void this.sockets.admit(request).then(({ status, message }) => {
+          if (status !== 200) done(message, false);
+          else if (allowRequest) allowRequest(request, done);
+          else done(null, true);
+        });
       },
     } as ServerOptions);
   }

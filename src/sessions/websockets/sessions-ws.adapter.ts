@@ -14,7 +14,12 @@ import { inMessageOf, SocketSessions } from './socket-sessions';
 /** RFC 6455's "policy violation", Spring Session's close code for a socket whose session ended. */
 export const SESSION_ENDED_CLOSE_CODE = 1008;
 
-type WsClient = { close(code: number, reason: string): void; once(event: 'close', listener: () => void): void };
+type WsClient = {
+  close(code: number, reason: string): void;
+  send(data: string): void;
+  once(event: 'close', listener: () => void): void;
+  on(event: 'exception', listener: (payload: unknown) => void): void;
+};
 type VerifyClient = (info: { origin: string; req: IncomingMessage; secure: boolean }, done?: (result: boolean, code?: number, message?: string) => void) => boolean | void;
 
 /**
@@ -36,10 +41,12 @@ export class SessionsWsAdapter extends WsAdapter {
   override create(port: number, options: Record<string, unknown> & { verifyClient?: VerifyClient } = {}): unknown {
     const verifyClient = options.verifyClient;
     const verify: VerifyClient = (info, done) => {
-      if (!this.sockets.originAllowed(info.req)) return done!(false, 403, 'Origin not allowed');
-      if (!verifyClient) return done!(true);
-      if (verifyClient.length >= 2) return verifyClient(info, done);
-      done!(verifyClient(info) !== false);
+      void this.sockets.admit(info.req).then(({ status, message }) => {
+        if (status !== 200) done!(false, status, message);
+        else if (!verifyClient) done!(true);
+        else if (verifyClient.length >= 2) verifyClient(info, done);
+        else done!(verifyClient(info) !== false);
+      });
     };
     return super.create(port, { ...options, verifyClient: verify });
   }
@@ -48,6 +55,8 @@ export class SessionsWsAdapter extends WsAdapter {
     server.on('connection', (client, request) => {
       this.sockets.open(client, request, (reason) => client.close(SESSION_ENDED_CLOSE_CODE, reason));
       client.once('close', () => this.sockets.closed(client));
+      // Nest's ws platform gives a handler's exception (a guard's refusal) to the server-side object only; it goes to the client here, as socket.io's does.
+      client.on('exception', (payload: unknown) => client.send(JSON.stringify({ event: 'exception', data: payload })));
       callback(client, request);
     });
   }

@@ -101,19 +101,38 @@ export class SocketSessions implements OnModuleDestroy {
     return this.#sockets.size;
   }
 
-  /** Whether a handshake may open a socket: no Origin (not a browser's WebSocket, or socket.io's same-origin polling), the app's own, or an allowed one. */
-  originAllowed(handshake: IncomingMessage): boolean {
-    return handshakeOriginAllowed(handshake.headers.origin, handshake.headers.host, this.config.websockets.allowedOrigins);
+  /**
+   * Whether a handshake may open a socket, and with which session: `403` for a foreign Origin (see
+   * handshakeOriginAllowed); `503` when the store cannot load the cookie's session (as an HTTP request
+   * would get). The session is loaded once here, so a socket starts knowing whether it is signed in;
+   * a cookie whose session is gone gives an anonymous socket.
+   */
+  async admit(handshake: IncomingMessage): Promise<{ status: 200 | 403 | 503; message: string }> {
+    if (!handshakeOriginAllowed(handshake.headers.origin, handshake.headers.host, this.config.websockets.allowedOrigins)) return { status: 403, message: 'Origin not allowed' };
+    const key = cookieKey(handshake, this.config.cookie.name);
+    let data: SessionData | undefined;
+    try {
+      data = key === null ? undefined : await this.store.session(key).load();
+    } catch (error) {
+      this.logFailure(error);
+      return { status: 503, message: 'Session store unavailable' };
+    }
+    const live = data !== undefined && Object.keys(data).length > 0;
+    admitted.set(handshake, { key: live ? key : null, signIn: live ? (this.config.users.signInCheck?.signInOf(data!) ?? null) : null });
+    return { status: 200, message: 'OK' };
   }
 
   /** Registers a new client with its handshake; `close` ends it when its session ends. */
   open(client: object, handshake: IncomingMessage, close: (reason: SocketSessionEnd) => void): void {
-    const cookie = readSessionCookie(handshake.headers.cookie, this.config.cookie.name);
-    const socket: OpenSocket = { owner: this, handshake, close, key: cookie !== undefined && isValidSessionKey(cookie) ? cookie : null, confirmed: false, signIn: null, latest: undefined };
+    // A handshake that did not pass admit() (a server the adapter did not create): its cookie's session is confirmed by the next sweep.
+    const seen = admitted.get(handshake);
+    const socket: OpenSocket = seen
+      ? { owner: this, handshake, close, key: seen.key, confirmed: true, signIn: seen.signIn, latest: undefined }
+      : { owner: this, handshake, close, key: cookieKey(handshake, this.config.cookie.name), confirmed: false, signIn: null, latest: undefined };
     (client as WithSocket)[SOCKET] = socket;
     this.#sockets.add(socket);
     this.#timer ??= setInterval(() => this.sweepSoon(), this.config.websockets.revalidateInterval).unref();
-    if (socket.key !== null) this.sweepSoon(); // confirms the session (or finds the socket anonymous) without waiting a whole interval
+    if (!socket.confirmed && socket.key !== null) this.sweepSoon(); // confirms the session (or finds the socket anonymous) without waiting a whole interval
   }
 
   /** Forgets a closed client. */
@@ -151,10 +170,7 @@ export class SocketSessions implements OnModuleDestroy {
       return;
     }
     this.#sweeping = this.sweep()
-      .catch((error: unknown) => {
-        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        if (this.#failures.firstTime(message)) this.#logger.warn(`Could not check the sessions of open WebSockets (they stay open; checked again later): ${safeLogText(message, 500)}`);
-      })
+      .catch((error: unknown) => this.logFailure(error))
       .finally(() => {
         this.#sweeping = undefined;
         if (this.#again) {
@@ -162,6 +178,11 @@ export class SocketSessions implements OnModuleDestroy {
           this.sweepSoon();
         }
       });
+  }
+
+  private logFailure(error: unknown): void {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (this.#failures.firstTime(message)) this.#logger.warn(`The session store failed for WebSockets (open sockets stay open and are checked again later; handshakes get 503): ${safeLogText(message, 500)}`);
   }
 
   /** Resolves when no sweep is running (tests, shutdown). */
@@ -175,10 +196,12 @@ export class SocketSessions implements OnModuleDestroy {
     for (const socket of this.#sockets) {
       const key = currentKey(socket);
       if (key !== socket.key) {
-        // A message's handler saved the session under a new key (created or rotated it), or flushed it.
+        // A message's handler saved the session under a new key (created or rotated it: it is stored), or flushed it.
         if (key === null && socket.key !== null) ended.push([socket, 'session ended']);
         socket.key = key;
-        socket.confirmed = false;
+        socket.confirmed = key !== null;
+        const data = socket.latest!.isLoaded ? (socket.latest!.toJSON() as SessionData) : undefined;
+        socket.signIn = data ? (this.config.users.signInCheck?.signInOf(data) ?? null) : null;
       }
       if (socket.key !== null) checked.push(socket);
     }
@@ -229,6 +252,14 @@ export class SocketSessions implements OnModuleDestroy {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** What admit() found for each handshake it let through, for open(). */
+const admitted = new WeakMap<IncomingMessage, { key: string | null; signIn: OpenSocket['signIn'] }>();
+
+function cookieKey(handshake: IncomingMessage, cookieName: string): string | null {
+  const cookie = readSessionCookie(handshake.headers.cookie, cookieName);
+  return cookie !== undefined && isValidSessionKey(cookie) ? cookie : null;
 }
 
 function currentKey(socket: OpenSocket): string | null {
