@@ -14,7 +14,9 @@ export {
   type SessionsModuleOptions,
 } from './sessions.options';
 export { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
-export { SessionBase, isValidSessionKey, SESSION_KEY_SALT, emptyData, newSessionKey, type SessionData, type ExpiryOptions, type ExpiryValue, type SessionClient } from './session';
+export { SessionBase, SESSION_KEY_SALT, emptyData, type SessionData, type SessionClient, type SessionSettings } from './session';
+export { isValidSessionKey, newSessionKey } from './session-key';
+export type { ExpiryOptions, ExpiryValue } from './session-expiry';
 export { AbstractBaseSession, SessionEntity } from './database/session.entity';
 export { CreateDjangoSession1700000000000, CreateUserSession1700000000001, sessionMigrations, userSessionMigrations } from '../../migrations';
 export { SessionEvents, type SessionEvent, type SessionEventListener, type SessionEventType } from './events/session-events';

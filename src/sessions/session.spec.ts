@@ -2,7 +2,9 @@
  * SessionBase without storage: Django's `SessionBaseTests` (tests/sessions_tests/tests.py) and the pure
  * parts of the API (key generation, isoformat, expiry arithmetic, flags) the engine suites do not pin down.
  */
-import { emptyData, isoformat, newSessionKey, parseIsoDatetime, SessionBase, suspiciousSessionLogger, VALID_KEY_CHARS } from './session';
+import { emptyData, SessionBase, suspiciousSessionLogger } from './session';
+import { newSessionKey, VALID_KEY_CHARS } from './session-key';
+import { isoformat, parseIsoDatetime } from './formats/python-datetime';
 import { NotImplementedError, SessionExpiryError, SessionKeyError, SessionNotLoadedError } from './session.errors';
 import { resolveSessionsOptions } from './sessions.options';
 

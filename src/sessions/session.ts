@@ -8,9 +8,10 @@
  * needs no I/O at all: its data is an empty object from the start, exactly like Django.
  */
 import { Logger } from '@nestjs/common';
-import { randomInt } from 'node:crypto';
-import { CreateError, NotImplementedError, ReplacedKeyGoneError, SessionExpiryError, SessionKeyError, SessionNotLoadedError } from './session.errors';
-import type { SessionsConfig } from './sessions.options';
+import { CreateError, NotImplementedError, ReplacedKeyGoneError, SessionKeyError, SessionNotLoadedError } from './session.errors';
+import { isStorableSessionKey, newSessionKey } from './session-key';
+import { EXPIRY_KEY, isValidStoredExpiry, storableExpiry, type ExpiryOptions, type ExpiryValue } from './session-expiry';
+import { parseIsoDatetime } from './formats/python-datetime';
 import { isLegacySessionData, legacyLoads } from './formats/legacy-format';
 import { BadSignature, dumps, loads, maxSignedLength, OversizedPayload } from './formats/signing';
 import { RecentlyLogged, safeLogText } from './log-text';
@@ -21,11 +22,8 @@ export type SessionData = Record<string, unknown>;
 
 type Key<T> = Extract<keyof T, string>;
 
-export const VALID_KEY_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 /** Django's `key_salt` for every built-in engine's `SessionStore` class. */
 export const SESSION_KEY_SALT = 'django.contrib.sessions.SessionStore';
-/** Where `setExpiry` keeps a per-session expiry in the data (Django's `_session_expiry`). */
-export const EXPIRY_KEY = '_session_expiry';
 
 /** The logger Django calls `django.security.SuspiciousSession`. */
 export const suspiciousSessionLogger = new Logger('SuspiciousSession');
@@ -33,115 +31,11 @@ export const suspiciousSessionLogger = new Logger('SuspiciousSession');
 /** Sessions whose corrupt data was logged lately: once per session, not once per request. */
 const corruptSessionsLogged = new RecentlyLogged();
 
-/** Django's `_validate_session_key`: a key shorter than 8 characters is never taken (and its cookie is deleted). */
-export function isValidSessionKey(key: string | null | undefined): key is string {
-  return typeof key === 'string' && key.length >= 8;
-}
-
-/**
- * What a key-based engine (db, cache, file) can have issued: Django's rule narrowed to its alphabet
- * and to the 40 characters of the `session_key` column. Any other key (a NUL, a quote, 10 KB) is an
- * unknown session that never reaches a store.
- */
-export function isStorableSessionKey(key: string | null | undefined): key is string {
-  return typeof key === 'string' && /^[a-z0-9]{8,40}$/.test(key);
-}
-
-/** Python's datetime range (Django must read every expiry back), which every database and cookie also holds. */
-const EARLIEST_EXPIRY = Date.parse('0001-01-01T00:00:00Z');
-const LATEST_EXPIRY = Date.parse('9999-12-31T23:59:59.999Z');
-
-/**
- * The largest expiry in seconds, either way: about 317 years. A number is a sliding expiry counted
- * from each save, so its bound is fixed rather than "in range from now", which would let a value
- * accepted today read as out of range later; from any date of the next millennia it stays in range.
- */
-export const MAX_EXPIRY_SECONDS = 1e10;
-
-function inExpiryRange(time: number): boolean {
-  return time >= EARLIEST_EXPIRY && time <= LATEST_EXPIRY;
-}
-
-/**
- * A `_session_expiry` as stored (Django's forms): absent or null (the global policy), a finite
- * number of seconds within ±MAX_EXPIRY_SECONDS, or an ISO date string of years 1–9999. Anything
- * else is corrupt data.
- */
-export function isValidStoredExpiry(value: unknown): boolean {
-  if (value === undefined || value === null) return true;
-  if (typeof value === 'number') return Number.isFinite(value) && Math.abs(value) <= MAX_EXPIRY_SECONDS;
-  if (typeof value !== 'string') return false;
-  try {
-    return inExpiryRange(parseIsoDatetime(value).getTime());
-  } catch {
-    return false;
-  }
-}
-
-/**
- * What `setExpiry(value)` and `set('_session_expiry', value)` store: seconds as a number, a Date as
- * Django's ISO string. Anything isValidStoredExpiry refuses throws SessionExpiryError.
- */
-export function storableExpiry(value: unknown): number | string | null {
-  const stored = value instanceof Date && !Number.isNaN(value.getTime()) ? isoformat(value) : value;
-  if (stored === null || ((typeof stored === 'number' || typeof stored === 'string') && isValidStoredExpiry(stored))) return stored;
-  const shown = typeof value === 'string' ? JSON.stringify(safeLogText(value)) : value instanceof Date ? 'an invalid Date' : String(value).slice(0, 40);
-  throw new SessionExpiryError(
-    `Session expiry must be a number of seconds within ±${MAX_EXPIRY_SECONDS}, a Date or an ISO date of years 1 to 9999, or null; got ${shown}`,
-  );
-}
-
-/** 32 characters of `[a-z0-9]` from the CSPRNG (`get_random_string(32, VALID_KEY_CHARS)`). */
-export function newSessionKey(): string {
-  let key = '';
-  for (let i = 0; i < 32; i++) key += VALID_KEY_CHARS[randomInt(36)];
-  return key;
-}
-
-/** Python's `datetime.isoformat()` of an aware UTC datetime: `2030-01-01T00:00:00.123000+00:00`. */
-export function isoformat(date: Date): string {
-  const iso = date.toISOString();
-  const ms = date.getUTCMilliseconds();
-  return (ms === 0 ? iso.slice(0, 19) : `${iso.slice(0, 23)}000`) + '+00:00';
-}
-
-/**
- * What Python's `datetime.fromisoformat` reads in the extended format: `isoformat()` output of any
- * Django (fractions of 1–6+ digits, offsets `±HH[:MM[:SS[.ffffff]]]`), plus `Z` and a space separator.
- */
-const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?)?$/;
-
-/** Python's `datetime.fromisoformat`; a naive value is taken as UTC (the port is UTC-only). */
-export function parseIsoDatetime(value: string): Date {
-  const match = ISO_DATETIME.exec(value);
-  if (match) {
-    const [year, month, day, hours, minutes, seconds] = match.slice(1, 7).map((part) => Number(part ?? 0));
-    const millis = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3));
-    const [sign, offsetHours, offsetMinutes = '0', offsetSeconds = '0', offsetFraction = '0'] = match.slice(9, 14);
-    const offset = sign ? (sign === '-' ? -1 : 1) * (Number(offsetHours) * 3600 + Number(offsetMinutes) * 60 + Number(`${offsetSeconds}.${offsetFraction}`)) : 0;
-    const date = new Date(0);
-    date.setUTCFullYear(year, month - 1, day);
-    date.setUTCHours(hours, minutes, seconds, millis);
-    if (date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hours < 24 && minutes < 60 && seconds < 60 && Math.abs(offset) < 86400) {
-      return new Date(date.getTime() - offset * 1000);
-    }
-  }
-  throw new RangeError(`Invalid isoformat string: ${JSON.stringify(value)}`);
-}
-
 /** An empty data object without a prototype, so keys like `__proto__` are plain keys. */
 export function emptyData(): SessionData {
   return Object.create(null) as SessionData;
 }
 
-export interface ExpiryOptions {
-  /** The moment the expiry is computed from (default: now). */
-  modification?: Date;
-  /** The stored expiry to use instead of loading `_session_expiry` (even `null` counts). */
-  expiry?: unknown;
-}
-
-export type ExpiryValue = number | Date | null;
 
 /** The client of the request a session serves: its address as the platform reports it, and its user agent. */
 export interface SessionClient {
@@ -149,8 +43,26 @@ export interface SessionClient {
   userAgent?: string;
 }
 
+/**
+ * What a session needs of the module's settings (SessionsConfig has it all; an engine's session class
+ * may declare the whole of it): the keys that sign its data, its size bound, the expiry policy, and
+ * where its events and corrupt-data reports go.
+ */
+export interface SessionSettings {
+  secretKey: string;
+  /** `secretKey` then the fallbacks: every key a signature is checked against. */
+  secretKeys: readonly string[];
+  engine: string | { name: string };
+  cookie: { age: number };
+  expireAtBrowserClose: boolean;
+  maxSessionBytes: number;
+  acceptLegacyFormat: boolean;
+  events: { readonly hasListeners: boolean; emit(event: SessionEvent): void };
+  telemetry: { storeFailure(engine: string, kind: 'corrupt_data'): void } | null;
+}
+
 /** The engine's name in events, metrics and logs: the built-in name, or a custom store's class name. */
-export function engineName(config: Pick<SessionsConfig, 'engine'>): string {
+export function engineName(config: Pick<SessionSettings, 'engine'>): string {
   return typeof config.engine === 'string' ? config.engine : config.engine.name;
 }
 
@@ -172,7 +84,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
 
   constructor(
     sessionKey: string | null | undefined,
-    protected readonly config: SessionsConfig,
+    protected readonly config: SessionSettings,
   ) {
     this.setSessionKey(sessionKey);
   }

@@ -32,6 +32,9 @@ const CREATE_ATTEMPTS = 10_000;
 export const CACHE_UNAVAILABLE_MESSAGE = 'Unable to create a new session key. It is likely that the cache is unavailable.';
 
 export class CacheSession<TData extends object = SessionData> extends SessionBase<TData> {
+  /** The module's whole settings (SessionBase needs only SessionSettings). */
+  protected declare readonly config: SessionsConfig;
+
   constructor(
     sessionKey: string | null | undefined,
     config: SessionsConfig,

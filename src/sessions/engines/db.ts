@@ -47,6 +47,9 @@ export function hashSessionKey(sessionKey: string): string {
 }
 
 export class DbSession<TData extends object = SessionData> extends SessionBase<TData> {
+  /** The module's whole settings (SessionBase needs only SessionSettings). */
+  protected declare readonly config: SessionsConfig;
+
   constructor(
     sessionKey: string | null | undefined,
     config: SessionsConfig,

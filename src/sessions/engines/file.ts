@@ -15,7 +15,8 @@ import { access, lstat, open, opendir, rename, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateError, InvalidSessionKey, ReplacedKeyGoneError, UpdateError } from '../session.errors';
-import { emptyData, EXPIRY_KEY, SessionBase, type SessionData } from '../session';
+import { emptyData, SessionBase, type SessionData } from '../session';
+import { EXPIRY_KEY } from '../session-expiry';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import { SessionsOptionsError, type SessionsConfig } from '../sessions.options';
 import { KeyedQueue } from './keyed-queue';
@@ -110,6 +111,9 @@ async function readSessionFile(path: string, limit: number): Promise<SessionFile
 }
 
 export class FileSession<TData extends object = SessionData> extends SessionBase<TData> {
+  /** The module's whole settings (SessionBase needs only SessionSettings). */
+  protected declare readonly config: SessionsConfig;
+
   constructor(
     sessionKey: string | null | undefined,
     config: SessionsConfig,

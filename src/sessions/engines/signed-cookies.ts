@@ -5,7 +5,8 @@
  * stays valid until the cookie age runs out, even after a logout.
  */
 import { Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
-import { emptyData, isValidSessionKey, SessionBase, type SessionData } from '../session';
+import { emptyData, SessionBase, type SessionData } from '../session';
+import { isValidSessionKey } from '../session-key';
 import { sessionCookie } from '../http/session-response';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -38,6 +39,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 export class SignedCookieSession<TData extends object = SessionData> extends SessionBase<TData> {
+  /** The module's whole settings (SessionBase needs only SessionSettings). */
+  protected declare readonly config: SessionsConfig;
+
   /** Django's rule: the key is the cookie itself, checked by its signature (and bounded by maxSessionBytes), never by a store. */
   protected override validateSessionKey(key: string | null | undefined): key is string {
     return isValidSessionKey(key);

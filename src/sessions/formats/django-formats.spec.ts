@@ -5,7 +5,8 @@
  * are in test/django.
  */
 import { isLegacySessionData, legacyLoads } from './legacy-format';
-import { parseIsoDatetime, SessionBase, SESSION_KEY_SALT, suspiciousSessionLogger } from '../session';
+import { SessionBase, SESSION_KEY_SALT, suspiciousSessionLogger } from '../session';
+import { parseIsoDatetime } from './python-datetime';
 import { resolveSessionsOptions, type SessionsModuleOptions } from '../sessions.options';
 import { BadSignature, loads } from './signing';
 

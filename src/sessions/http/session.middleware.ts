@@ -12,7 +12,8 @@ import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
 import { attachesOnAccess, attachSession, getSession, hasSession, sessionOf } from './session.request';
 import { sessionHttpError } from '../session.errors';
 import { headersStep, headersWithoutSaving, saveForResponse, readSessionCookie, type SessionHeaders } from './session-response';
-import { isValidSessionKey, type AnySession } from '../session';
+import type { AnySession } from '../session';
+import { isValidSessionKey } from '../session-key';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 

@@ -6,11 +6,12 @@
  *
  * Never a session key or session data in an attribute: the engine, outcomes and reasons only.
  */
+import { HttpException } from '@nestjs/common';
 import type { Attributes, Counter, Histogram, Meter, Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AnySession, SessionData } from '../session';
 import type { SessionEvent } from '../events/session-events';
-import { CreateError, ReplacedKeyGoneError, SessionInterruptedException, SessionTooLargeException, UpdateError } from '../session.errors';
-import { SessionCookieTooLargeException } from '../engines/signed-cookies';
+import { CreateError, ReplacedKeyGoneError, SessionInterruptedException, UpdateError } from '../session.errors';
 
 /** The instrumentation scope's name: the package's. */
 export const TELEMETRY_SCOPE = 'nest-django-sessions';
@@ -28,6 +29,9 @@ function loadApi(): OpenTelemetryApi | undefined {
     throw error;
   }
 }
+
+/** The session whose save is running in this async context (its nested save(true) is part of it). */
+const savingSession = new AsyncLocalStorage<AnySession>();
 
 export class SessionTelemetry {
   readonly #tracer: Tracer | undefined;
@@ -80,7 +84,12 @@ export class SessionTelemetry {
     const load = session.load;
     const save = session.save;
     session.load = () => this.timed('load', engine, () => load.call(session), (data: SessionData) => (Object.keys(data).length > 0 ? 'hit' : 'miss'));
-    session.save = (mustCreate?: boolean) => this.timed('save', engine, () => save.call(session, mustCreate), () => 'ok');
+    // A save of a session without a key creates it through its own save(true) (createUnderNewKey):
+    // one save, timed (and failed) once, by the outer call.
+    session.save = (mustCreate?: boolean) =>
+      savingSession.getStore() === session
+        ? save.call(session, mustCreate)
+        : savingSession.run(session, () => this.timed('save', engine, () => save.call(session, mustCreate), () => 'ok'));
     return session;
   }
 
@@ -128,9 +137,12 @@ export class SessionTelemetry {
   };
 }
 
-/** A store failure's kind; undefined for what is not the store's (a session over maxSessionBytes). */
+/**
+ * A store failure's kind; undefined for what is not the store's: an HTTP answer of the library or
+ * the app (a session over maxSessionBytes, a login over maxSessionsPerUser with `refuse`).
+ */
 function failureKind(error: unknown): StoreFailureKind | undefined {
-  if (error instanceof SessionTooLargeException || error instanceof SessionCookieTooLargeException) return undefined;
   if (error instanceof UpdateError || error instanceof CreateError || error instanceof ReplacedKeyGoneError || error instanceof SessionInterruptedException) return 'interrupted';
+  if (error instanceof HttpException) return undefined;
   return 'unavailable';
 }

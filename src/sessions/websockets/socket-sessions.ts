@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import { SessionStore } from '../engines/session-store';
 import { RecentlyLogged, safeLogText } from '../log-text';
 import type { AnySession, SessionData } from '../session';
-import { isValidSessionKey } from '../session';
+import { isValidSessionKey } from '../session-key';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import { originVerified } from '../csrf/csrf-origin';
