@@ -389,7 +389,8 @@ export abstract class SessionBase<TData extends object = SessionData> {
     }
     this.sessionCache = data;
     if (oldKey) await this.deleteReplacedKey(oldKey);
-    this.emitEvent('session.rotated');
+    // A session that was never stored (an anonymous visitor signing in) is created here, not rotated.
+    this.emitEvent(oldKey === null ? 'session.created' : 'session.rotated');
   }
 
   /** After cycleKey's create: deletes the replaced key (engines whose create already did, atomically, override this). */

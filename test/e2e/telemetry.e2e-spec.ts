@@ -162,10 +162,10 @@ describe('telemetry of the example app (OTEL=true, db engine on PostgreSQL, user
     const loginB = await b.send('post', '/login', { userId: 'alice' }); // load hit 3, save ok 7, rotated 2
     expect([loginA.status, loginB.status]).toEqual([200, 200]);
     //    A third device without a session (nothing to load): over the cap, A's session (the least
-    //    recently active) is evicted: user.cap evicted +1, destroyed{evicted} +1. cycleKey's event is
-    //    `session.rotated` even for a browser that had no session yet (see the report: not `created`).
+    //    recently active) is evicted: user.cap evicted +1, destroyed{evicted} +1. A browser that had no
+    //    session yet gets one stored for the first time: `session.created`, not `rotated`.
     const c = new Visitor();
-    const login = await c.send('post', '/login', { userId: 'alice' }); // save ok 9, rotated 3
+    const login = await c.send('post', '/login', { userId: 'alice' }); // save ok 9, created 3
     expect(login.status).toBe(200);
     expect((login.body as Listed).map((session) => session.id).sort()).toEqual([currentId(login), currentId(loginB)].sort()); // A's is gone
     //    A's next request finds no session: load miss +1; the cookie is deleted, nothing saved.
@@ -183,7 +183,7 @@ describe('telemetry of the example app (OTEL=true, db engine on PostgreSQL, user
 
     // 4. A cycle: load hit +1, cycleKey's save +1 and rotated +1, the middleware's save +1.
     const keyBeforeCycle = c.jar.value;
-    expect((await c.send('post', '/session/cycle')).status).toBe(200); // load hit 6, save ok 11, rotated 4
+    expect((await c.send('post', '/session/cycle')).status).toBe(200); // load hit 6, save ok 11, rotated 3
     expect(c.jar.value).not.toBe(keyBeforeCycle);
 
     // 5. A flush (logout): load hit +1, destroyed{flush} +1; the cookie is deleted, nothing saved.
@@ -197,7 +197,7 @@ describe('telemetry of the example app (OTEL=true, db engine on PostgreSQL, user
     for (const visitor of [d, e]) {
       expect((await visitor.send('get', '/counter')).body).toEqual({ count: 1 });
       expect((await visitor.send('post', '/session/expiry', { seconds: 1 })).body).toEqual({ expiryAge: 1, expireAtBrowserClose: false });
-    } // created 4, load hit 9, save ok 15
+    } // created 5, load hit 9, save ok 15
     const dataSource = example.app.get(DataSource);
     const rows = async (sql: string, parameters: unknown[] = []) => ((await dataSource.query(sql, parameters)) as { n: number }[])[0].n;
     expect(await rows('SELECT count(*)::int AS n FROM user_session')).toBe(2); // every other session was deleted on the way
@@ -232,8 +232,8 @@ describe('telemetry of the example app (OTEL=true, db engine on PostgreSQL, user
     await cluster.start();
     await eventually('/health up again', async () => (await health()).status === 200);
     expect((await health()).body).toMatchObject({ status: 'ok', info: { sessions: { status: 'up', engine: 'db' } } });
-    expect((await f.send('get', '/counter')).body).toEqual({ count: 1 }); // created 5, save ok 16
-    expect((await d.send('get', '/counter')).body).toEqual({ count: 1 }); // load miss 3, created 6, save ok 17
+    expect((await f.send('get', '/counter')).body).toEqual({ count: 1 }); // created 6, save ok 16
+    expect((await d.send('get', '/counter')).body).toEqual({ count: 1 }); // load miss 3, created 7, save ok 17
 
     const db = 'session_engine="db"';
     const outage = {
@@ -243,8 +243,8 @@ describe('telemetry of the example app (OTEL=true, db engine on PostgreSQL, user
     };
     const final = sessionCounts(await scrape());
     expect(final).toEqual({
-      [`session_created_total{${db}}`]: 6, // A, B (1.), D, E (6.), F, D again (8.)
-      [`session_rotated_total{${db}}`]: 4, // three logins (2.), one cycle (4.)
+      [`session_created_total{${db}}`]: 7, // A, B (1.), C's login (2.), D, E (6.), F, D again (8.)
+      [`session_rotated_total{${db}}`]: 3, // A's and B's logins (2.), one cycle (4.)
       [`session_destroyed_total{session_destroyed_reason="evicted",${db}}`]: 1, // A (2.)
       [`session_destroyed_total{session_destroyed_reason="revoke",${db}}`]: 1, // B (3.)
       [`session_destroyed_total{session_destroyed_reason="flush",${db}}`]: 1, // C (5.)
@@ -278,7 +278,7 @@ describe('telemetry of the example app (OTEL=true, db engine on PostgreSQL, user
     try {
       const before = sessionCounts(await scrape(refusing));
       const [g, h, i] = [1, 2, 3].map(() => new Visitor(() => refusing));
-      // Two logins from browsers without a session: each cycleKey's save and the middleware's (save ok +2), rotated +1.
+      // Two logins from browsers without a session: each cycleKey's save and the middleware's (save ok +2), created +1.
       for (const visitor of [g, h]) expect((await visitor.send('post', '/login', { userId: 'bob' })).status).toBe(200);
       // The third is refused: 409, nothing stored, no cookie. cycleKey's save fails with the cap's
       // exception (save error +1, error.type its name): the store did not fail.
@@ -287,7 +287,7 @@ describe('telemetry of the example app (OTEL=true, db engine on PostgreSQL, user
       expect(refused.headers['set-cookie']).toBeUndefined();
       const db = 'session_engine="db"';
       expect(delta(before, sessionCounts(await scrape(refusing)))).toEqual({
-        [`session_rotated_total{${db}}`]: 2,
+        [`session_created_total{${db}}`]: 2,
         [`session_save_duration_count{${db},session_outcome="ok"}`]: 4,
         [`session_save_duration_count{error_type="SessionLimitReachedException",${db},session_outcome="error"}`]: 1,
         [`session_user_cap_total{session_outcome="refused"}`]: 1,

@@ -64,6 +64,14 @@ describe('session events (db engine with the user index, SQLite)', () => {
     expect(JSON.stringify(heard)).not.toContain(firstKey);
   });
 
+  it('a session never stored that cycleKey saves (an anonymous visitor signing in): created, not rotated', async () => {
+    const session = store().session();
+    session.set('_auth_user_id', '9');
+    await session.cycleKey();
+    expect(session.sessionKey).not.toBeNull();
+    expect(heard.map((event) => [event.type, event.userId])).toEqual([['session.created', '9']]);
+  });
+
   it('destroyed by a revocation and by a cap eviction (maxSessionsPerUser 1), ids as UserSessionsService lists them', async () => {
     const service = app.get(UserSessionsService);
     const first = store().session();
