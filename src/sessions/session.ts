@@ -1,26 +1,26 @@
 /**
  * The session object: Django's `SessionBase` (`django/contrib/sessions/backends/base.py`). One
  * instance per request, created by the engine's `SessionStore`; each engine subclasses it with
- * load/exists/create/save/delete.
+ * load/exists/create/save/delete. Its mapping half (the data API, the test cookie) is SessionDict
+ * (session-dict.ts); key and expiry rules are session-key.ts and session-expiry.ts.
  *
  * Data methods are synchronous once the data is loaded (`await session.ensureLoaded()`, done for
  * you by `@Session()` and `getSession(req)`); I/O methods return promises. A session without a key
  * needs no I/O at all: its data is an empty object from the start, exactly like Django.
  */
 import { Logger } from '@nestjs/common';
-import { CreateError, NotImplementedError, ReplacedKeyGoneError, SessionKeyError, SessionNotLoadedError } from './session.errors';
+import { CreateError, NotImplementedError, ReplacedKeyGoneError, SessionNotLoadedError } from './session.errors';
 import { isStorableSessionKey, newSessionKey } from './session-key';
-import { EXPIRY_KEY, isValidStoredExpiry, storableExpiry, type ExpiryOptions, type ExpiryValue } from './session-expiry';
+import { EXPIRY_KEY, isValidStoredExpiry, type ExpiryOptions, type ExpiryValue } from './session-expiry';
 import { parseIsoDatetime } from './formats/python-datetime';
-import { isLegacySessionData, legacyLoads } from './formats/legacy-format';
-import { BadSignature, dumps, loads, maxSignedLength, OversizedPayload } from './formats/signing';
+import { emptyData, SessionDict, type Key, type SessionData } from './session-dict';
+import { engineName, type SessionSettings } from './session-settings';
+import { decodeSessionData, encodeSessionData } from './formats/session-encoding';
 import { RecentlyLogged, safeLogText } from './log-text';
 import type { SessionEvent, SessionEventType } from './events/session-events';
 
-/** The shape of session data when the user declares none. */
-export type SessionData = Record<string, unknown>;
-
-type Key<T> = Extract<keyof T, string>;
+export { emptyData, type SessionData } from './session-dict';
+export { engineName, type SessionSettings } from './session-settings';
 
 /** Django's `key_salt` for every built-in engine's `SessionStore` class. */
 export const SESSION_KEY_SALT = 'django.contrib.sessions.SessionStore';
@@ -31,49 +31,13 @@ export const suspiciousSessionLogger = new Logger('SuspiciousSession');
 /** Sessions whose corrupt data was logged lately: once per session, not once per request. */
 const corruptSessionsLogged = new RecentlyLogged();
 
-/** An empty data object without a prototype, so keys like `__proto__` are plain keys. */
-export function emptyData(): SessionData {
-  return Object.create(null) as SessionData;
-}
-
-
 /** The client of the request a session serves: its address as the platform reports it, and its user agent. */
 export interface SessionClient {
   ip?: string;
   userAgent?: string;
 }
 
-/**
- * What a session needs of the module's settings (SessionsConfig has it all; an engine's session class
- * may declare the whole of it): the keys that sign its data, its size bound, the expiry policy, and
- * where its events and corrupt-data reports go.
- */
-export interface SessionSettings {
-  secretKey: string;
-  /** `secretKey` then the fallbacks: every key a signature is checked against. */
-  secretKeys: readonly string[];
-  engine: string | { name: string };
-  cookie: { age: number };
-  expireAtBrowserClose: boolean;
-  maxSessionBytes: number;
-  acceptLegacyFormat: boolean;
-  events: { readonly hasListeners: boolean; emit(event: SessionEvent): void };
-  telemetry: { storeFailure(engine: string, kind: 'corrupt_data'): void } | null;
-}
-
-/** The engine's name in events, metrics and logs: the built-in name, or a custom store's class name. */
-export function engineName(config: Pick<SessionSettings, 'engine'>): string {
-  return typeof config.engine === 'string' ? config.engine : config.engine.name;
-}
-
-export abstract class SessionBase<TData extends object = SessionData> {
-  static readonly TEST_COOKIE_NAME = 'testcookie';
-  static readonly TEST_COOKIE_VALUE = 'worked';
-
-  /** Set by any access to the data (reads and writes); the middleware adds `Vary: Cookie` then. */
-  accessed = false;
-  /** Set by any change to the data; the middleware saves the session then. Set it yourself after mutating a nested value. */
-  modified = false;
+export abstract class SessionBase<TData extends object = SessionData> extends SessionDict<TData> {
   /** Where the request came from, for the user index (`userSessions`): set by the middleware. */
   client: SessionClient | undefined;
 
@@ -86,6 +50,7 @@ export abstract class SessionBase<TData extends object = SessionData> {
     sessionKey: string | null | undefined,
     protected readonly config: SessionSettings,
   ) {
+    super();
     this.setSessionKey(sessionKey);
   }
 
@@ -146,89 +111,13 @@ export abstract class SessionBase<TData extends object = SessionData> {
   }
 
   /** Django's `_get_session`: marks the session accessed and returns the data. */
-  protected getSessionData(noLoad = false): SessionData {
+  protected override getSessionData(noLoad = false): SessionData {
     this.accessed = true;
     if (this.sessionCache === undefined) {
       if (this.#sessionKey !== null && !noLoad) throw new SessionNotLoadedError();
       this.sessionCache = emptyData();
     }
     return this.sessionCache;
-  }
-
-  // ----- data API (synchronous once loaded) -----
-
-  has(key: string): boolean {
-    return Object.prototype.hasOwnProperty.call(this.getSessionData(), key);
-  }
-
-  /** `s[key]`: throws a KeyError when the key is missing. */
-  getItem<K extends Key<TData>>(key: K): TData[K] {
-    const data = this.getSessionData();
-    if (!Object.prototype.hasOwnProperty.call(data, key)) throw new SessionKeyError(key);
-    return data[key] as TData[K];
-  }
-
-  get<K extends Key<TData>>(key: K): TData[K] | undefined;
-  get<K extends Key<TData>, D>(key: K, defaultValue: D): TData[K] | D;
-  get(key: string, defaultValue?: unknown): unknown {
-    const data = this.getSessionData();
-    return Object.prototype.hasOwnProperty.call(data, key) ? data[key] : defaultValue;
-  }
-
-  set<K extends Key<TData>>(key: K, value: TData[K]): void {
-    this.setItem(key, value);
-  }
-
-  /** `del s[key]`: throws a KeyError when the key is missing. */
-  deleteItem(key: Key<TData>): void {
-    this.removeItem(key);
-  }
-
-  pop<K extends Key<TData>>(key: K): TData[K];
-  pop<K extends Key<TData>, D>(key: K, defaultValue: D): TData[K] | D;
-  pop(key: string, ...rest: [unknown?]): unknown {
-    const data = this.getSessionData();
-    const present = Object.prototype.hasOwnProperty.call(data, key);
-    this.modified = this.modified || present;
-    if (present) {
-      const value = data[key];
-      delete data[key];
-      return value;
-    }
-    if (rest.length > 0) return rest[0];
-    throw new SessionKeyError(key);
-  }
-
-  setdefault<K extends Key<TData>>(key: K, value: TData[K]): TData[K] {
-    const data = this.getSessionData();
-    if (Object.prototype.hasOwnProperty.call(data, key)) return data[key] as TData[K];
-    this.setItem(key, value);
-    return value;
-  }
-
-  update(values: Partial<TData>): void {
-    const data = this.getSessionData();
-    const additions = Object.assign(emptyData(), values) as SessionData;
-    if (EXPIRY_KEY in additions) additions[EXPIRY_KEY] = storableExpiry(additions[EXPIRY_KEY]);
-    Object.assign(data, additions);
-    this.modified = true;
-  }
-
-  keys(): Key<TData>[] {
-    return Object.keys(this.getSessionData()) as Key<TData>[];
-  }
-
-  values(): TData[Key<TData>][] {
-    return Object.values(this.getSessionData()) as TData[Key<TData>][];
-  }
-
-  items(): [Key<TData>, TData[Key<TData>]][] {
-    return Object.entries(this.getSessionData()) as [Key<TData>, TData[Key<TData>]][];
-  }
-
-  /** A plain copy of the data (for JSON responses and logging). */
-  toJSON(): Partial<TData> {
-    return { ...this.getSessionData() } as Partial<TData>;
   }
 
   /** Empties the data without loading it; the key is kept. */
@@ -244,59 +133,16 @@ export abstract class SessionBase<TData extends object = SessionData> {
     return this.sessionCache === undefined || Object.keys(this.sessionCache).length === 0;
   }
 
-  protected setItem(key: string, value: unknown): void {
-    this.getSessionData()[key] = key === EXPIRY_KEY ? storableExpiry(value) : value;
-    this.modified = true;
-  }
-
-  protected removeItem(key: string): void {
-    const data = this.getSessionData();
-    if (!Object.prototype.hasOwnProperty.call(data, key)) throw new SessionKeyError(key);
-    delete data[key];
-    this.modified = true;
-  }
-
-  // ----- test cookie -----
-
-  setTestCookie(): void {
-    this.setItem(SessionBase.TEST_COOKIE_NAME, SessionBase.TEST_COOKIE_VALUE);
-  }
-
-  testCookieWorked(): boolean {
-    return this.getSessionData()[SessionBase.TEST_COOKIE_NAME] === SessionBase.TEST_COOKIE_VALUE;
-  }
-
-  deleteTestCookie(): void {
-    this.removeItem(SessionBase.TEST_COOKIE_NAME);
-  }
-
   // ----- encoding -----
 
   /** Django's `encode`; SessionTooLargeException when the data's JSON exceeds `maxSessionBytes`. */
   encode(data: SessionData): string {
-    return dumps(data, { secret: this.config.secretKey, salt: this.keySalt, compress: true, maxBytes: this.config.maxSessionBytes });
+    return encodeSessionData(data, this.config, this.keySalt);
   }
 
-  /**
-   * Never throws: tampered, corrupt or oversized data (over `maxSessionBytes`, before or after
-   * inflating) decodes to an empty session; tampering and size are logged.
-   */
+  /** Django's `decode`. Never throws: tampered, corrupt or oversized data decodes to an empty session, reported. */
   decode(sessionData: string): SessionData {
-    const { secretKeys: secrets, maxSessionBytes: maxBytes } = this.config;
-    try {
-      if (sessionData.length > maxSignedLength(maxBytes)) throw new OversizedPayload(`${sessionData.length} characters of stored data`);
-      const value =
-        this.config.acceptLegacyFormat && isLegacySessionData(sessionData)
-          ? legacyLoads(sessionData, secrets, this.keySalt)
-          : loads(sessionData, { secrets, salt: this.keySalt, maxBytes });
-      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-        return Object.assign(emptyData(), value);
-      }
-      this.reportCorruptData('the signed value is not an object');
-    } catch (error) {
-      if (error instanceof BadSignature || error instanceof OversizedPayload) this.reportCorruptData(error.message);
-    }
-    return emptyData();
+    return decodeSessionData(sessionData, this.config, this.keySalt, (reason) => this.reportCorruptData(reason));
   }
 
   // ----- expiry -----
