@@ -25,10 +25,10 @@ export { UserSessionsService, type UserSessionInfo } from './user-sessions/user-
 export { SessionLimitReachedException } from './user-sessions/session-limit-reached.exception';
 export type { MaxSessionsPolicy, UserSessionsOptions } from './user-sessions/user-sessions.options';
 export { Session } from './http/session.decorator';
-export { getSession, sessionOf, sessionViewOf } from './http/session.request';
+export { getSession, sessionOf, sessionViewOf } from './http/session-request';
 export { SessionInterceptor } from './http/session.interceptor';
 export { SessionLoadMiddleware, SessionMiddleware } from './http/session.middleware';
-export type { ExpressSessionMethods, SessionCallback, SessionView } from './http/session.compat';
+export type { ExpressSessionMethods, SessionCallback, SessionView } from './http/session-view';
 export {
   CreateError,
   InvalidSessionKey,

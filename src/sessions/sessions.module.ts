@@ -7,7 +7,7 @@ import { SessionStore } from './engines/session-store';
 import { interceptSessionHandlers, SessionInterceptor } from './http/session.interceptor';
 import { SessionMiddleware } from './http/session.middleware';
 import { installResponseHook } from './http/response-hook';
-import { defineSessionAccessor } from './http/session.request';
+import { defineSessionAccessor } from './http/session-request';
 import { exposeSessionOnFastifyRequests, runSessionsOnFastifyRequests, type FastifyInstanceLike } from './http/fastify';
 import { SESSIONS_CONFIG } from './sessions.constants';
 import { ConfigurableModuleClass } from './sessions.module-definition';

@@ -1,10 +1,10 @@
 /**
- * The express-session-compatible view at `req.session` (session.compat.ts) on a real db store:
+ * The express-session-compatible view at `req.session` (session-view.ts) on a real db store:
  * data as properties, SessionBase's API intact, regenerate/save/destroy/reload with callbacks.
  */
 import { DbSessionStore, resolveSessionsOptions, SessionBase, SessionInterruptedException, SessionNotLoadedError, SessionStoreUnavailableException } from '../../src/sessions';
-import type { SessionView } from '../../src/sessions/http/session.compat';
-import { attachSession, sessionOf, sessionViewOf } from '../../src/sessions/http/session.request';
+import type { SessionView } from '../../src/sessions/http/session-view';
+import { attachSession, sessionOf, sessionViewOf } from '../../src/sessions/http/session-request';
 import { TEST_SECRET_KEY } from '../support/app';
 import { openTestDataSource } from '../support/databases';
 

@@ -10,7 +10,7 @@ import { sessionHttpError } from '../session.errors';
 import type { AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
-import { getSession, requestOfSession, sessionOf } from '../http/session.request';
+import { getSession, requestOfSession, sessionOf } from '../http/session-request';
 import { CSRF_CONFIG } from '../csrf/csrf.constants';
 import type { CsrfConfig } from '../csrf/csrf.options';
 import { rotateTokenOfSession } from '../csrf/csrf.request';

@@ -5,7 +5,7 @@
  */
 import { stringifySetCookie } from 'cookie';
 import { IncomingMessage, type ServerResponse } from 'node:http';
-import { getSession, requestOfSession, responseOfRequest } from '../http/session.request';
+import { getSession, requestOfSession, responseOfRequest } from '../http/session-request';
 import { runBeforeHeaders } from '../http/response-hook';
 import { headersStep, readSessionCookie } from '../http/session-response';
 import type { AnySession } from '../session';

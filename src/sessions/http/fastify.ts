@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionMiddleware } from './session.middleware';
-import { sessionViewOf } from './session.request';
+import { sessionViewOf } from './session-request';
 
 type FastifyRequestLike = { raw: IncomingMessage };
 

@@ -32,7 +32,7 @@ const HELD_RESULT: Record<HeldMethod, (res: ServerResponse) => unknown> = {
 /**
  * A response's hook, under a symbol on the response. Not a WeakMap: an entry per response makes every
  * garbage collection walk an ephemeron table as large as the responses since the last one (the same
- * cost as for the request's session entry, session.request.ts).
+ * cost as for the request's session entry, session-request.ts).
  */
 const HOOK = Symbol('sessions.responseHook');
 type WithHook = ServerResponse & { [HOOK]?: ResponseHook };

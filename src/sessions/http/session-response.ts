@@ -1,11 +1,12 @@
 /**
  * Django's `SessionMiddleware.process_response` (`django/contrib/sessions/middleware.py`): decides,
- * after the handler, whether to save the session and which cookie and Vary headers the response gets.
+ * after the handler, whether to save the session and which cookie and Vary headers the response gets,
+ * saves it, and answers for a failed save. The request side is session.middleware.ts.
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ResponseStepResult } from './response-hook';
-import { SessionInterruptedException, UpdateError } from '../session.errors';
+import { sessionHttpError, SessionInterruptedException, UpdateError } from '../session.errors';
 import type { AnySession } from '../session';
 import type { SessionsConfig } from '../sessions.options';
 
@@ -151,4 +152,39 @@ function applySessionHeaders(res: ServerResponse, writeHeadHeaders: OutgoingHttp
     if (inWriteHead('vary')) patchHeaderObject(writeHeadHeaders!, { vary: true });
     else res.setHeader('Vary', addVaryCookie(res.getHeader('Vary')));
   }
+}
+
+/**
+ * Django's `process_response` for the request's session as it is when the response goes out: its
+ * headers at once when nothing is saved (most requests: the response is not held for a tick), else
+ * the save, then its headers. A failure replaces the response: a 400 for SessionInterrupted, a 413
+ * over maxSessionBytes, a 503 (logged) when the store failed — never a stack trace, never a cookie.
+ */
+export function persistForResponse(session: AnySession, requestHadCookie: boolean, statusCode: number, config: SessionsConfig): ResponseStepResult | Promise<ResponseStepResult> {
+  let unsaved: SessionHeaders | undefined;
+  try {
+    unsaved = headersWithoutSaving(session, requestHadCookie, config);
+  } catch (error) {
+    return errorResponse(error);
+  }
+  return unsaved ? headersStep(unsaved) : saveThenHeaders(session, statusCode, config);
+}
+
+async function saveThenHeaders(session: AnySession, statusCode: number, config: SessionsConfig): Promise<ResponseStepResult> {
+  try {
+    return headersStep(await saveForResponse(session, statusCode, config));
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
+
+function errorResponse(error: unknown): ResponseStepResult {
+  const exception = sessionHttpError(error);
+  const body = exception.getResponse();
+  return {
+    kind: 'replace',
+    statusCode: exception.getStatus(),
+    contentType: 'application/json; charset=utf-8',
+    body: JSON.stringify(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body),
+  };
 }

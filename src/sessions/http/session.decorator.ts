@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { AnySession, SessionBase, SessionData } from '../session';
 import { contextRequest } from './context-request';
-import { getSession } from './session.request';
+import { getSession } from './session-request';
 
 /** The loaded session (an HTTP request's, or a gateway message's socket's): Nest awaits a custom parameter's promise before calling the handler. */
 export function sessionParamFactory(_data: unknown, context: ExecutionContext): Promise<AnySession> {

@@ -8,17 +8,10 @@
  * Non-HTTP contexts (WebSocket, microservices, GraphQL) pass through untouched.
  */
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor, type Type } from '@nestjs/common';
-import { INTERCEPTORS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
-import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import type { MetadataScanner } from '@nestjs/core';
 import { from, type Observable, switchMap } from 'rxjs';
-import { getSession, sessionOf } from './session.request';
-
-/** Whether the handler `methodName` of `controller` has a parameter decorated with Nest's `@Session()`. */
-function declaresSessionParam(controller: Type<unknown>, methodName: string): boolean {
-  const args: Record<string, unknown> = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, methodName) ?? {};
-  return Object.keys(args).some((key) => key.startsWith(`${RouteParamtypes.SESSION}:`));
-}
+import { getSession, sessionOf } from './session-request';
+import { addInterceptorFirst, declaresSessionParam } from './nest-route-metadata';
 
 const declaresSession = new WeakMap<object, boolean>();
 
@@ -54,10 +47,7 @@ export function interceptSessionHandlers(controllers: Type<unknown>[], intercept
     const prototype = controller.prototype as Record<string, object>;
     for (const methodName of scanner.getAllMethodNames(prototype)) {
       if (!declaresSessionParam(controller, methodName)) continue;
-      const handler = prototype[methodName];
-      const interceptors: unknown[] = Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? [];
-      if (interceptors.some((i) => i === SessionInterceptor || i instanceof SessionInterceptor)) continue;
-      Reflect.defineMetadata(INTERCEPTORS_METADATA, [interceptor, ...interceptors], handler);
+      addInterceptorFirst(prototype[methodName], interceptor, (i) => i === SessionInterceptor || i instanceof SessionInterceptor);
     }
   }
 }

@@ -1,17 +1,17 @@
 /**
- * Gives every HTTP request a lazy session (no I/O: the cookie is only parsed; under Express the
- * session is attached when code first reaches it) and persists it just before the response goes
- * out, by Django's `process_response` rules. Running at the raw
+ * Django's `SessionMiddleware.process_request` (`django/contrib/sessions/middleware.py`): gives
+ * every HTTP request a lazy session (no I/O: the cookie is only parsed; under Express the session is
+ * attached when code first reaches it) and hooks its response, where session-response.ts applies
+ * `process_response` just before the headers go out. Running at the raw
  * request/response level is what makes guards, exception filters, `@Res()` and Fastify work: an
  * interceptor alone misses all of them (docs: "Sessions and the Nest request lifecycle").
  */
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessionStore } from '../engines/session-store';
-import { runBeforeHeaders, type ResponseStepResult } from './response-hook';
-import { attachesOnAccess, attachSession, getSession, hasSession, sessionOf } from './session.request';
-import { sessionHttpError } from '../session.errors';
-import { headersStep, headersWithoutSaving, saveForResponse, readSessionCookie, type SessionHeaders } from './session-response';
+import { runBeforeHeaders } from './response-hook';
+import { attachesOnAccess, attachSession, getSession, hasSession, sessionOf } from './session-request';
+import { persistForResponse, readSessionCookie } from './session-response';
 import type { AnySession } from '../session';
 import { isValidSessionKey } from '../session-key';
 import { SESSIONS_CONFIG } from '../sessions.constants';
@@ -54,43 +54,12 @@ export class SessionMiddleware implements NestMiddleware {
     const requestHadCookie = cookie !== undefined;
     const hookResponse = () => {
       // The request's session at the time of the response: `req.session.regenerate()` may replace it.
-      if (!res.headersSent) runBeforeHeaders(res, (statusCode) => this.persist(sessionOf(req) as AnySession, requestHadCookie, statusCode));
+      if (!res.headersSent) runBeforeHeaders(res, (statusCode) => persistForResponse(sessionOf(req) as AnySession, requestHadCookie, statusCode, this.config));
     };
     const changesResponse = this.changesResponse(cookie);
     const open = this.config.userSessions ? (key: string | null) => withClient(this.store.session(key), req) : this.openSession;
     attachSession(req, open, cookie ?? null, changesResponse ? undefined : hookResponse, res);
     if (changesResponse) hookResponse();
-  }
-
-  /** Synchronous when nothing is saved (most requests), so the response is not held for a tick. */
-  private persist(session: AnySession, requestHadCookie: boolean, statusCode: number): ResponseStepResult | Promise<ResponseStepResult> {
-    let unsaved: SessionHeaders | undefined;
-    try {
-      unsaved = headersWithoutSaving(session, requestHadCookie, this.config);
-    } catch (error) {
-      return this.errorResponse(error);
-    }
-    return unsaved ? headersStep(unsaved) : this.save(session, statusCode);
-  }
-
-  private async save(session: AnySession, statusCode: number): Promise<ResponseStepResult> {
-    try {
-      return headersStep(await saveForResponse(session, statusCode, this.config));
-    } catch (error) {
-      return this.errorResponse(error);
-    }
-  }
-
-  /** A 400 for SessionInterrupted, a 413 over maxSessionBytes, a 503 (logged) when the store failed. Never a stack trace, never a cookie. */
-  private errorResponse(error: unknown): ResponseStepResult {
-    const exception = sessionHttpError(error);
-    const body = exception.getResponse();
-    return {
-      kind: 'replace',
-      statusCode: exception.getStatus(),
-      contentType: 'application/json; charset=utf-8',
-      body: JSON.stringify(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body),
-    };
   }
 }
 

@@ -19,7 +19,7 @@ import type { SessionsConfig } from '../sessions.options';
 import { originVerified } from '../csrf/csrf-origin';
 import { readSessionCookie } from '../http/session-response';
 import { withClient } from '../http/session.middleware';
-import { attachSession } from '../http/session.request';
+import { attachSession } from '../http/session-request';
 
 /** Why a socket's session ended (its close reason). */
 export type SocketSessionEnd = 'session ended' | 'signed out';

@@ -1,5 +1,5 @@
 /**
- * The `req.session` view (session.compat.ts) against data keys of any name: a key can never replace
+ * The `req.session` view (session-view.ts) against data keys of any name: a key can never replace
  * the view's prototype or methods, and what enumeration yields always reads back as the same value.
  * Names the view answers itself ("members") read as the member, are never enumerated, and throw a
  * TypeError on assignment/delete (except the `modified`/`accessed` flags); their data stays reachable
@@ -7,7 +7,7 @@
  */
 import { emptyData, SessionBase, type SessionData } from '../session';
 import { resolveSessionsOptions } from '../sessions.options';
-import { createSessionView, type SessionView } from './session.compat';
+import { createSessionView, type SessionView } from './session-view';
 
 /** A session whose store is a JSON string (stored data is parsed JSON: `__proto__` is an own key there). */
 class MemorySession extends SessionBase {

@@ -1,12 +1,12 @@
 /**
  * Where a request's session lives: on the raw Node request (the same object under
  * Express and Fastify, where Nest hands guards a wrapper with `.raw`). `req.session` reads its
- * express-session-compatible view (session.compat.ts, built on first read); on Fastify the
+ * express-session-compatible view (session-view.ts, built on first read); on Fastify the
  * wrapper's `req.session` reads the same view (SessionsModule decorates the request).
  */
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { AnySession, SessionBase, SessionData } from '../session';
-import { createSessionView, type SessionView } from './session.compat';
+import { createSessionView, type SessionView } from './session-view';
 import { sessionHttpError } from '../session.errors';
 
 interface RequestSession {
