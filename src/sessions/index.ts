@@ -40,6 +40,8 @@ export {
   SessionTableMissingError,
   SessionExpiryError,
   SessionTooLargeException,
+  SessionsError,
+  SessionsSetupError,
   UpdateError,
 } from './session.errors';
 export { SessionStore, type ClearExpiredProgress, type ClearExpiredRunOptions } from './engines/session-store';
@@ -51,12 +53,14 @@ export {
   type ClearSessionsRunOptions,
 } from './clearsessions/clear-sessions.service';
 export { ClearSessionsScheduler, CLEARSESSIONS_JOB_NAME } from './clearsessions/clear-sessions.scheduler';
-export { DbSession, DbSessionStore, type SessionRow } from './engines/db';
+export { DbSession } from './engines/db/db-session';
+export { DbSessionStore } from './engines/db/db-session-store';
+export type { SessionRow } from './engines/db/session-table';
 export type { UserSessionIndex, UserSessionRow } from './user-sessions/user-session-index';
-export { CACHE_KEY_PREFIX, CacheSession, CacheSessionStore } from './engines/cache';
+export { CACHE_KEY_PREFIX, CacheSession, CacheSessionStore } from './engines/cache/cache-engine';
 export { CACHED_DB_KEY_PREFIX, CachedDbSession, CachedDbSessionStore } from './engines/cached-db';
-export { SessionsCache } from './engines/session-cache';
-export { FileSession, FileSessionStore, type StoredFile } from './engines/file';
+export { SessionsCache } from './engines/cache/sessions-cache';
+export { FileSession, FileSessionStore, type StoredFile } from './engines/file/file-engine';
 export {
   MAX_COOKIE_BYTES,
   SessionCookieTooLargeException,

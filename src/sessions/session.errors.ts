@@ -1,13 +1,28 @@
 import { BadRequestException, HttpException, Logger, PayloadTooLargeException, ServiceUnavailableException } from '@nestjs/common';
 import { RecentlyLogged, safeLogText } from './log-text';
 
+/**
+ * The package's errors that are not HTTP answers: catch `SessionsError` for all of them. (The HTTP
+ * answers — SessionStoreUnavailableException, SessionInterruptedException, SessionTooLargeException,
+ * SessionCookieTooLargeException, SessionLimitReachedException, CsrfFailureException — are Nest
+ * HttpExceptions; SessionExpiryError stays a RangeError.) The table: docs/errors.md.
+ */
+export class SessionsError extends Error {
+  override name = 'SessionsError';
+}
+
+/** The app's set-up lacks what a call needs (a module, an option, an adapter): the message names it. */
+export class SessionsSetupError extends SessionsError {
+  override name = 'SessionsSetupError';
+}
+
 /** `save({ mustCreate: true })` found the key taken: the caller retries with a new key. */
-export class CreateError extends Error {
+export class CreateError extends SessionsError {
   override name = 'CreateError';
 }
 
 /** `save()` found the stored session gone (e.g. deleted by a concurrent logout). */
-export class UpdateError extends Error {
+export class UpdateError extends SessionsError {
   override name = 'UpdateError';
 }
 
@@ -15,12 +30,12 @@ export class UpdateError extends Error {
  * `cycleKey()`'s create found the key it replaces already deleted (a logout or a revocation since
  * the request loaded it): the new key is not kept. `cycleKey()` handles it; engines throw it.
  */
-export class ReplacedKeyGoneError extends Error {
+export class ReplacedKeyGoneError extends SessionsError {
   override name = 'ReplacedKeyGoneError';
 }
 
 /** A key that cannot name a session in this engine (the file engine's path-traversal guard). */
-export class InvalidSessionKey extends Error {
+export class InvalidSessionKey extends SessionsError {
   override name = 'InvalidSessionKey';
   constructor(message = 'Invalid characters in session key') {
     super(message);
@@ -28,7 +43,7 @@ export class InvalidSessionKey extends Error {
 }
 
 /** At start-up: the db engines' table is missing or lacks Django's columns (the message says what to run). */
-export class SessionTableMissingError extends Error {
+export class SessionTableMissingError extends SessionsError {
   override name = 'SessionTableMissingError';
 }
 
@@ -48,12 +63,12 @@ export class SessionTooLargeException extends PayloadTooLargeException {
 }
 
 /** Django's NotImplementedError for engine methods a store does not provide. */
-export class NotImplementedError extends Error {
+export class NotImplementedError extends SessionsError {
   override name = 'NotImplementedError';
 }
 
 /** Django's KeyError for `getItem`, `deleteItem` and `pop` without a default. */
-export class SessionKeyError extends Error {
+export class SessionKeyError extends SessionsError {
   override name = 'KeyError';
   constructor(readonly key: string) {
     super(`Session has no key ${JSON.stringify(key)}`);
@@ -61,7 +76,7 @@ export class SessionKeyError extends Error {
 }
 
 /** Data methods were called before the stored session was loaded (see `Session.ensureLoaded`). */
-export class SessionNotLoadedError extends Error {
+export class SessionNotLoadedError extends SessionsError {
   override name = 'SessionNotLoadedError';
   constructor() {
     super(

@@ -9,7 +9,7 @@
  * needs no I/O at all: its data is an empty object from the start, exactly like Django.
  */
 import { Logger } from '@nestjs/common';
-import { CreateError, NotImplementedError, ReplacedKeyGoneError, SessionNotLoadedError } from './session.errors';
+import { CreateError, NotImplementedError, ReplacedKeyGoneError, SessionNotLoadedError, SessionsError } from './session.errors';
 import { isStorableSessionKey, newSessionKey } from './session-key';
 import { EXPIRY_KEY, isValidStoredExpiry, type ExpiryOptions, type ExpiryValue } from './session-expiry';
 import { parseIsoDatetime } from './formats/python-datetime';
@@ -300,7 +300,7 @@ export abstract class SessionBase<TData extends object = SessionData> extends Se
       if (!this.#rotation) this.emitEvent('session.created');
       return;
     }
-    throw new Error(limit?.message);
+    throw new SessionsError(limit?.message ?? 'Unable to create a new session key');
   }
 
   // ----- the engine's part -----

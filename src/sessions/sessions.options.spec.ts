@@ -79,3 +79,22 @@ describe("weakSecretKey: Django's deployment check security.W009", () => {
     expect(weakSecretKey(key)).toBe(weak);
   });
 });
+
+describe('userSessions: which engines keep a user index (USER_INDEX_ENGINES)', () => {
+  it.each(['db', 'cached_db', 'cache', 'file'] as const)('%s keeps one', (engine) => {
+    expect(resolve({ engine, userSessions: {} }).userSessions).not.toBeNull();
+  });
+
+  it('signed_cookies has no server-side record: refused, naming the engines that do', () => {
+    expect(() => resolve({ engine: 'signed_cookies', userSessions: {} })).toThrow(
+      new SessionsOptionsError(
+        'SessionsModule option "userSessions" needs the db, cached_db, cache or file engine, not signed_cookies: ' +
+          "a session kept in the client's cookie has no server-side record to list or revoke one by one (changing secretKey signs everyone out at once)",
+      ),
+    );
+  });
+
+  it('the file engine keeps no cap: maxSessionsPerUser refused, naming the engines that do', () => {
+    expect(() => resolve({ engine: 'file', userSessions: { maxSessionsPerUser: 2 } })).toThrow(/"userSessions.maxSessionsPerUser" needs the db, cached_db or cache engine/);
+  });
+});

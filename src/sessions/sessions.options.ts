@@ -4,37 +4,14 @@
  * start-up error that names the option, never a surprise at request time.
  */
 import { Logger, type Type } from '@nestjs/common';
+import { SessionsError } from './session.errors';
 import type { SessionStore } from './engines/session-store';
+import type { SessionsCacheManager } from './engines/cache/cache-manager';
 import { SessionEvents, type SessionEventListener } from './events/session-events';
 import { SessionUsers } from './user-sessions/session-user-verifier';
 import { parseTrustedOrigins, type TrustedOrigins } from './csrf/csrf-origin';
 import type { SessionTelemetry } from './telemetry/session-telemetry';
-import { resolveUserSessionsOptions, type UserSessionsConfig, type UserSessionsOptions } from './user-sessions/user-sessions.options';
-
-/**
- * A cache-manager `Cache` (cache-manager 6/7's `createCache()`, `@nestjs/cache-manager`'s
- * CACHE_MANAGER) by the parts the cache engines call. Spelled out here: cache-manager and Keyv are
- * optional peers, so an app without them still compiles against this package's types.
- */
-export interface SessionsCacheManager {
-  get<T>(key: string): Promise<T | undefined | null>;
-  mget<T>(keys: string[]): Promise<Array<T | undefined | null>>;
-  set<T>(key: string, value: T, ttl?: number): Promise<T>;
-  del(key: string): Promise<boolean>;
-  /** When `key` expires (epoch ms); cache-manager 6/7 have it. */
-  ttl?(key: string): Promise<number | undefined | null>;
-  disconnect(): Promise<unknown>;
-  stores: SessionsCacheStore[];
-}
-
-/** A Keyv of the cache (the parts used: its storage adapter, `clear`, and its key and value encoding for Redis's `SET NX` and Redis Cluster reads). */
-export interface SessionsCacheStore {
-  store: unknown;
-  clear(): Promise<void>;
-  _getKeyPrefix(key: string): string;
-  serializeData(data: { value: unknown; expires?: number }): Promise<unknown>;
-  deserializeData(data: string): Promise<unknown>;
-}
+import { engineList, resolveUserSessionsOptions, USER_INDEX_ENGINES, type UserSessionsConfig, type UserSessionsOptions } from './user-sessions/user-sessions.options';
 
 export const SESSION_ENGINES = ['db', 'cache', 'cached_db', 'file', 'signed_cookies'] as const;
 export type SessionEngineName = (typeof SESSION_ENGINES)[number];
@@ -191,7 +168,7 @@ export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
 export const DEFAULT_MAX_SESSION_BYTES = 1024 * 1024;
 export const DEFAULT_MEMORY_CACHE = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 } as const;
 
-export class SessionsOptionsError extends Error {
+export class SessionsOptionsError extends SessionsError {
   override name = 'SessionsOptionsError';
 }
 
@@ -266,15 +243,15 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   let userSessions: UserSessionsConfig | null = null;
   if (options.userSessions !== undefined) {
     if (typeof options.userSessions !== 'object' || options.userSessions === null) fail('userSessions', 'must be an object');
-    if (engine === 'signed_cookies') {
+    if (typeof engine === 'string' && !(USER_INDEX_ENGINES.index as readonly string[]).includes(engine)) {
       fail(
         'userSessions',
-        "cannot be used with the signed_cookies engine: a session kept in the client's cookie has no server-side record to list or revoke one by one " +
-          '(changing secretKey signs everyone out at once); use the db or cached_db engine',
+        `needs the ${engineList(USER_INDEX_ENGINES.index)} engine, not ${engine}: a session kept in the client's cookie has no server-side record to list or revoke one by one ` +
+          '(changing secretKey signs everyone out at once)',
       );
     }
-    if (engine === 'file' && options.userSessions.maxSessionsPerUser !== undefined) {
-      fail('userSessions.maxSessionsPerUser', 'needs the db, cached_db or cache engine (the file engine lists and revokes by scanning, with no lock to enforce a cap)');
+    if (typeof engine === 'string' && !(USER_INDEX_ENGINES.cap as readonly string[]).includes(engine) && options.userSessions.maxSessionsPerUser !== undefined) {
+      fail('userSessions.maxSessionsPerUser', `needs the ${engineList(USER_INDEX_ENGINES.cap)} engine (the file engine lists and revokes by scanning, with no lock to enforce a cap)`);
     }
     if (engine === 'cached_db' && options.hashKeysAtRest) fail('userSessions', 'cannot revoke cached_db sessions with hashKeysAtRest (their cache entries are keyed by the session key, which the table no longer holds)');
     userSessions = resolveUserSessionsOptions(options.userSessions, fail);

@@ -18,7 +18,7 @@ describe('public API', () => {
       'FileSessionStore', 'InvalidSessionKey', 'MAX_COOKIE_BYTES', 'NotImplementedError', 'SESSIONS_CONFIG', 'SESSIONS_MODULE_OPTIONS', 'SESSION_ENGINES', 'SESSION_KEY_SALT',
       'SIGNED_COOKIES_SALT', 'Session', 'SessionBase', 'SessionCookieTooLargeException', 'SessionEntity', 'SessionEvents', 'SessionExpiryError', 'SessionInterceptor',
       'SessionInterruptedException', 'SessionKeyError', 'SessionLimitReachedException', 'SessionLoadMiddleware', 'SessionMiddleware', 'SessionNotLoadedError', 'SessionStore',
-      'SessionStoreUnavailableException', 'SessionTableMissingError', 'SessionTooLargeException', 'SessionsCache', 'SessionsModule', 'SessionsOptionsError', 'SignedCookieSession',
+      'SessionStoreUnavailableException', 'SessionTableMissingError', 'SessionTooLargeException', 'SessionsCache', 'SessionsError', 'SessionsModule', 'SessionsOptionsError', 'SessionsSetupError', 'SignedCookieSession',
       'SignedCookieSessionStore', 'SocketSessions', 'USER_AGENT_MAX_LENGTH', 'UpdateError', 'UserSessionEntity', 'UserSessionsService', 'emptyData', 'getSession', 'getToken', 'isValidSessionKey',
       'newSessionKey', 'resolveSessionsOptions', 'rotateToken', 'sessionMigrations', 'sessionOf', 'sessionViewOf', 'signing', 'userSessionMigrations',
     ]);

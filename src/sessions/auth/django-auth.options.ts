@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { AbstractDjangoUser } from './django-user.entity';
+import { SessionsError } from '../session.errors';
 
 /** Django's default `AUTHENTICATION_BACKENDS`. */
 export const MODEL_BACKEND = 'django.contrib.auth.backends.ModelBackend';
@@ -49,7 +50,7 @@ export interface DjangoAuthConfig {
   passwordChecks: { concurrency: number; maxWaiting: number; maxWaitingPerClient: number };
 }
 
-export class DjangoAuthOptionsError extends Error {
+export class DjangoAuthOptionsError extends SessionsError {
   override name = 'DjangoAuthOptionsError';
 }
 

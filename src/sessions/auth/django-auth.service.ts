@@ -6,7 +6,7 @@
 import { HttpException, Inject, Injectable, Logger, Optional, ServiceUnavailableException, type OnApplicationBootstrap } from '@nestjs/common';
 import { In, type FindOptionsWhere, type ObjectLiteral, type Repository } from 'typeorm';
 import { RecentlyLogged, safeLogText } from '../log-text';
-import { sessionHttpError } from '../session.errors';
+import { sessionHttpError, SessionsError } from '../session.errors';
 import type { AnySession } from '../session';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
@@ -24,7 +24,7 @@ import { resolveRequestUser } from './request-user';
 import { sameHash, sessionAuthHash } from './session-auth-hash';
 
 /** At start-up: the user table is missing or lacks the columns signing in reads. */
-export class DjangoUserTableMissingError extends Error {
+export class DjangoUserTableMissingError extends SessionsError {
   override name = 'DjangoUserTableMissingError';
 }
 

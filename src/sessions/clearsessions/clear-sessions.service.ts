@@ -6,14 +6,14 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
-import { DbSessionStore } from '../engines/db';
+import { DbSessionStore } from '../engines/db/db-session-store';
 import { SessionStore, type ClearExpiredProgress } from '../engines/session-store';
-import { NotImplementedError } from '../session.errors';
+import { NotImplementedError, SessionsError } from '../session.errors';
 import { SESSIONS_CONFIG } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 
 /** Django's CommandError for an engine without `clear_expired`. */
-export class ClearSessionsNotSupportedError extends Error {
+export class ClearSessionsNotSupportedError extends SessionsError {
   override name = 'ClearSessionsNotSupportedError';
   constructor(readonly engine: string) {
     super(`Session engine '${engine}' doesn't support clearing expired sessions.`);

@@ -3,6 +3,7 @@
  * (https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-cookie-age and the following ones).
  */
 import { parseTrustedOrigins, type TrustedOrigins } from './csrf-origin';
+import { SessionsError } from '../session.errors';
 
 export type CsrfSameSite = 'Lax' | 'Strict' | 'None' | false;
 
@@ -46,7 +47,7 @@ export interface CsrfConfig {
   useSessions: boolean;
 }
 
-export class CsrfOptionsError extends Error {
+export class CsrfOptionsError extends SessionsError {
   override name = 'CsrfOptionsError';
 }
 

@@ -11,6 +11,7 @@ import { headersStep, readSessionCookie } from '../http/session-response';
 import type { AnySession } from '../session';
 import { CSRF_SESSION_KEY, maskSecret, newCsrfSecret, secretOf, tokenFormatError } from './csrf-token';
 import type { CsrfConfig } from './csrf.options';
+import { SessionsSetupError } from '../session.errors';
 
 /** The secret a request came with: its stored value, the secret in it, or why it is malformed (cookie only). */
 export interface IncomingSecret {
@@ -66,7 +67,7 @@ function stateOf(req: AnyRequest): CsrfRequestState {
   const server = serverOf(request);
   const config = server && configs.get(server);
   const response = responseOfRequest(request);
-  if (!config || !response) throw new Error('No CSRF state on this request: is CsrfModule imported, and is this an HTTP request Nest routed?');
+  if (!config || !response) throw new SessionsSetupError('No CSRF state on this request: is CsrfModule imported, and is this an HTTP request Nest routed?');
   return (request[CSRF] = { config, request, response, incoming: undefined, outgoing: undefined });
 }
 

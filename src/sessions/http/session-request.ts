@@ -7,7 +7,7 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { AnySession, SessionBase, SessionData } from '../session';
 import { createSessionView, type SessionView } from './session-view';
-import { sessionHttpError } from '../session.errors';
+import { sessionHttpError, SessionsSetupError } from '../session.errors';
 
 interface RequestSession {
   /** The raw request (what `requestOfSession` answers for its sessions). */
@@ -171,7 +171,7 @@ export function sessionViewOf(req: AnyRequest): SessionView | undefined {
 export async function getSession<T extends object = SessionData>(req: AnyRequest): Promise<SessionBase<T>> {
   const session = sessionOf<T>(req);
   if (!session) {
-    throw new Error('No session on this request: is SessionsModule imported and the request an HTTP request?');
+    throw new SessionsSetupError('No session on this request: is SessionsModule imported and the request an HTTP request?');
   }
   try {
     return await session.ensureLoaded();

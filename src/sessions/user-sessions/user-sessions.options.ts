@@ -2,12 +2,24 @@
 
 export type MaxSessionsPolicy = 'evict' | 'refuse';
 
+/**
+ * The one statement of which built-in engines keep a user index (`userSessions`), and which also
+ * enforce `maxSessionsPerUser` (the file engine lists and revokes by scanning, with no lock for a
+ * cap); `signed_cookies` keeps no server-side record to list or revoke. Messages and docs read it.
+ */
+export const USER_INDEX_ENGINES = { index: ['db', 'cached_db', 'cache', 'file'], cap: ['db', 'cached_db', 'cache'] } as const;
+
+/** `db, cached_db or cache`, for messages. */
+export function engineList(engines: readonly string[]): string {
+  return `${engines.slice(0, -1).join(', ')} or ${engines[engines.length - 1]}`;
+}
+
 export interface UserSessionsOptions {
   /** The data key naming the session's user: Django's `_auth_user_id` (default); a dotted path reaches nested keys (`passport.user`). */
   userKey?: string;
   /** Seconds between two writes of a session's `last_activity` (default 60): reads stay reads in between. */
   activityInterval?: number;
-  /** At most this many live sessions per user (default: no limit). */
+  /** At most this many live sessions per user (default: no limit; engines: USER_INDEX_ENGINES.cap). */
   maxSessionsPerUser?: number;
   /** Over the limit: `evict` the least recently active session (default) or `refuse` the new login (409). */
   maxSessionsPolicy?: MaxSessionsPolicy;

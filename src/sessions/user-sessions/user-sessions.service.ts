@@ -11,6 +11,8 @@ import type { SessionsConfig } from '../sessions.options';
 import { publicSessionId } from './public-id';
 import { signInUnderNewKey } from './session-cap';
 import { isUserSessionIndex, type UserSessionIndex, type UserSessionRow } from './user-session-index';
+import { SessionsSetupError } from '../session.errors';
+import { engineList, USER_INDEX_ENGINES } from './user-sessions.options';
 
 /** One of a user's sessions, as an account page shows it. */
 export interface UserSessionInfo {
@@ -35,7 +37,7 @@ export class UserSessionsService {
   /** The store's user index; calls with the feature off fail, naming the option, instead of answering as if no one were signed in. */
   private get index(): UserSessionIndex {
     if (!this.config.userSessions || !isUserSessionIndex(this.store)) {
-      throw new Error('UserSessionsService needs the userSessions option of SessionsModule (db, cached_db, cache or file engine)');
+      throw new SessionsSetupError(`UserSessionsService needs the userSessions option of SessionsModule (${engineList(USER_INDEX_ENGINES.index)} engine)`);
     }
     return this.store;
   }
@@ -83,7 +85,7 @@ export class UserSessionsService {
    */
   async login(session: AnySession, userId: string): Promise<void> {
     void this.index;
-    if (this.config.users.verified) throw new Error('UserSessionsService.login stores no password hash: with DjangoAuthModule, sign in with DjangoAuthService.login');
+    if (this.config.users.verified) throw new SessionsSetupError('UserSessionsService.login stores no password hash: with DjangoAuthModule, sign in with DjangoAuthService.login');
     await session.ensureLoaded();
     const path = this.config.userSessions?.userKeyPath ?? ['_auth_user_id'];
     await signInUnderNewKey(session, { [path[0]]: path.length === 1 ? userId : withPath(session.get(path[0]), path.slice(1), userId) });

@@ -20,6 +20,7 @@ import { originVerified } from '../csrf/csrf-origin';
 import { readSessionCookie } from '../http/session-response';
 import { withClient } from '../http/session.middleware';
 import { attachSession } from '../http/session-request';
+import { SessionsSetupError } from '../session.errors';
 
 /** Why a socket's session ended (its close reason). */
 export type SocketSessionEnd = 'session ended' | 'signed out';
@@ -73,7 +74,7 @@ export function messageRequestOf(client: object): object {
   const socket = openSocketOf(client);
   const message = messages.getStore();
   if (!socket || !message || message.client !== client) {
-    throw new Error('This WebSocket has no session: use SessionsIoAdapter (nest-django-sessions/socket.io) or SessionsWsAdapter (nest-django-sessions/ws) with app.useWebSocketAdapter()');
+    throw new SessionsSetupError('This WebSocket has no session: use SessionsIoAdapter (nest-django-sessions/socket.io) or SessionsWsAdapter (nest-django-sessions/ws) with app.useWebSocketAdapter()');
   }
   return (message.request ??= socket.owner.messageRequest(socket));
 }
