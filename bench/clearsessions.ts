@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClearSessionsService, resolveSessionsOptions } from '../src/sessions';
-import { DbSessionStore } from '../src/sessions/engines/db';
+import { DbSessionStore } from '../src/sessions/engines/db/db-session-store';
 import { openTestDataSource } from '../test/support/databases';
 
 const EXPIRED = Number(process.env.BENCH_EXPIRED ?? 1_000_000);

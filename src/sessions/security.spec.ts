@@ -1,6 +1,6 @@
 /** Security defaults (issue 6): production warning, constant-time signature checks, hashKeysAtRest option. */
 import { Logger, type FactoryProvider, type LoggerService } from '@nestjs/common';
-import { hashSessionKey } from './engines/db';
+import { hashSessionKey } from './engines/db/session-table';
 import { SESSIONS_CONFIG } from './sessions.constants';
 import { resolveSessionsOptions, SessionsOptionsError, type SessionsModuleOptions } from './sessions.options';
 import { sessionsProviders } from './sessions.providers';

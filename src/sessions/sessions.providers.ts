@@ -1,10 +1,10 @@
 import { Logger, type Provider, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { CacheSessionStore } from './engines/cache';
+import { CacheSessionStore } from './engines/cache/cache-engine';
 import { CachedDbSessionStore } from './engines/cached-db';
-import { DbSessionStore } from './engines/db';
-import { FileSessionStore } from './engines/file';
-import { SessionsCache } from './engines/session-cache';
+import { DbSessionStore } from './engines/db/db-session-store';
+import { FileSessionStore } from './engines/file/file-engine';
+import { SessionsCache } from './engines/cache/sessions-cache';
 import { SessionStore } from './engines/session-store';
 import { SignedCookieSessionStore } from './engines/signed-cookies';
 import { SessionTelemetry } from './telemetry/session-telemetry';

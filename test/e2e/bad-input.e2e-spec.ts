@@ -5,7 +5,7 @@
  */
 import request from 'supertest';
 import { SESSION_KEY_SALT } from '../../src/sessions';
-import type { DbSessionStore } from '../../src/sessions/engines/db';
+import type { DbSessionStore } from '../../src/sessions/engines/db/db-session-store';
 import { b62encode, dumps, signature } from '../../src/sessions/formats/signing';
 import { SessionTestController } from '../fixtures/session-test.controller';
 import { createTestApp, HTTP_PLATFORMS, responseSessionKey, TEST_SECRET_KEY, storedSessionData, type TestApp } from '../support/app';

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { resolveSessionsOptions, SessionEntity } from '../../src/sessions';
-import { DbSessionStore } from '../../src/sessions/engines/db';
+import { DbSessionStore } from '../../src/sessions/engines/db/db-session-store';
 import { DjangoPeer, describeWithDjango } from '../django/django-peer';
 import { openTestDataSource } from '../support/databases';
 

@@ -28,7 +28,7 @@ import {
   type SessionsConfig,
   type SessionsModuleOptions,
 } from '../../src/sessions';
-import { DbSessionStore } from '../../src/sessions/engines/db';
+import { DbSessionStore } from '../../src/sessions/engines/db/db-session-store';
 import { TEST_SECRET_KEY } from '../support/app';
 import { createTestDatabase, DATABASE_KINDS, type DatabaseKind, type TestDatabase } from '../support/databases';
 

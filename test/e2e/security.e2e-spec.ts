@@ -4,7 +4,7 @@
  */
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { hashSessionKey } from '../../src/sessions/engines/db';
+import { hashSessionKey } from '../../src/sessions/engines/db/session-table';
 import { SessionTestController } from '../fixtures/session-test.controller';
 import { createTestApp, HTTP_PLATFORMS, responseCookie, responseSessionKey, type TestApp } from '../support/app';
 import { DATABASE_KINDS, type DatabaseKind } from '../support/databases';

@@ -601,7 +601,7 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
 });
 
 describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Redis'] as StoreName[])('activityInterval on %s (express)', (storeName) => {
-  // activityInterval 0: README and noteActivity (src/sessions/engines/db.ts) say "on every use" —
+  // activityInterval 0: README and noteActivity (src/sessions/engines/db/db-user-index.ts) say "on every use" —
   // every load of a signed-in session writes last_activity (with ip and user agent).
   describe('userSessions.activityInterval: 0 (written on every use)', () => {
     let t: Instance;

@@ -16,8 +16,8 @@ import {
   type SessionsConfig,
   UpdateError,
 } from '../../src/sessions';
-import { CACHE_UNAVAILABLE_MESSAGE } from '../../src/sessions/engines/cache';
-import { CACHE_OPERATION_TIMEOUT_MS } from '../../src/sessions/engines/session-cache';
+import { CACHE_UNAVAILABLE_MESSAGE } from '../../src/sessions/engines/cache/cache-engine';
+import { CACHE_OPERATION_TIMEOUT_MS } from '../../src/sessions/engines/cache/cache-timeout';
 import { CACHE_KINDS, cachedData, createTestCache, REDIS_URL, redisKeys, uniqueNamespace, type TestCache } from '../support/caches';
 import { describeSessionMixin, type MixinTarget } from '../support/session-mixin';
 

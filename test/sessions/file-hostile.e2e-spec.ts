@@ -21,7 +21,7 @@ import {
   type SessionsConfig,
   type SessionsModuleOptions,
 } from '../../src/sessions';
-import { heldFileLocks } from '../../src/sessions/engines/file';
+import { heldFileLocks } from '../../src/sessions/engines/file/session-files';
 import { suspiciousSessionLogger } from '../../src/sessions/session';
 import { createTestApp, TEST_SECRET_KEY } from '../support/app';
 

@@ -15,7 +15,8 @@ import express from 'express';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { Session, SESSIONS_CONFIG, type SessionsConfig } from '../../src/sessions';
-import { DbSession, DbSessionStore } from '../../src/sessions/engines/db';
+import { DbSession } from '../../src/sessions/engines/db/db-session';
+import { DbSessionStore } from '../../src/sessions/engines/db/db-session-store';
 import { SessionTelemetry } from '../../src/sessions/telemetry/session-telemetry';
 import { createTestApp, responseSessionKey, type TestApp } from '../support/app';
 

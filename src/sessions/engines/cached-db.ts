@@ -11,8 +11,9 @@ import { emptyData, type SessionData } from '../session';
 import { SESSIONS_CACHE, SESSIONS_CONFIG, SESSIONS_DATA_SOURCE } from '../sessions.constants';
 import type { SessionsConfig } from '../sessions.options';
 import type { ClearExpiredRunOptions } from './session-store';
-import type { SessionsCache } from './session-cache';
-import { DbSession, DbSessionStore } from './db';
+import type { SessionsCache } from './cache/sessions-cache';
+import { DbSession } from './db/db-session';
+import { DbSessionStore } from './db/db-session-store';
 
 export const CACHED_DB_KEY_PREFIX = 'django.contrib.sessions.cached_db';
 

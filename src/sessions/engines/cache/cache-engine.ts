@@ -1,20 +1,20 @@
 /**
- * The `cache` engine (Django's `django/contrib/sessions/backends/cache.py`): a session is one cache entry under
- * `django.contrib.sessions.cache<key>` holding the data object, expiring with the session. Nothing
- * else stores it, so sessions live as long as the cache keeps them; several app instances share
- * sessions only through a shared cache such as Redis.
+ * The `cache` engine (Django's `django/contrib/sessions/backends/cache.py`): a session is one cache
+ * entry under `django.contrib.sessions.cache<key>` holding the data object, expiring with the
+ * session. Nothing else stores it, so sessions live as long as the cache keeps them; several app
+ * instances share sessions only through a shared cache such as Redis (the cache: sessions-cache.ts).
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CreateError, ReplacedKeyGoneError, UpdateError } from '../session.errors';
-import { emptyData, SessionBase, type SessionClient, type SessionData } from '../session';
-import { USER_AGENT_MAX_LENGTH } from '../user-sessions/user-session.entity';
-import { ActivityThrottle } from '../user-sessions/activity-throttle';
-import { reportEvictions, sessionsToEvict } from '../user-sessions/session-cap';
-import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../user-sessions/user-session-index';
-import { SESSIONS_CACHE, SESSIONS_CONFIG } from '../sessions.constants';
-import type { SessionsConfig } from '../sessions.options';
-import type { SessionsCache } from './session-cache';
-import { SessionStore } from './session-store';
+import { CreateError, ReplacedKeyGoneError, UpdateError } from '../../session.errors';
+import { emptyData, SessionBase, type SessionClient, type SessionData } from '../../session';
+import { USER_AGENT_MAX_LENGTH } from '../../user-sessions/user-session.entity';
+import { ActivityThrottle } from '../../user-sessions/activity-throttle';
+import { reportEvictions, sessionsToEvict } from '../../user-sessions/session-cap';
+import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../../user-sessions/user-session-index';
+import { SESSIONS_CACHE, SESSIONS_CONFIG } from '../../sessions.constants';
+import type { SessionsConfig } from '../../sessions.options';
+import type { SessionsCache } from './sessions-cache';
+import { SessionStore } from '../session-store';
 
 export const CACHE_KEY_PREFIX = 'django.contrib.sessions.cache';
 /** The user index's map of a user (cache engine): session key → its client and times, as JSON. */
