@@ -21,7 +21,15 @@ const transform = {
 };
 // A mutation run's sandbox (.stryker-tmp) holds a copy of the repository: never a second package or suite.
 const ignored = ['<rootDir>/.stryker-tmp/', '<rootDir>/consumers/work/'];
-const common = { moduleFileExtensions: ['js', 'json', 'ts'], rootDir: '.', transform, moduleNameMapper, testEnvironment: 'node', modulePathIgnorePatterns: ignored, testPathIgnorePatterns: ['/node_modules/', ...ignored] };
+const common = {
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  rootDir: '.',
+  transform,
+  moduleNameMapper,
+  testEnvironment: 'node',
+  modulePathIgnorePatterns: ignored,
+  testPathIgnorePatterns: ['/node_modules/', ...ignored],
+};
 module.exports = {
   testTimeout: 30000,
   // The second ends a run that skipped suites for something missing here with one line naming it and its install command.

@@ -93,7 +93,10 @@ class PeakMemory {
 async function main(): Promise<void> {
   const { dataSource, close } = await openTestDataSource('postgres');
   try {
-    const config = resolveSessionsOptions({ secretKey: 'bench-clearsessions-secret-key', clearExpired: { cron: false, batchSize: BATCH_SIZE } });
+    const config = resolveSessionsOptions({
+      secretKey: 'bench-clearsessions-secret-key',
+      clearExpired: { cron: false, batchSize: BATCH_SIZE },
+    });
     const store = new DbSessionStore(config, dataSource);
     const data = store.session().encode({ _auth_user_id: '42', cart: [1, 2, 3], theme: 'dark' });
 
@@ -111,8 +114,12 @@ async function main(): Promise<void> {
       [data, LIVE],
     );
     await insertExpired();
-    const [{ size }] = (await dataSource.query(`SELECT pg_size_pretty(pg_total_relation_size('django_session')) AS size`)) as { size: string }[];
-    console.log(`Inserted ${EXPIRED} expired + ${LIVE} live sessions in ${((performance.now() - started) / 1000).toFixed(1)} s (table + indexes: ${size})`);
+    const [{ size }] = await dataSource.query<{ size: string }[]>(
+      `SELECT pg_size_pretty(pg_total_relation_size('django_session')) AS size`,
+    );
+    console.log(
+      `Inserted ${EXPIRED} expired + ${LIVE} live sessions in ${((performance.now() - started) / 1000).toFixed(1)} s (table + indexes: ${size})`,
+    );
 
     const traffic = new Traffic(store, data);
     await sleep(3000);
@@ -129,9 +136,9 @@ async function main(): Promise<void> {
     const peak = memory.stop();
     const during = `reads ${summary(traffic.reads)}; saves ${summary(traffic.saves)}`;
     if (result.status !== 'cleared') throw new Error('the purge was skipped');
-    const [{ live, expired }] = (await dataSource.query(
+    const [{ live, expired }] = await dataSource.query<{ live: number; expired: number }[]>(
       `SELECT count(*) FILTER (WHERE expire_date >= now())::int AS live, count(*) FILTER (WHERE expire_date < now())::int AS expired FROM django_session`,
-    )) as { live: number; expired: number }[];
+    );
     console.log(
       `Batched clearsessions (batch ${BATCH_SIZE}): deleted ${result.deleted} in ${result.batches} batches, ` +
         `${seconds.toFixed(1)} s, ${Math.round(result.deleted / seconds)} rows/s; ${peak}`,
@@ -144,9 +151,11 @@ async function main(): Promise<void> {
       await insertExpired();
       traffic.reset();
       started = performance.now();
-      const [, deleted] = (await dataSource.query('DELETE FROM django_session WHERE expire_date < now()')) as [unknown, number];
+      const [, deleted] = await dataSource.query<[unknown, number]>('DELETE FROM django_session WHERE expire_date < now()');
       const single = (performance.now() - started) / 1000;
-      console.log(`One unbatched DELETE: ${deleted} rows in ${single.toFixed(1)} s; during it: reads ${summary(traffic.reads)}; saves ${summary(traffic.saves)}`);
+      console.log(
+        `One unbatched DELETE: ${deleted} rows in ${single.toFixed(1)} s; during it: reads ${summary(traffic.reads)}; saves ${summary(traffic.saves)}`,
+      );
     }
     await traffic.stop();
   } finally {

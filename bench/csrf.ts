@@ -44,7 +44,14 @@ async function credentials(server: RunningServer): Promise<{ cookie: string; tok
 function load(server: RunningServer, seconds: number, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     autocannon(
-      { url: `${server.url}/session`, connections: CONNECTIONS, duration: seconds, method: 'POST', body: '{"visit":1}', headers: { 'content-type': 'application/json', ...headers } },
+      {
+        url: `${server.url}/session`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        method: 'POST',
+        body: '{"visit":1}',
+        headers: { 'content-type': 'application/json', ...headers },
+      },
       (error: Error | null, result: { requests: { sent: number }; non2xx: number }) => {
         if (error) return reject(error);
         if (result.non2xx > 0) return reject(new Error(`${server.url}: ${result.non2xx} responses were not 2xx (the token was refused?)`));
@@ -55,7 +62,14 @@ function load(server: RunningServer, seconds: number, headers: Record<string, st
 }
 
 function start(system: SystemName, port: number): Promise<RunningServer> {
-  return startServer({ script: ['example/dist/main.js'], env: { SECRET_KEY, SESSION_ENGINE: 'signed_cookies', CLEARSESSIONS_CRON: 'false', ...SYSTEMS[system] } }, [], port);
+  return startServer(
+    {
+      script: ['example/dist/main.js'],
+      env: { SECRET_KEY, SESSION_ENGINE: 'signed_cookies', CLEARSESSIONS_CRON: 'false', ...SYSTEMS[system] },
+    },
+    [],
+    port,
+  );
 }
 
 /** One round: both servers up at once, then TURNS turns each (pairedRound). */
@@ -63,7 +77,11 @@ async function round(headers: Record<string, string>): Promise<Round[]> {
   const systems: SystemName[] = ['without CSRF', 'CsrfModule'];
   const servers = await Promise.all(systems.map((system, i) => start(system, APP_PORT + i)));
   try {
-    const results = await pairedRound(servers, (server, seconds) => load(server, seconds, headers), { turns: TURNS, turn: TURN, warmup: WARMUP });
+    const results = await pairedRound(servers, (server, seconds) => load(server, seconds, headers), {
+      turns: TURNS,
+      turn: TURN,
+      warmup: WARMUP,
+    });
     return systems.map((system, i) => ({ system, ...results[i] }));
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
@@ -85,10 +103,18 @@ async function main(): Promise<void> {
     const [without, withCsrf] = await round(headers);
     rounds.push(without, withCsrf);
     differences.push(withCsrf.cpuMicrosPerRequest - without.cpuMicrosPerRequest);
-    console.log(`round ${i + 1}: ${without.cpuMicrosPerRequest} µs CPU/request without CSRF, ${withCsrf.cpuMicrosPerRequest} µs with CsrfModule (${withCsrf.requests} and ${without.requests} requests)`);
+    console.log(
+      `round ${i + 1}: ${without.cpuMicrosPerRequest} µs CPU/request without CSRF, ${withCsrf.cpuMicrosPerRequest} µs with CsrfModule (${withCsrf.requests} and ${without.requests} requests)`,
+    );
   }
   const cpu = (system: SystemName) => median(rounds.filter((r) => r.system === system).map((r) => r.cpuMicrosPerRequest));
-  const verdict = { platform: process.env.HTTP_PLATFORM || 'express', withoutCsrf: cpu('without CSRF'), csrfModule: cpu('CsrfModule'), medianDifference: median(differences), goalMicros: 10 };
+  const verdict = {
+    platform: process.env.HTTP_PLATFORM || 'express',
+    withoutCsrf: cpu('without CSRF'),
+    csrfModule: cpu('CsrfModule'),
+    medianDifference: median(differences),
+    goalMicros: 10,
+  };
   console.log(
     `\n${verdict.platform}: POST /session with a valid token, median server CPU per request ${verdict.withoutCsrf} µs without CSRF, ${verdict.csrfModule} µs with CsrfModule; ` +
       `median difference within a round ${verdict.medianDifference} µs (goal: at most ${verdict.goalMicros} µs): ${verdict.medianDifference <= verdict.goalMicros ? 'met' : 'missed'}`,

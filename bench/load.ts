@@ -77,7 +77,13 @@ interface LoadResult {
 }
 
 /** `length`: a duration in seconds, or an amount of requests. */
-function load(url: string, path: string, cookies: string[], connections: number, length: { duration: number } | { amount: number }): Promise<LoadResult> {
+function load(
+  url: string,
+  path: string,
+  cookies: string[],
+  connections: number,
+  length: { duration: number } | { amount: number },
+): Promise<LoadResult> {
   let next = 0;
   const latencies: number[] = [];
   const errorMessages: Record<string, number> = {};
@@ -125,7 +131,7 @@ function randomCookies(count: number): string[] {
 
 /** The first line of an error that says what went wrong (a server's output ends the message). */
 export function reasonOf(error: unknown): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- strips the ANSI colour codes of a server's output
   const lines = (error as Error).message.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
   return lines.find((l) => /error/i.test(l) && !/^\s+at /.test(l))?.trim() ?? lines[0];
 }
@@ -153,9 +159,14 @@ export async function makePools(all: Subject[], admin: Client, skipped: Skipped[
         if (!pools.scaleKeys) {
           const started = Date.now();
           pools.scaleKeys = await createScaleTable(admin, server, SCALE_TABLE);
-          console.error(`  at-scale table made, its ${thousands(pools.scaleKeys.length)} loaded sessions read back, in ${Math.round((Date.now() - started) / 1000)} s`);
+          console.error(
+            `  at-scale table made, its ${thousands(pools.scaleKeys.length)} loaded sessions read back, in ${Math.round((Date.now() - started) / 1000)} s`,
+          );
         }
-        pools.cookies.set(subject, pools.scaleKeys.map((key) => `sessionid=${key}`));
+        pools.cookies.set(
+          subject,
+          pools.scaleKeys.map((key) => `sessionid=${key}`),
+        );
       } else {
         const running = await startServer(server, NODE_OPTIONS);
         try {
@@ -184,7 +195,12 @@ export interface Services {
  * not depend on what the process served before it (the sessions it created, the other routes' code
  * and garbage), which differs between systems — the ceiling only ever serves /ping.
  */
-export async function benchSubject(roundNumber: number, subject: Subject, cookies: string[], { admin, redis, scaleStatements }: Services): Promise<Row[]> {
+export async function benchSubject(
+  roundNumber: number,
+  subject: Subject,
+  cookies: string[],
+  { admin, redis, scaleStatements }: Services,
+): Promise<Row[]> {
   const rows: Row[] = [];
   const backwards = roundNumber % 2 === 0;
   for (const route of backwards ? [...subject.routes].reverse() : subject.routes) {

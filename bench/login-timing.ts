@@ -28,9 +28,17 @@ const KINDS: Kind[] = [
   { label: 'real user, 600 000 iterations', username: 'django42', encoded: () => makePassword('pw', { iterations: 600_000 }) },
   { label: 'real user, 260 000 iterations', username: 'django32', encoded: () => makePassword('pw', { iterations: 260_000 }) },
   { label: 'real user, 10 iterations', username: 'ten', encoded: () => makePassword('pw', { iterations: 10 }) },
-  { label: 'pbkdf2_sha1, 260 000 iterations', username: 'sha1', encoded: () => makePassword('pw', { algorithm: 'pbkdf2_sha1', iterations: 260_000 }) },
-  { label: 'unusable password (!…)', username: 'unusable', encoded: async () => '!QvNb2rA7xJk0tMe4LzW9cYh1sPd8uFg3oRiTyE5w' },
-  { label: 'unknown hasher (argon2)', username: 'argon2', encoded: async () => 'argon2$argon2id$v=19$m=102400,t=2,p=8$c29tZXNhbHQ$aGFzaA' },
+  {
+    label: 'pbkdf2_sha1, 260 000 iterations',
+    username: 'sha1',
+    encoded: () => makePassword('pw', { algorithm: 'pbkdf2_sha1', iterations: 260_000 }),
+  },
+  { label: 'unusable password (!…)', username: 'unusable', encoded: () => Promise.resolve('!QvNb2rA7xJk0tMe4LzW9cYh1sPd8uFg3oRiTyE5w') },
+  {
+    label: 'unknown hasher (argon2)',
+    username: 'argon2',
+    encoded: () => Promise.resolve('argon2$argon2id$v=19$m=102400,t=2,p=8$c29tZXNhbHQ$aGFzaA'),
+  },
   { label: 'username holding a NUL', username: 'cur\u0000rent' },
 ];
 

@@ -48,7 +48,10 @@ async function main(): Promise<void> {
     await recreateDatabase(admin, DATABASE);
     for (const engine of ENGINES) {
       const server = await startServer(
-        { script: ['example/dist/main.js'], env: { DATABASE_URL: databaseUrl(DATABASE), REDIS_URL, SECRET_KEY, SESSION_ENGINE: engine, HEAP_PROBE_PORT: String(PROBE_PORT) } },
+        {
+          script: ['example/dist/main.js'],
+          env: { DATABASE_URL: databaseUrl(DATABASE), REDIS_URL, SECRET_KEY, SESSION_ENGINE: engine, HEAP_PROBE_PORT: String(PROBE_PORT) },
+        },
         ['--expose-gc', '-r', resolve(ROOT, 'bench/dist/bench/heap-probe.js')],
       );
       try {
@@ -75,7 +78,9 @@ async function main(): Promise<void> {
     await postgres.stop();
   }
   console.log(`Heap after forced GC (MB), ${SESSIONS} new sessions per step, each created then read once:`);
-  console.log(`| engine         | warm   | +${String(SESSIONS / 1000).padStart(2)}k   | +${String((2 * SESSIONS) / 1000).padStart(2)}k   | B/session | RSS MB |`);
+  console.log(
+    `| engine         | warm   | +${String(SESSIONS / 1000).padStart(2)}k   | +${String((2 * SESSIONS) / 1000).padStart(2)}k   | B/session | RSS MB |`,
+  );
   console.log('|----------------|-------:|-------:|-------:|----------:|-------:|');
   for (const row of rows) console.log(row);
 }

@@ -8,12 +8,40 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Row, Skipped } from './load';
 import type { StatementPlan } from './scale';
-import { CONNECTIONS, DURATION, NODE_OPTIONS, PLATFORM_NAMES, PLATFORMS, POOL_SIZE, round, ROUNDS, ROUTE_FILTER, SCALE_TABLE, SYSTEM_FILTER, WARMUP } from './settings';
+import {
+  CONNECTIONS,
+  DURATION,
+  NODE_OPTIONS,
+  PLATFORM_NAMES,
+  PLATFORMS,
+  POOL_SIZE,
+  round,
+  ROUNDS,
+  ROUTE_FILTER,
+  SCALE_TABLE,
+  SYSTEM_FILTER,
+  WARMUP,
+} from './settings';
 import { ROOT } from './support';
 import type { Summary, Target } from './verdicts';
 
 export function printTable(rows: Summary[]): void {
-  const header = ['platform', 'system', 'route', 'req/s', 'rounds min-max', 'p50 ms', 'p99 ms', 'PG/req', 'Redis/req', 'server CPU µs/req', 'store CPU µs/req', 'client CPU µs/req', 'idle %', 'non-2xx+err'];
+  const header = [
+    'platform',
+    'system',
+    'route',
+    'req/s',
+    'rounds min-max',
+    'p50 ms',
+    'p99 ms',
+    'PG/req',
+    'Redis/req',
+    'server CPU µs/req',
+    'store CPU µs/req',
+    'client CPU µs/req',
+    'idle %',
+    'non-2xx+err',
+  ];
   const lines = rows.map((r) => [
     PLATFORM_NAMES[r.platform],
     r.label,
@@ -32,7 +60,8 @@ export function printTable(rows: Summary[]): void {
   ]);
   const textColumns = 3;
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const format = (cells: string[]) => '| ' + cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const format = (cells: string[]) =>
+    '| ' + cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
   console.log(format(header));
   console.log('|' + widths.map((w, i) => (i < textColumns ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
   for (const line of lines) console.log(format(line));
@@ -45,13 +74,17 @@ export function printVerdicts(goals: Target[], plans: StatementPlan[] | undefine
     console.log(`${verdict.padEnd(6)} ${PLATFORM_NAMES[g.platform]}: ${g.claim}: ${g.ratio ?? '-'}x (goal >= ${g.goal}x${rounds})`);
   }
   if (!plans) return;
-  console.log('\nThe db engine\'s statements seen on the at-scale table, EXPLAIN ANALYZE of the generic plan (the one a prepared statement settles on; the custom plans, checked too, are in the JSON):');
+  console.log(
+    "\nThe db engine's statements seen on the at-scale table, EXPLAIN ANALYZE of the generic plan (the one a prepared statement settles on; the custom plans, checked too, are in the JSON):",
+  );
   for (const plan of plans) {
     console.log(`${plan.indexLookup ? 'index lookup' : 'NOT AN INDEX LOOKUP'}: ${plan.statement}`);
     console.log(plan.plans.generic.map((line) => `    ${line}`).join('\n'));
   }
   const verdict = plans.length === 0 ? 'NOT MEASURED' : plans.every((p) => p.indexLookup) ? 'MET' : 'MISSED';
-  console.log(`${verdict.padEnd(6)} at scale, every statement of the db engine on django_session is an index lookup (${plans.length} statements seen)`);
+  console.log(
+    `${verdict.padEnd(6)} at scale, every statement of the db engine on django_session is an index lookup (${plans.length} statements seen)`,
+  );
 }
 
 /** A run's figures and circumstances, as main gathered them. */
@@ -102,6 +135,8 @@ export function writeReport({ startedAt, loadBefore, versions, summary, rows, sk
   mkdirSync(directory, { recursive: true });
   const file = join(directory, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-  console.log(`\nwall time ${Math.floor(wallSeconds / 60)} min ${wallSeconds % 60} s; load average before/after: ${report.machine.loadAverageBefore.join(' ')} / ${report.machine.loadAverageAfter.join(' ')}`);
+  console.log(
+    `\nwall time ${Math.floor(wallSeconds / 60)} min ${wallSeconds % 60} s; load average before/after: ${report.machine.loadAverageBefore.join(' ')} / ${report.machine.loadAverageAfter.join(' ')}`,
+  );
   console.log(`written to ${file}`);
 }

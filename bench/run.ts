@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   const summary = summarise(rows);
   const goals = targets(GOALS, all, summary, rows);
   printTable(summary);
-  for (const s of skipped) console.log(`skipped ${s.platform} ${s.system} ${s.round === 0 ? 'in every round' : `in round ${s.round}`}: ${s.reason}`);
+  for (const s of skipped)
+    console.log(`skipped ${s.platform} ${s.system} ${s.round === 0 ? 'in every round' : `in round ${s.round}`}: ${s.reason}`);
   console.log('');
   printVerdicts(goals, plans);
   writeReport({ startedAt, loadBefore, versions, summary, rows, skipped, goals, plans });

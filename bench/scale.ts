@@ -72,7 +72,8 @@ async function checkSessionsDecode(server: ServerSpec, keys: string[]): Promise<
         const key = keys[next++];
         const response = await fetch(`${app.url}/session`, { headers: { cookie: `sessionid=${key}` } });
         const body = (await response.json()) as { count?: unknown };
-        if (!response.ok || typeof body.count !== 'number') throw new Error(`the generated session ${key} did not load: ${response.status} ${JSON.stringify(body)}`);
+        if (!response.ok || typeof body.count !== 'number')
+          throw new Error(`the generated session ${key} did not load: ${response.status} ${JSON.stringify(body)}`);
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
@@ -139,7 +140,9 @@ export async function explainStatements(statements: Iterable<string>, keys: stri
     for (const statement of statements) {
       await client.query(`PREPARE bench_plan AS ${statement}`);
       try {
-        const { rows } = await client.query<{ types: string[] }>(`SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = 'bench_plan'`);
+        const { rows } = await client.query<{ types: string[] }>(
+          `SELECT parameter_types::text[] AS types FROM pg_prepared_statements WHERE name = 'bench_plan'`,
+        );
         const execute = `EXECUTE bench_plan(${rows[0].types.map(sample).join(', ')})`;
         const explain = async (mode: string) => {
           await client.query('BEGIN');

@@ -28,9 +28,10 @@ export const SCALE_TABLE = {
   expired: Number(process.env.BENCH_SCALE_EXPIRED ?? 1_000_000),
   loaded: Number(process.env.BENCH_SCALE_LOADED ?? 10_000),
 };
-export const PLATFORMS = (listKnob('BENCH_PLATFORMS') ?? ['express', 'fastify']).map((platform) => {
-  if (platform !== 'express' && platform !== 'fastify') throw new Error(`BENCH_PLATFORMS takes express and fastify, got ${JSON.stringify(platform)}`);
-  return platform as HttpPlatform;
+export const PLATFORMS = (listKnob('BENCH_PLATFORMS') ?? ['express', 'fastify']).map((platform): HttpPlatform => {
+  if (platform !== 'express' && platform !== 'fastify')
+    throw new Error(`BENCH_PLATFORMS takes express and fastify, got ${JSON.stringify(platform)}`);
+  return platform;
 });
 export const ROUTE_FILTER = listKnob('BENCH_ROUTES')?.map((route) => {
   const name = ALL_ROUTES.find((r) => r === route || ROUTES[r] === route);

@@ -152,8 +152,10 @@ export interface BenchPostgres {
 }
 
 /** The bench's PostgreSQL: its own server (startPrivatePostgres), or the one BENCH_POSTGRES_URL names (left running). */
-export async function startPostgres(): Promise<BenchPostgres> {
-  return PRIVATE_POSTGRES ? startPrivatePostgres({ shared_buffers: SHARED_BUFFERS }) : { hugePages: 0, stop: () => Promise.resolve() };
+export function startPostgres(): Promise<BenchPostgres> {
+  return Promise.resolve(
+    PRIVATE_POSTGRES ? startPrivatePostgres({ shared_buffers: SHARED_BUFFERS }) : { hugePages: 0, stop: () => Promise.resolve() },
+  );
 }
 
 /**
@@ -163,7 +165,7 @@ export async function startPostgres(): Promise<BenchPostgres> {
  * bench may reserve them (root on Linux; given back when it stops). A server an interrupted run left
  * behind in that folder is stopped first, and its huge pages given back.
  */
-async function startPrivatePostgres(settings: Record<string, string>): Promise<BenchPostgres> {
+function startPrivatePostgres(settings: Record<string, string>): BenchPostgres {
   const bin = postgresBinDir();
   const directory = join(tmpdir(), 'nest-django-sessions-bench-postgres');
   const data = join(directory, 'data');
@@ -190,14 +192,25 @@ async function startPrivatePostgres(settings: Record<string, string>): Promise<B
   if (asRoot) execFileSync('chown', ['postgres', directory]);
   run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
   const hugePages = HUGE_PAGES && asRoot ? reserveHugePages(run, data, settingArgs, hugePagesBefore) : 0;
-  const serverArgs = ['-p', String(PRIVATE_POSTGRES_PORT), '-c', 'listen_addresses=127.0.0.1', '-k', directory, '-c', `huge_pages=${hugePages > 0 ? 'on' : 'off'}`, ...settingArgs];
+  const serverArgs = [
+    '-p',
+    String(PRIVATE_POSTGRES_PORT),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-k',
+    directory,
+    '-c',
+    `huge_pages=${hugePages > 0 ? 'on' : 'off'}`,
+    ...settingArgs,
+  ];
   run('pg_ctl', ['start', '-D', data, '-w', '-t', '60', '-l', join(directory, 'server.log'), '-o', serverArgs.join(' ')]);
   return {
     hugePages,
-    stop: async () => {
+    stop: () => {
       run('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w']);
       giveBackHugePages();
       rmSync(directory, { recursive: true, force: true });
+      return Promise.resolve();
     },
   };
 }
@@ -238,7 +251,8 @@ export async function startPrivateRedis(): Promise<{ client: RedisClient; pid: n
       await client.connect();
       break;
     } catch (error) {
-      if (attempt > 50 || server.exitCode !== null) throw new Error(`redis-server did not start on port ${REDIS_PORT}: ${String(error)}`);
+      if (attempt > 50 || server.exitCode !== null)
+        throw new Error(`redis-server did not start on port ${REDIS_PORT}: ${String(error)}`, { cause: error });
       await sleep(100);
     }
   }
@@ -289,8 +303,8 @@ export async function startServer(spec: ServerSpec, nodeOptions: string[] = [], 
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -324,7 +338,11 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
  * `count` sessions created through the server's own `/counter` route: their `name=value` cookies.
  * `readBack`: each one is also read once with its cookie (`GET /session`), and no cookie is kept.
  */
-export async function createSessions(url: string, count: number, { concurrency = 16, readBack = false, signIn = false } = {}): Promise<string[]> {
+export async function createSessions(
+  url: string,
+  count: number,
+  { concurrency = 16, readBack = false, signIn = false } = {},
+): Promise<string[]> {
   const cookies: string[] = [];
   let next = 0;
   const worker = async (limit = count) => {
@@ -332,11 +350,16 @@ export async function createSessions(url: string, count: number, { concurrency =
       next++;
       // signIn: a signed-in session of a user of its own (POST /login of the example app's user index).
       const response = signIn
-        ? await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: `bench-${next}` }) })
+        ? await fetch(`${url}/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ userId: `bench-${next}` }),
+          })
         : await fetch(`${url}/counter`);
       await response.arrayBuffer();
       const setCookie = response.headers.getSetCookie()[0];
-      if (!response.ok || !setCookie) throw new Error(`${signIn ? 'POST /login' : 'GET /counter'} gave ${response.status} without a session cookie`);
+      if (!response.ok || !setCookie)
+        throw new Error(`${signIn ? 'POST /login' : 'GET /counter'} gave ${response.status} without a session cookie`);
       const cookie = setCookie.split(';')[0];
       if (!readBack) {
         cookies.push(cookie);
@@ -380,4 +403,3 @@ export async function pairedRound(
 }
 
 export const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-

@@ -40,7 +40,10 @@ const exampleApp = (engine: string, env: Record<string, string> = {}): ServerSpe
   script: ['example/dist/main.js'],
   env: { ...common, SESSION_ENGINE: engine, ...env },
 });
-const peer = (script: string, store: 'pg' | 'redis'): ServerSpec => ({ script: [`bench/dist/bench/peers/${script}`], env: { ...common, BENCH_STORE: store } });
+const peer = (script: string, store: 'pg' | 'redis'): ServerSpec => ({
+  script: [`bench/dist/bench/peers/${script}`],
+  env: { ...common, BENCH_STORE: store },
+});
 const nestPeerLabel = (store: string): Record<HttpPlatform, string> => ({
   express: `Nest + express-session + ${store}`,
   fastify: `Nest + @fastify/session + ${store}`,
@@ -75,13 +78,38 @@ export const SYSTEMS: System[] = [
   // Ours' /ping is measured on db alone: no engine's store is reached by an untouched request.
   { id: 'db', label: 'ours: db (PostgreSQL)', server: exampleApp('db'), routes: ALL_ROUTES, sessions: 'created' },
   // The large table right after db (its pair), then db's peer.
-  { id: 'db-scale', label: `ours: db, ${SCALE_LABEL}`, server: exampleApp('db'), routes: SESSION_ROUTES, sessions: 'scaleTable', database: SCALE_DATABASE },
+  {
+    id: 'db-scale',
+    label: `ours: db, ${SCALE_LABEL}`,
+    server: exampleApp('db'),
+    routes: SESSION_ROUTES,
+    sessions: 'scaleTable',
+    database: SCALE_DATABASE,
+  },
   // The peers' /ping is in no goal (the opt-in plain-Express peers below still measure it).
-  { id: 'peer-pg', label: nestPeerLabel('connect-pg-simple'), server: peer('nest-session.js', 'pg'), routes: SESSION_ROUTES, sessions: 'created' },
+  {
+    id: 'peer-pg',
+    label: nestPeerLabel('connect-pg-simple'),
+    server: peer('nest-session.js', 'pg'),
+    routes: SESSION_ROUTES,
+    sessions: 'created',
+  },
   { id: 'cache', label: 'ours: cache (Redis)', server: exampleApp('cache'), routes: SESSION_ROUTES, sessions: 'created' },
-  { id: 'peer-redis', label: nestPeerLabel('connect-redis'), server: peer('nest-session.js', 'redis'), routes: SESSION_ROUTES, sessions: 'created' },
+  {
+    id: 'peer-redis',
+    label: nestPeerLabel('connect-redis'),
+    server: peer('nest-session.js', 'redis'),
+    routes: SESSION_ROUTES,
+    sessions: 'created',
+  },
   { id: 'cached_db', label: 'ours: cached_db (PG + Redis)', server: exampleApp('cached_db'), routes: SESSION_ROUTES, sessions: 'created' },
-  { id: 'signed_cookies', label: 'ours: signed_cookies', server: exampleApp('signed_cookies'), routes: SESSION_ROUTES, sessions: 'created' },
+  {
+    id: 'signed_cookies',
+    label: 'ours: signed_cookies',
+    server: exampleApp('signed_cookies'),
+    routes: SESSION_ROUTES,
+    sessions: 'created',
+  },
   {
     id: 'express-pg',
     label: 'Express without Nest + express-session + connect-pg-simple',

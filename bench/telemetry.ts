@@ -12,10 +12,28 @@
 import autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adminClient, APP_PORT, createSessions, databaseUrl, dropDatabase, median, pairedRound, recreateDatabase, ROOT, SECRET_KEY, startPostgres, startServer, type RunningServer } from './support';
+import {
+  adminClient,
+  APP_PORT,
+  createSessions,
+  databaseUrl,
+  dropDatabase,
+  median,
+  pairedRound,
+  recreateDatabase,
+  ROOT,
+  SECRET_KEY,
+  startPostgres,
+  startServer,
+  type RunningServer,
+} from './support';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const TIMING = { turns: Number(process.env.BENCH_TURNS ?? 8), turn: Number(process.env.BENCH_TURN ?? 1), warmup: Number(process.env.BENCH_WARMUP ?? 2) };
+const TIMING = {
+  turns: Number(process.env.BENCH_TURNS ?? 8),
+  turn: Number(process.env.BENCH_TURN ?? 1),
+  warmup: Number(process.env.BENCH_WARMUP ?? 2),
+};
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ROUTES = { reads: '/session', increments: '/counter' } as const;
 const PAIRS = { 'OTEL=true vs no SDK': [{}, { OTEL: 'true' }], 'control: no SDK vs no SDK': [{}, {}] } as const;
@@ -28,7 +46,16 @@ function drive(server: RunningServer, path: string, cookies: string[], seconds: 
         url: server.url,
         connections: CONNECTIONS,
         duration: seconds,
-        requests: [{ method: 'GET', path, setupRequest: (request: { headers?: Record<string, string> }) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length] } }) }],
+        requests: [
+          {
+            method: 'GET',
+            path,
+            setupRequest: (request: { headers?: Record<string, string> }) => ({
+              ...request,
+              headers: { ...request.headers, cookie: cookies[next++ % cookies.length] },
+            }),
+          },
+        ],
       },
       (error: Error | null, result: { requests: { sent: number }; non2xx: number }) => {
         if (error) return reject(error);
@@ -40,13 +67,23 @@ function drive(server: RunningServer, path: string, cookies: string[], seconds: 
 }
 
 function start(env: Record<string, string>, port: number): Promise<RunningServer> {
-  return startServer({ script: ['example/dist/main.js'], env: { SECRET_KEY, DATABASE_URL: databaseUrl(), CLEARSESSIONS_CRON: 'false', ...env } }, [], port);
+  return startServer(
+    { script: ['example/dist/main.js'], env: { SECRET_KEY, DATABASE_URL: databaseUrl(), CLEARSESSIONS_CRON: 'false', ...env } },
+    [],
+    port,
+  );
 }
 
 async function main(): Promise<void> {
   const postgres = await startPostgres();
   const admin = await adminClient();
-  const results: Record<string, Record<string, { rounds: { cpuMicrosPerRequest: number[]; requests: number[]; overheadPercent: number }[]; medianOverheadPercent: number }>> = {};
+  const results: Record<
+    string,
+    Record<
+      string,
+      { rounds: { cpuMicrosPerRequest: number[]; requests: number[]; overheadPercent: number }[]; medianOverheadPercent: number }
+    >
+  > = {};
   try {
     await recreateDatabase(admin);
     for (const [pair, envs] of Object.entries(PAIRS)) {
@@ -58,9 +95,16 @@ async function main(): Promise<void> {
           try {
             const cookies = await createSessions(servers[0].url, 200);
             const [base, other] = await pairedRound(servers, (server, seconds) => drive(server, path, cookies, seconds), TIMING);
-            const overheadPercent = Math.round(((other.cpuMicrosPerRequest - base.cpuMicrosPerRequest) / base.cpuMicrosPerRequest) * 1000) / 10;
-            rounds.push({ cpuMicrosPerRequest: [base.cpuMicrosPerRequest, other.cpuMicrosPerRequest], requests: [base.requests, other.requests], overheadPercent });
-            console.log(`${pair}, ${kind}, round ${i + 1}: ${base.cpuMicrosPerRequest} µs vs ${other.cpuMicrosPerRequest} µs CPU/request (${overheadPercent > 0 ? '+' : ''}${overheadPercent} %)`);
+            const overheadPercent =
+              Math.round(((other.cpuMicrosPerRequest - base.cpuMicrosPerRequest) / base.cpuMicrosPerRequest) * 1000) / 10;
+            rounds.push({
+              cpuMicrosPerRequest: [base.cpuMicrosPerRequest, other.cpuMicrosPerRequest],
+              requests: [base.requests, other.requests],
+              overheadPercent,
+            });
+            console.log(
+              `${pair}, ${kind}, round ${i + 1}: ${base.cpuMicrosPerRequest} µs vs ${other.cpuMicrosPerRequest} µs CPU/request (${overheadPercent > 0 ? '+' : ''}${overheadPercent} %)`,
+            );
           } finally {
             await Promise.all(servers.map((server) => server.stop()));
           }
@@ -76,12 +120,22 @@ async function main(): Promise<void> {
   const platform = process.env.HTTP_PLATFORM || 'express';
   console.log(`\n${platform}: median server CPU overhead per request (goal: OTEL=true at most +5 %)`);
   for (const [pair, kinds] of Object.entries(results)) {
-    console.log(`  ${pair}: ${Object.entries(kinds).map(([kind, { medianOverheadPercent, rounds }]) => `${kind} ${medianOverheadPercent} % (rounds ${rounds.map((round) => round.overheadPercent).join(', ')})`).join('; ')}`);
+    console.log(
+      `  ${pair}: ${Object.entries(kinds)
+        .map(
+          ([kind, { medianOverheadPercent, rounds }]) =>
+            `${kind} ${medianOverheadPercent} % (rounds ${rounds.map((round) => round.overheadPercent).join(', ')})`,
+        )
+        .join('; ')}`,
+    );
   }
   const directory = join(ROOT, 'bench', 'results');
   mkdirSync(directory, { recursive: true });
   const file = join(directory, `telemetry-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ node: process.version, platform, timing: TIMING, connections: CONNECTIONS, results }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ node: process.version, platform, timing: TIMING, connections: CONNECTIONS, results }, null, 2)}\n`,
+  );
   console.log(`Rounds written to ${file}`);
 }
 

@@ -85,7 +85,13 @@ export function targets(goals: Goal[], all: Subject[], summary: Summary[], rows:
   const platforms = PLATFORMS.filter((platform) => all.some((s) => s.platform === platform));
   return platforms.flatMap((platform) =>
     goals.map((goal) => {
-      const rounds = Array.from({ length: ROUNDS }, (_, i) => ratioOf(rows.filter((r) => r.round === i + 1), platform, goal)).filter((r) => r !== null);
+      const rounds = Array.from({ length: ROUNDS }, (_, i) =>
+        ratioOf(
+          rows.filter((r) => r.round === i + 1),
+          platform,
+          goal,
+        ),
+      ).filter((r) => r !== null);
       const paired = median(rounds);
       const ratio = paired === null ? null : round(paired);
       return {

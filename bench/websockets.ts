@@ -37,10 +37,11 @@ import { SESSION_KEY_SALT, signing } from '../src/sessions';
 import { APP_PORT, postgresCounts, processCpuMs, ROOT, SECRET_KEY, startServer, type RunningServer } from './support';
 
 type Transport = 'ws' | 'socket.io';
-const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'ws,socket.io').split(',').map((t) => {
+const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'ws,socket.io').split(',').map((t): Transport => {
   const transport = t.trim();
-  if (transport !== 'ws' && transport !== 'socket.io') throw new Error(`BENCH_TRANSPORTS takes ws and socket.io, got ${JSON.stringify(transport)}`);
-  return transport as Transport;
+  if (transport !== 'ws' && transport !== 'socket.io')
+    throw new Error(`BENCH_TRANSPORTS takes ws and socket.io, got ${JSON.stringify(transport)}`);
+  return transport;
 });
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 10_000);
 const IDLE = Number(process.env.BENCH_IDLE ?? 30);
@@ -72,7 +73,11 @@ interface SignedIn {
 }
 
 async function login(url: string, userId: string): Promise<SignedIn> {
-  const response = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId }) });
+  const response = await fetch(`${url}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId }),
+  });
   const sessions = (await response.json()) as { id: string; current: boolean }[];
   const setCookie = response.headers.getSetCookie().find((c) => c.startsWith('sessionid='));
   if (!response.ok || !setCookie) throw new Error(`POST /login gave ${response.status} without a session cookie`);
@@ -101,7 +106,12 @@ async function insertSignedInSessions(count: number): Promise<SignedIn[]> {
       await db.query(
         `INSERT INTO user_session (session_key, session_data, expire_date, user_id, ip, user_agent, created, last_activity)
          SELECT k, d, $3, u, '127.0.0.1', 'bench/websockets', now(), now() FROM unnest($1::text[], $2::text[], $4::text[]) AS t(k, d, u)`,
-        [chunk.map((s) => s.key), chunk.map((s) => signing.dumps({ _auth_user_id: s.userId }, { secret: SECRET_KEY, salt: SESSION_KEY_SALT, compress: true })), expire, chunk.map((s) => s.userId)],
+        [
+          chunk.map((s) => s.key),
+          chunk.map((s) => signing.dumps({ _auth_user_id: s.userId }, { secret: SECRET_KEY, salt: SESSION_KEY_SALT, compress: true })),
+          expire,
+          chunk.map((s) => s.userId),
+        ],
       );
     }
     return sessions;
@@ -114,7 +124,7 @@ async function insertSignedInSessions(count: number): Promise<SignedIn[]> {
 const KEY_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 async function inParallel<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {
@@ -137,7 +147,9 @@ interface OpenClient {
 function openWs(cookie: string): Promise<OpenClient> {
   return new Promise((resolveOpen, reject) => {
     const socket = new WebSocket(`ws://127.0.0.1:${PORT}/ws`, { headers: { cookie }, perMessageDeflate: false });
-    const closed = new Promise<{ at: number; code: string }>((resolveClosed) => socket.once('close', (code) => resolveClosed({ at: performance.now(), code: String(code) })));
+    const closed = new Promise<{ at: number; code: string }>((resolveClosed) =>
+      socket.once('close', (code) => resolveClosed({ at: performance.now(), code: String(code) })),
+    );
     socket.once('error', reject);
     socket.once('open', () => {
       socket.off('error', reject);
@@ -146,7 +158,9 @@ function openWs(cookie: string): Promise<OpenClient> {
         closed,
         whoami: () =>
           new Promise((resolveReply) => {
-            socket.once('message', (data) => resolveReply((JSON.parse(String(data)) as { data: { userId: string | null } }).data.userId));
+            socket.once('message', (data) =>
+              resolveReply((JSON.parse((data as Buffer).toString()) as { data: { userId: string | null } }).data.userId),
+            );
             socket.send(JSON.stringify({ event: 'whoami', data: {} }));
           }),
         terminate: () => socket.terminate(),
@@ -157,8 +171,15 @@ function openWs(cookie: string): Promise<OpenClient> {
 
 function openIo(cookie: string): Promise<OpenClient> {
   return new Promise((resolveOpen, reject) => {
-    const socket: IoSocket = io(`http://127.0.0.1:${PORT}`, { transports: ['websocket'], extraHeaders: { cookie }, forceNew: true, reconnection: false });
-    const closed = new Promise<{ at: number; code: string }>((resolveClosed) => socket.once('disconnect', (reason) => resolveClosed({ at: performance.now(), code: reason })));
+    const socket: IoSocket = io(`http://127.0.0.1:${PORT}`, {
+      transports: ['websocket'],
+      extraHeaders: { cookie },
+      forceNew: true,
+      reconnection: false,
+    });
+    const closed = new Promise<{ at: number; code: string }>((resolveClosed) =>
+      socket.once('disconnect', (reason) => resolveClosed({ at: performance.now(), code: reason })),
+    );
     socket.once('connect_error', reject);
     socket.once('connect', () => {
       socket.off('connect_error', reject);
@@ -319,7 +340,10 @@ async function runTransport(admin: Client, transport: Transport, pool: SignedIn[
       try {
         return await (transport === 'ws' ? openWs : openIo)(cookie);
       } catch (error) {
-        if (server.process.exitCode !== null || server.process.signalCode !== null) throw new Error(`the server exited (${server.process.exitCode ?? server.process.signalCode}):\n${output.trim()}`);
+        if (server.process.exitCode !== null || server.process.signalCode !== null)
+          throw new Error(`the server exited (${server.process.exitCode ?? server.process.signalCode}):\n${output.trim()}`, {
+            cause: error,
+          });
         if (attempt >= 5) throw error;
         retries++;
         await sleep(100 * attempt);
@@ -346,7 +370,9 @@ async function runTransport(admin: Client, transport: Transport, pool: SignedIn[
     clients.push(...(await inParallel(pool.slice(WARM_SOCKETS, SOCKETS), OPEN_CONCURRENCY, (s) => openSocket(s.cookie))));
     openMs += performance.now() - openStart;
     const openSeconds = openMs / 1000;
-    log(`${transport}: ${clients.length} sockets open (${openSeconds.toFixed(1)} s of opening, ${retries} connects retried); settling ${SETTLE} s`);
+    log(
+      `${transport}: ${clients.length} sockets open (${openSeconds.toFixed(1)} s of opening, ${retries} connects retried); settling ${SETTLE} s`,
+    );
     await sleep(SETTLE * 1000);
     const memoryFull = await memory(server, clients.length);
     log(`${transport}: ${clients.length} sockets, idle ${IDLE} s…`);
@@ -426,7 +452,8 @@ function openFilesLimit(): number {
 }
 
 async function main(): Promise<void> {
-  if (openFilesLimit() < SOCKETS + 500) throw new Error(`${SOCKETS} client sockets need more open files than this process may have (${openFilesLimit()}): raise \`ulimit -n\``);
+  if (openFilesLimit() < SOCKETS + 500)
+    throw new Error(`${SOCKETS} client sockets need more open files than this process may have (${openFilesLimit()}): raise \`ulimit -n\``);
   const loadBefore = loadavg();
   const admin = new Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -436,18 +463,30 @@ async function main(): Promise<void> {
   try {
     // The sessions: each a user of its own; each transport after the first uses the next ones, past
     // those the ones before it revoked.
-    const migrator = await startServer({ script: ['example/dist/main.js'], env: { SECRET_KEY, SESSION_ENGINE: 'db', DATABASE_URL: databaseUrl(DATABASE), USER_SESSIONS: 'true', CLEARSESSIONS_CRON: 'false' } }, [], PORT);
+    const migrator = await startServer(
+      {
+        script: ['example/dist/main.js'],
+        env: { SECRET_KEY, SESSION_ENGINE: 'db', DATABASE_URL: databaseUrl(DATABASE), USER_SESSIONS: 'true', CLEARSESSIONS_CRON: 'false' },
+      },
+      [],
+      PORT,
+    );
     await migrator.stop();
     const pool = await insertSignedInSessions(SOCKETS + 2 * REVOKES * (TRANSPORTS.length - 1));
-    for (const [i, transport] of TRANSPORTS.entries()) results.push(await runTransport(admin, transport, pool.slice(i * 2 * REVOKES, i * 2 * REVOKES + SOCKETS)));
+    for (const [i, transport] of TRANSPORTS.entries())
+      results.push(await runTransport(admin, transport, pool.slice(i * 2 * REVOKES, i * 2 * REVOKES + SOCKETS)));
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
     await admin.end();
   }
 
   const kb = (bytes: number) => (bytes / 1024).toFixed(1);
-  console.log(`\nOpen idle sockets, db engine on PostgreSQL, revalidate interval 2000 ms (${cpus().length} CPUs, shared: CPU figures are relative)\n`);
-  console.log('| transport | sockets | memory/socket (VmRSS) | heap/socket (after GC) | server CPU µs/s idle: baseline → sockets | statements/s: baseline → sockets | PG backend CPU µs/s | revoke same instance p50 / p99 ms | row deleted in PG p50 / p99 ms |');
+  console.log(
+    `\nOpen idle sockets, db engine on PostgreSQL, revalidate interval 2000 ms (${cpus().length} CPUs, shared: CPU figures are relative)\n`,
+  );
+  console.log(
+    '| transport | sockets | memory/socket (VmRSS) | heap/socket (after GC) | server CPU µs/s idle: baseline → sockets | statements/s: baseline → sockets | PG backend CPU µs/s | revoke same instance p50 / p99 ms | row deleted in PG p50 / p99 ms |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const { baseline, withSockets } = r.idle;
@@ -461,7 +500,10 @@ async function main(): Promise<void> {
   const directory = join(ROOT, 'bench', 'results');
   mkdirSync(directory, { recursive: true });
   const file = join(directory, `websockets-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ node: process.version, cpus: cpus().length, loadAverage: { before: loadBefore, after: loadavg() }, revalidateInterval: 2000, idleSeconds: IDLE, results }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ node: process.version, cpus: cpus().length, loadAverage: { before: loadBefore, after: loadavg() }, revalidateInterval: 2000, idleSeconds: IDLE, results }, null, 2)}\n`,
+  );
   console.log(`\nResults written to ${file}`);
 }
 

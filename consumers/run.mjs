@@ -48,7 +48,10 @@ const DATABASE_AND_FASTIFY = ['pg', 'better-sqlite3', 'mysql2', 'sqlite3', 'fast
 
 /** The services the apps use, and the commands that install and start them on Debian (as .ci/run does). */
 const SERVICES = {
-  pg: { name: `PostgreSQL (${PG.host}:${PG.port}, database ${PG_ADMIN_DB})`, start: 'apt-get install -y postgresql && service postgresql start' },
+  pg: {
+    name: `PostgreSQL (${PG.host}:${PG.port}, database ${PG_ADMIN_DB})`,
+    start: 'apt-get install -y postgresql && service postgresql start',
+  },
   redis: { name: `Redis (${REDIS_URL})`, start: 'apt-get install -y redis-server && redis-server --port 6379 --daemonize yes' },
 };
 
@@ -61,21 +64,56 @@ const SERVICES = {
  * is installed, which would change the `require('nest-django-sessions')` figures (a) records.
  */
 const MATRIX = [
-  { id: 'a', name: 'nest11-cjs', node: 'system', module: 'cjs', platform: 'express', engine: 'db', checkMissingTable: true, measureRequire: true, forbidOptionalPeers: true },
+  {
+    id: 'a',
+    name: 'nest11-cjs',
+    node: 'system',
+    module: 'cjs',
+    platform: 'express',
+    engine: 'db',
+    checkMissingTable: true,
+    measureRequire: true,
+    forbidOptionalPeers: true,
+  },
   { id: 'b', name: 'nest12-esm', node: '24', module: 'esm', platform: 'express', engine: 'db', websockets: 'ws' },
-  { id: 'c', name: 'typeorm03', node: 'system', module: 'cjs', platform: 'express', engine: 'db', forbidOptionalPeers: true, auth: true, websockets: 'socket.io' },
+  {
+    id: 'c',
+    name: 'typeorm03',
+    node: 'system',
+    module: 'cjs',
+    platform: 'express',
+    engine: 'db',
+    forbidOptionalPeers: true,
+    auth: true,
+    websockets: 'socket.io',
+  },
   { id: 'd', name: 'fastify', node: '24', module: 'esm', platform: 'fastify', engine: 'cached_db', redis: true, auth: true },
-  { id: 'e', name: 'cache-redis', node: 'system', module: 'cjs', platform: 'express', engine: 'cache', redis: true, database: false, readmeInstall: 'cache on Redis', forbidInstalled: DATABASE_AND_FASTIFY },
+  {
+    id: 'e',
+    name: 'cache-redis',
+    node: 'system',
+    module: 'cjs',
+    platform: 'express',
+    engine: 'cache',
+    redis: true,
+    database: false,
+    readmeInstall: 'cache on Redis',
+    forbidInstalled: DATABASE_AND_FASTIFY,
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------
 // Main
 
 function selectApps() {
-  const only = (process.env.CONSUMERS_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const only = (process.env.CONSUMERS_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (only.length === 0) return MATRIX;
   const unknown = only.filter((o) => !MATRIX.some((app) => app.id === o || app.name === o));
-  if (unknown.length) throw new Failure(`CONSUMERS_ONLY: unknown app(s) ${unknown.join(', ')} (known: ${MATRIX.map((a) => `${a.id}=${a.name}`).join(', ')})`);
+  if (unknown.length)
+    throw new Failure(`CONSUMERS_ONLY: unknown app(s) ${unknown.join(', ')} (known: ${MATRIX.map((a) => `${a.id}=${a.name}`).join(', ')})`);
   return MATRIX.filter((app) => only.includes(app.id) || only.includes(app.name));
 }
 
@@ -115,7 +153,9 @@ async function main() {
 
   const apps = selectApps();
   removeStaleLinks();
-  console.log(`Consumer checks of nest-django-sessions: ${apps.map((a) => `${a.id}=${a.name}`).join(', ')} (${JOBS} at a time${CI ? ', CI=true' : ''}${process.env.CONSUMERS_TARBALL ? `, CONSUMERS_TARBALL=${process.env.CONSUMERS_TARBALL}` : ''})`);
+  console.log(
+    `Consumer checks of nest-django-sessions: ${apps.map((a) => `${a.id}=${a.name}`).join(', ')} (${JOBS} at a time${CI ? ', CI=true' : ''}${process.env.CONSUMERS_TARBALL ? `, CONSUMERS_TARBALL=${process.env.CONSUMERS_TARBALL}` : ''})`,
+  );
   mkdirSync(WORK, { recursive: true });
 
   // Services first: a missing service is a failure under CI, a skip otherwise (never a silent pass).
@@ -125,7 +165,11 @@ async function main() {
     if (!problem) continue;
     const { name, start } = SERVICES[service];
     const affected = runnable.filter((app) => (service === 'pg' ? usesDatabase(app) : app.redis));
-    report(CI ? 'FAIL' : 'SKIP', 'setup', `${name} is unreachable: ${problem}; ${CI ? 'CI=true: failing' : 'skipping'} ${affected.map((a) => a.name).join(', ')}`);
+    report(
+      CI ? 'FAIL' : 'SKIP',
+      'setup',
+      `${name} is unreachable: ${problem}; ${CI ? 'CI=true: failing' : 'skipping'} ${affected.map((a) => a.name).join(', ')}`,
+    );
     if (!CI && affected.length > 0) skipped.push({ apps: affected.map((a) => a.name), why: `${name} unreachable`, start });
     runnable = runnable.filter((app) => !affected.includes(app));
   }
@@ -145,7 +189,11 @@ async function main() {
   if (runnable.some((app) => app.node === '24')) {
     try {
       shared.node24 = await ensureNode24();
-      report('PASS', 'node24', `${shared.node24.version} (${relative(ROOT, shared.node24.bin)}, ${shared.node24.reused ? 'reused' : 'downloaded from the npm registry'})`);
+      report(
+        'PASS',
+        'node24',
+        `${shared.node24.version} (${relative(ROOT, shared.node24.bin)}, ${shared.node24.reused ? 'reused' : 'downloaded from the npm registry'})`,
+      );
     } catch (error) {
       report('FAIL', 'node24', error.message);
       runnable = runnable.filter((app) => app.node !== '24');

@@ -49,17 +49,22 @@ function redisLocation(env: NodeJS.ProcessEnv): RedisLocation | undefined {
   const url = env.REDIS_URL || undefined;
   if (!env.REDIS_CLUSTER_NODES) return url === undefined ? undefined : { url };
   if (url !== undefined) throw new ConfigError('Set REDIS_URL (one Redis server) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
-  const clusterNodes = env.REDIS_CLUSTER_NODES.split(',').map((node) => node.trim()).filter(Boolean);
+  const clusterNodes = env.REDIS_CLUSTER_NODES.split(',')
+    .map((node) => node.trim())
+    .filter(Boolean);
   const invalid = clusterNodes.find((node) => !CLUSTER_NODE.test(node));
   if (clusterNodes.length === 0 || invalid !== undefined) {
-    throw new ConfigError(`REDIS_CLUSTER_NODES must be comma-separated host:port, got ${JSON.stringify(invalid ?? env.REDIS_CLUSTER_NODES)}`);
+    throw new ConfigError(
+      `REDIS_CLUSTER_NODES must be comma-separated host:port, got ${JSON.stringify(invalid ?? env.REDIS_CLUSTER_NODES)}`,
+    );
   }
   return { clusterNodes };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
   let secretKey = env.SECRET_KEY;
   if (!secretKey) {
     if (env.NODE_ENV === 'production') throw new ConfigError('SECRET_KEY is required when NODE_ENV=production');
@@ -80,12 +85,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`MAX_SESSIONS_PER_USER must be a positive integer, got ${JSON.stringify(env.MAX_SESSIONS_PER_USER)}`);
   }
   const policy = env.MAX_SESSIONS_POLICY || 'evict';
-  if (policy !== 'evict' && policy !== 'refuse') throw new ConfigError(`MAX_SESSIONS_POLICY must be evict or refuse, got ${JSON.stringify(env.MAX_SESSIONS_POLICY)}`);
+  if (policy !== 'evict' && policy !== 'refuse')
+    throw new ConfigError(`MAX_SESSIONS_POLICY must be evict or refuse, got ${JSON.stringify(env.MAX_SESSIONS_POLICY)}`);
   const loginRateLimit = Number(env.LOGIN_RATE_LIMIT || 10);
-  if (!Number.isSafeInteger(loginRateLimit) || loginRateLimit < 1) throw new ConfigError(`LOGIN_RATE_LIMIT must be a positive integer, got ${JSON.stringify(env.LOGIN_RATE_LIMIT)}`);
+  if (!Number.isSafeInteger(loginRateLimit) || loginRateLimit < 1)
+    throw new ConfigError(`LOGIN_RATE_LIMIT must be a positive integer, got ${JSON.stringify(env.LOGIN_RATE_LIMIT)}`);
   const djangoAuth = booleanVariable(env, 'DJANGO_AUTH');
   // The user index: USER_SESSIONS=true, or implied by a cap.
-  const userSessions = env.USER_SESSIONS === 'true' || maxSessions !== undefined ? { maxSessionsPerUser: maxSessions, maxSessionsPolicy: policy as 'evict' | 'refuse' } : undefined;
+  const userSessions: SessionsModuleOptions['userSessions'] =
+    env.USER_SESSIONS === 'true' || maxSessions !== undefined ? { maxSessionsPerUser: maxSessions, maxSessionsPolicy: policy } : undefined;
   const csrf = booleanVariable(env, 'CSRF');
   const csrfUseSessions = booleanVariable(env, 'CSRF_USE_SESSIONS');
   const trustedOrigins = (env.CSRF_TRUSTED_ORIGINS ?? '')
@@ -93,15 +101,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     .map((origin) => origin.trim())
     .filter(Boolean);
   const websockets = env.WEBSOCKETS || undefined;
-  if (websockets !== undefined && websockets !== 'socket.io' && websockets !== 'ws') throw new ConfigError(`WEBSOCKETS must be socket.io or ws, got ${JSON.stringify(websockets)}`);
+  if (websockets !== undefined && websockets !== 'socket.io' && websockets !== 'ws')
+    throw new ConfigError(`WEBSOCKETS must be socket.io or ws, got ${JSON.stringify(websockets)}`);
   const wsAllowedOrigins = (env.WS_ALLOWED_ORIGINS ?? '')
     .split(',')
     .map((origin) => origin.trim())
     .filter(Boolean);
   const badWsOrigin = wsAllowedOrigins.find((origin) => origin !== '*' && !/^https?:\/\/[^/?#]+$/.test(origin));
-  if (badWsOrigin !== undefined) throw new ConfigError(`WS_ALLOWED_ORIGINS must be comma-separated origins such as https://example.com or https://*.example.com, got ${JSON.stringify(badWsOrigin)}`);
+  if (badWsOrigin !== undefined)
+    throw new ConfigError(
+      `WS_ALLOWED_ORIGINS must be comma-separated origins such as https://example.com or https://*.example.com, got ${JSON.stringify(badWsOrigin)}`,
+    );
   const badOrigin = trustedOrigins.find((origin) => !/^https?:\/\/[^/?#]+$/.test(origin));
-  if (badOrigin !== undefined) throw new ConfigError(`CSRF_TRUSTED_ORIGINS must be comma-separated origins such as https://example.com or https://*.example.com, got ${JSON.stringify(badOrigin)}`);
+  if (badOrigin !== undefined)
+    throw new ConfigError(
+      `CSRF_TRUSTED_ORIGINS must be comma-separated origins such as https://example.com or https://*.example.com, got ${JSON.stringify(badOrigin)}`,
+    );
   return {
     port,
     databaseUrl: env.DATABASE_URL || undefined,

@@ -40,7 +40,9 @@ export class AppModule {
         ...(usesCache(config.sessions.engine) ? cacheModules(config.redis, config.redisNamespace) : []),
         SessionsModule.forRoot(config.sessions),
         // The sign-in route's rate limit (LOGIN_RATE_LIMIT a minute per client address; auth.controller.ts).
-        ...(config.djangoAuth ? [DjangoAuthModule.forRoot({}), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.loginRateLimit }])] : []),
+        ...(config.djangoAuth
+          ? [DjangoAuthModule.forRoot({}), ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.loginRateLimit }])]
+          : []),
         // Runs the sessions' clearsessions job (CLEARSESSIONS_CRON); the library never imports it itself.
         ScheduleModule.forRoot(),
         TerminusModule,
@@ -54,7 +56,10 @@ export class AppModule {
         HealthController,
         ...(config.otel ? [MetricsController] : []),
       ],
-      providers: [SessionsHealthIndicator, ...(config.websockets === 'socket.io' ? [SocketIoSessionGateway] : config.websockets === 'ws' ? [WsSessionGateway] : [])],
+      providers: [
+        SessionsHealthIndicator,
+        ...(config.websockets === 'socket.io' ? [SocketIoSessionGateway] : config.websockets === 'ws' ? [WsSessionGateway] : []),
+      ],
     };
   }
 }

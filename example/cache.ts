@@ -27,7 +27,10 @@ export type RedisLocation = { url: string } | { clusterNodes: string[] };
  */
 export function redisKeyv(location: RedisLocation, namespace = REDIS_NAMESPACE): Keyv {
   const client = { disableOfflineQueue: true, socket: { connectTimeout: REDIS_CONNECT_TIMEOUT_MS } };
-  const connection = 'url' in location ? { url: location.url, ...client } : { rootNodes: location.clusterNodes.map((node) => ({ url: `redis://${node}` })), defaults: client };
+  const connection =
+    'url' in location
+      ? { url: location.url, ...client }
+      : { rootNodes: location.clusterNodes.map((node) => ({ url: `redis://${node}` })), defaults: client };
   const store = new KeyvRedis<string>(connection, { throwOnErrors: true, connectionTimeout: REDIS_CONNECT_TIMEOUT_MS });
   // What @keyv/redis's createKeyv builds (whose types take no cluster options): keys `<namespace>::<key>`, prefixed by the store alone.
   const keyv = new Keyv<string>({ store, namespace, useKeyPrefix: false, throwOnErrors: true });
@@ -57,5 +60,7 @@ export async function connectedRedisKeyv(location: RedisLocation, namespace?: st
  */
 export function cacheModules(redis: RedisLocation | undefined, namespace?: string): DynamicModule[] {
   if (!redis) return [];
-  return [CacheModule.registerAsync({ isGlobal: true, useFactory: async () => ({ stores: [await connectedRedisKeyv(redis, namespace)] }) })];
+  return [
+    CacheModule.registerAsync({ isGlobal: true, useFactory: async () => ({ stores: [await connectedRedisKeyv(redis, namespace)] }) }),
+  ];
 }

@@ -16,7 +16,7 @@ abstract class SessionGateway {
   @SubscribeMessage('whoami')
   async whoami(@Session() session: Session): Promise<{ event: 'whoami'; data: { userId: string | null } }> {
     const userId = this.auth ? ((await this.auth.getUser(session))?.id ?? null) : session.get(SESSION_KEY);
-    return { event: 'whoami', data: { userId: userId === null || userId === undefined ? null : String(userId) } };
+    return { event: 'whoami', data: { userId: userId === null || userId === undefined ? null : (userId as string | number).toString() } };
   }
 
   /** As GET /counter, saved explicitly: a socket's session is saved when its handler says so. */

@@ -11,13 +11,15 @@ export class CreateDjangoSession1700000000000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     if (await queryRunner.hasTable('django_session')) return;
-    const dataSource = (queryRunner as unknown as { dataSource?: DataSource; connection?: DataSource });
+    const dataSource = queryRunner as unknown as { dataSource?: DataSource; connection?: DataSource };
     const type = (dataSource.dataSource ?? dataSource.connection)!.options.type;
     if (type === 'postgres') {
       await queryRunner.query(
         'CREATE TABLE "django_session" ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" timestamp with time zone NOT NULL)',
       );
-      await queryRunner.query('CREATE INDEX "django_session_session_key_c0390e0f_like" ON "django_session" ("session_key" varchar_pattern_ops)');
+      await queryRunner.query(
+        'CREATE INDEX "django_session_session_key_c0390e0f_like" ON "django_session" ("session_key" varchar_pattern_ops)',
+      );
     } else {
       await queryRunner.query(
         'CREATE TABLE "django_session" ("session_key" varchar(40) NOT NULL PRIMARY KEY, "session_data" text NOT NULL, "expire_date" datetime NOT NULL)',

@@ -11,7 +11,8 @@ export type HttpPlatform = 'express' | 'fastify';
 
 export function httpPlatform(): HttpPlatform {
   const platform = process.env.HTTP_PLATFORM || 'express';
-  if (platform !== 'express' && platform !== 'fastify') throw new Error(`HTTP_PLATFORM must be express or fastify, got ${JSON.stringify(platform)}`);
+  if (platform !== 'express' && platform !== 'fastify')
+    throw new Error(`HTTP_PLATFORM must be express or fastify, got ${JSON.stringify(platform)}`);
   return platform;
 }
 

@@ -28,7 +28,18 @@ export class AppRun {
     this.skipped = false;
     this.procs = [];
     this.databases = [];
-    this.row = { app: `${spec.id} ${spec.name}`, node: '-', nest: '-', typeorm: '-', platform: spec.platform, engine: spec.engine, module: spec.module, install: '-', nodeModules: '-', result: '-' };
+    this.row = {
+      app: `${spec.id} ${spec.name}`,
+      node: '-',
+      nest: '-',
+      typeorm: '-',
+      platform: spec.platform,
+      engine: spec.engine,
+      module: spec.module,
+      install: '-',
+      nodeModules: '-',
+      result: '-',
+    };
     this.nodeBin = spec.node === '24' ? shared.node24?.bin : process.execPath;
     this.nodeVersion = spec.node === '24' ? shared.node24?.version : process.version;
     this.redisNamespace = spec.redis ? `consumer-${spec.name}-${process.pid}-${randomBytes(4).toString('hex')}` : undefined;
@@ -46,10 +57,13 @@ export class AppRun {
       return true;
     } catch (error) {
       this.failed = true;
-      const message = error instanceof Failure || error instanceof AbortApp ? error.message : error?.stack ?? String(error);
+      const message = error instanceof Failure || error instanceof AbortApp ? error.message : (error?.stack ?? String(error));
       report('FAIL', this.who, `${name} — ${message}`);
       const proc = this.currentProc;
-      if (proc) console.log(`      --- output of the process (${relative(ROOT, proc.logFile)}) ---\n${tail(proc.output).replace(/^/gm, '      | ')}`);
+      if (proc)
+        console.log(
+          `      --- output of the process (${relative(ROOT, proc.logFile)}) ---\n${tail(proc.output).replace(/^/gm, '      | ')}`,
+        );
       if (fatal) throw new AbortApp(name);
       return false;
     }
@@ -94,7 +108,9 @@ export class AppRun {
       // The package probing for one of its optional peers (`@nestjs/event-emitter`, ...) the app does not have: by design.
       const probe = fromPackage && PACKAGE_OPTIONAL_PEERS.has(specifier);
       const theirs = (from.includes(`${sep}node_modules${sep}`) && !fromPackage) || probe;
-      (theirs ? optional : ours).push(theirs ? `${specifier} (from ${/.*node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(from)?.[1] ?? from})` : line.slice(at));
+      (theirs ? optional : ours).push(
+        theirs ? `${specifier} (from ${/.*node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(from)?.[1] ?? from})` : line.slice(at),
+      );
     }
     return { ours, optional: [...new Set(optional)] };
   }
@@ -109,26 +125,49 @@ export class AppRun {
   async runAll() {
     try {
       const installNode = this.spec.node === '24' ? `Node ${this.nodeVersion}` : process.version;
-      const installWhat = this.spec.readmeInstall ? `README.md's install line "# ${this.spec.readmeInstall}" as written, the tarball for nest-django-sessions` : 'pinned deps + the tarball';
+      const installWhat = this.spec.readmeInstall
+        ? `README.md's install line "# ${this.spec.readmeInstall}" as written, the tarball for nest-django-sessions`
+        : 'pinned deps + the tarball';
       await this.step(`npm install ${installWhat} (${installNode})`, () => this.install(), { fatal: true });
       await this.step('npm ls: dependency tree', () => this.npmLs());
       if (this.spec.forbidOptionalPeers) await this.step('db-engine app: no optional peers installed', () => this.checkNoOptionalPeers());
-      if (this.spec.forbidInstalled) await this.step(`${this.spec.engine}-engine app: no database driver nor Fastify installed`, () => this.checkNoOptionalPeers(this.spec.forbidInstalled));
-      await this.step(`tsc -p tsconfig.json (${this.spec.module === 'esm' ? 'ESM, nodenext' : 'CommonJS'}) against the app's node_modules`, () => this.compile(), { fatal: true });
+      if (this.spec.forbidInstalled)
+        await this.step(`${this.spec.engine}-engine app: no database driver nor Fastify installed`, () =>
+          this.checkNoOptionalPeers(this.spec.forbidInstalled),
+        );
+      await this.step(
+        `tsc -p tsconfig.json (${this.spec.module === 'esm' ? 'ESM, nodenext' : 'CommonJS'}) against the app's node_modules`,
+        () => this.compile(),
+        { fatal: true },
+      );
       await this.step("the package's .d.ts type-check (tsc --skipLibCheck false)", () => this.checkDeclarations());
-      if (this.spec.module === 'esm') await this.step(`ESM import of the CommonJS package: every export importable by name (Node ${this.nodeVersion})`, () => this.checkEsmExports());
+      if (this.spec.module === 'esm')
+        await this.step(`ESM import of the CommonJS package: every export importable by name (Node ${this.nodeVersion})`, () =>
+          this.checkEsmExports(),
+        );
       if (this.spec.measureRequire) await this.step("require('nest-django-sessions'): modules and time", () => this.measureRequire());
-      else if (this.spec.forbidOptionalPeers) await this.step("require('nest-django-sessions') loads none of the optional peers", () => this.measureRequire({ runs: 1, record: false }));
+      else if (this.spec.forbidOptionalPeers)
+        await this.step("require('nest-django-sessions') loads none of the optional peers", () =>
+          this.measureRequire({ runs: 1, record: false }),
+        );
       if (usesDatabase(this.spec)) {
         await createDatabase(this.dbName);
         this.databases.push(this.dbName);
       }
-      if (this.spec.auth) await this.step("Django's auth_user table and a user, as Django's migrate and create_user leave them", () => this.createDjangoUser());
-      if (this.spec.checkMissingTable) await this.step('start without sessionMigrations on an empty database: exits non-zero, never serves', () => this.missingTable());
-      await this.step(`start (${this.spec.module}, ${this.spec.platform}, ${this.spec.engine}${this.spec.redis ? ' + Redis' : ''}) and answer GET /ping without a cookie`, async () => {
-        await this.startApp('app');
-        return `port ${this.app.port}, ${usesDatabase(this.spec) ? 'migrations run by the app (sessionMigrations, migrationsRun)' : 'no database, no TypeORM DataSource'}`;
-      }, { fatal: true });
+      if (this.spec.auth)
+        await this.step("Django's auth_user table and a user, as Django's migrate and create_user leave them", () =>
+          this.createDjangoUser(),
+        );
+      if (this.spec.checkMissingTable)
+        await this.step('start without sessionMigrations on an empty database: exits non-zero, never serves', () => this.missingTable());
+      await this.step(
+        `start (${this.spec.module}, ${this.spec.platform}, ${this.spec.engine}${this.spec.redis ? ' + Redis' : ''}) and answer GET /ping without a cookie`,
+        async () => {
+          await this.startApp('app');
+          return `port ${this.app.port}, ${usesDatabase(this.spec) ? 'migrations run by the app (sessionMigrations, migrationsRun)' : 'no database, no TypeORM DataSource'}`;
+        },
+        { fatal: true },
+      );
       await this.step("every module the app loaded at start-up comes from the app's own node_modules", () => {
         this.currentProc = this.app;
         return `yes${this.assertNoLeaks(this.app.output)}`;
@@ -141,7 +180,8 @@ export class AppRun {
       }
     } finally {
       for (const proc of this.procs) if (!proc.exit) await stopProcess(proc, 5000);
-      for (const name of this.databases) await dropDatabase(name).catch((error) => report('WARN', this.who, `dropping ${name}: ${error.message}`));
+      for (const name of this.databases)
+        await dropDatabase(name).catch((error) => report('WARN', this.who, `dropping ${name}: ${error.message}`));
       if (this.redisNamespace) {
         try {
           const deleted = await redisDeleteNamespace(this.redisNamespace);

@@ -23,7 +23,9 @@ export class AuthChecks {
           'username varchar(150) NOT NULL UNIQUE, first_name varchar(150) NOT NULL, last_name varchar(150) NOT NULL, email varchar(254) NOT NULL, ' +
           'is_staff boolean NOT NULL, is_active boolean NOT NULL, date_joined timestamp with time zone NOT NULL)',
       );
-      await client.query("INSERT INTO auth_user VALUES (DEFAULT, $1, NULL, false, 'consumer', '', '', '', false, true, now())", [djangoPassword('consumer-password')]);
+      await client.query("INSERT INTO auth_user VALUES (DEFAULT, $1, NULL, false, 'consumer', '', '', '', false, true, now())", [
+        djangoPassword('consumer-password'),
+      ]);
     });
     return 'user consumer, pbkdf2_sha256 with 1000 iterations';
   }
@@ -38,7 +40,9 @@ export class AuthChecks {
     this.expect(await this.http('GET', '/session', { cookie: key }), 200);
     const { rows } = await this.db((client) => client.query("SELECT last_login FROM auth_user WHERE username = 'consumer'"));
     assert(rows[0].last_login !== null, 'last_login was not set by the login');
-    await this.db((client) => client.query("UPDATE auth_user SET password = $1 WHERE username = 'consumer'", [djangoPassword('changed-on-django')]));
+    await this.db((client) =>
+      client.query("UPDATE auth_user SET password = $1 WHERE username = 'consumer'", [djangoPassword('changed-on-django')]),
+    );
     const stale = await this.http('GET', '/me', { cookie: key });
     this.expect(stale, 401);
     assert(stale.session?.deleted, 'the session of a changed password was not flushed (cookie not deleted)');

@@ -30,10 +30,23 @@ export class BuildChecks {
   async compile() {
     const dir = this.isolatedDir();
     const tsconfig = join(dir, 'tsconfig.json');
-    const build = await run(process.execPath, [TSC, '-p', tsconfig, '--preserveSymlinks', '--listFiles', '--pretty', 'false'], { cwd: dir, timeoutMs: 300_000 });
+    const build = await run(process.execPath, [TSC, '-p', tsconfig, '--preserveSymlinks', '--listFiles', '--pretty', 'false'], {
+      cwd: dir,
+      timeoutMs: 300_000,
+    });
     const lines = build.stdout.split('\n').filter(Boolean);
     const diagnostics = lines.filter((line) => /\(\d+,\d+\): error TS\d+/.test(line) || /^error TS\d+/.test(line));
-    assert(build.code === 0, () => `tsc -p ${relative(ROOT, join(this.dir, 'tsconfig.json'))} failed (${describeExit(build)}):\n${tail(lines.filter((l) => !l.startsWith('/')).map((l) => this.tscPath(dir, l)).join('\n'), 40)}${build.stderr}`);
+    assert(
+      build.code === 0,
+      () =>
+        `tsc -p ${relative(ROOT, join(this.dir, 'tsconfig.json'))} failed (${describeExit(build)}):\n${tail(
+          lines
+            .filter((l) => !l.startsWith('/'))
+            .map((l) => this.tscPath(dir, l))
+            .join('\n'),
+          40,
+        )}${build.stderr}`,
+    );
     const files = lines.filter((line) => line.startsWith('/'));
     const outside = files.filter((file) => !file.startsWith(dir + sep) && !file.startsWith(TS_LIB_DIR));
     assert(outside.length === 0, () => `types resolved outside the app's node_modules:\n${outside.slice(0, 20).join('\n')}`);
@@ -50,12 +63,16 @@ export class BuildChecks {
    */
   async checkEsmExports() {
     const results = [];
-    for (const entry of ['nest-django-sessions', ...(this.spec.auth ? ['nest-django-sessions/auth'] : []), ...(this.spec.websockets ? [`nest-django-sessions/${this.spec.websockets}`] : [])]) {
+    for (const entry of [
+      'nest-django-sessions',
+      ...(this.spec.auth ? ['nest-django-sessions/auth'] : []),
+      ...(this.spec.websockets ? [`nest-django-sessions/${this.spec.websockets}`] : []),
+    ]) {
       const script = [
         `import * as esm from '${entry}';`,
         "import { createRequire } from 'node:module';",
         `const cjs = createRequire(process.cwd() + '/package.json')('${entry}');`,
-        "const names = Object.keys(cjs);",
+        'const names = Object.keys(cjs);',
         "console.log(JSON.stringify({ cjs: names.length, esm: Object.keys(esm).filter((k) => !['default', 'module.exports', '__esModule'].includes(k)).length, missing: names.filter((k) => !(k in esm)) }));",
       ].join('\n');
       const result = await run(this.nodeBin, ['--input-type=module', '-e', script], { cwd: this.dir, env: this.env(), timeoutMs: 60_000 });
@@ -71,10 +88,14 @@ export class BuildChecks {
   /** The package's declarations type-checked too (the app's tsconfig skips every .d.ts, as Nest's starter does). */
   async checkDeclarations() {
     const dir = this.isolatedDir();
-    const strict = await run(process.execPath, [TSC, '-p', join(dir, 'tsconfig.json'), '--preserveSymlinks', '--noEmit', '--skipLibCheck', 'false', '--pretty', 'false'], {
-      cwd: dir,
-      timeoutMs: 300_000,
-    });
+    const strict = await run(
+      process.execPath,
+      [TSC, '-p', join(dir, 'tsconfig.json'), '--preserveSymlinks', '--noEmit', '--skipLibCheck', 'false', '--pretty', 'false'],
+      {
+        cwd: dir,
+        timeoutMs: 300_000,
+      },
+    );
     // tsc prints paths relative to its real working directory: show them relative to the app.
     const errors = strict.stdout
       .split('\n')
@@ -91,7 +112,11 @@ export class BuildChecks {
     const probe = async (mode) => {
       const runs = [];
       for (let i = 0; i < count; i++) {
-        const result = await run(this.nodeBin, [PROBE, this.dir, mode, OPTIONAL_PEERS.join(',')], { cwd: this.dir, env: this.env(), timeoutMs: 60_000 });
+        const result = await run(this.nodeBin, [PROBE, this.dir, mode, OPTIONAL_PEERS.join(',')], {
+          cwd: this.dir,
+          env: this.env(),
+          timeoutMs: 60_000,
+        });
         assert(result.code === 0, () => `require probe (${mode}) failed (${describeExit(result)}):\n${tail(result.stderr, 30)}`);
         this.assertNoLeaks(result.stderr);
         runs.push(JSON.parse(result.stdout.trim().split('\n').pop()));
@@ -110,7 +135,8 @@ export class BuildChecks {
         .sort((x, y) => y[1] - x[1])
         .map(([name, count]) => `${name} ${count}`)
         .join(', ');
-    if (!record) return `+${afterNest.added} modules after @nestjs/common+core+typeorm, ${alone.total} alone; none of ${OPTIONAL_PEERS.join(', ')} in require.cache`;
+    if (!record)
+      return `+${afterNest.added} modules after @nestjs/common+core+typeorm, ${alone.total} alone; none of ${OPTIONAL_PEERS.join(', ')} in require.cache`;
     this.shared.requireFigures = { app: this.who, node: this.nodeVersion, afterNest, alone, top };
     return (
       `after @nestjs/common+core+typeorm: +${afterNest.added} modules in ${afterNest.ms.toFixed(1)} ms (median of 5, min ${afterNest.minMs.toFixed(1)}) [${top(afterNest.byPackage)}]; ` +

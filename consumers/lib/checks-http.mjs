@@ -22,32 +22,44 @@ export class HttpChecks {
     const noRows = '(no django_session: the cache engine has no database)';
     const existingKeys = async (keys) => (rows ? this.existingKeys(keys) : new Set());
 
-    await this.step(`GET /counter → {"count":1}, then {"count":2} with the cookie; ${rows ? 'the row is in django_session' : `the entry is in Redis under the run's namespace, expiring with the session ${noRows}`}`, async () => {
-      const first = await this.http('GET', '/counter');
-      this.expect(first, 200, { count: 1 });
-      const key = this.newKey(first);
-      const attributes = first.session.attributes;
-      assert(attributes.httponly === true && String(attributes.samesite).toLowerCase() === 'lax' && attributes.path === '/', () => `cookie attributes: ${first.session.header}`);
-      if (rows) assert((await this.existingKeys([key])).has(key), `no django_session row for the new key ${key}`);
-      const second = await this.http('GET', '/counter', { cookie: key });
-      this.expect(second, 200, { count: 2 });
-      assert(!second.session || second.session.value === key, () => `the key changed: ${second.session.header}`);
-      let cache = '';
-      if (spec.redis) {
-        const entry = await this.cacheEntry(key);
-        cache = `; Redis entry ${entry.key.replace(key, '<key>')}`;
-        if (!rows) {
-          // The entry is the session: it must expire with it (SESSION_COOKIE_AGE, two weeks by default).
-          const age = Number(attributes['max-age']);
-          assert(entry.key.startsWith(this.redisNamespace) && entry.key.endsWith(`django.contrib.sessions.cache${key}`), () => `Redis key ${entry.key}: expected ${this.redisNamespace}…django.contrib.sessions.cache<key>`);
-          assert(Number.isFinite(age) && age > 0, () => `cookie without a Max-Age: ${first.session.header}`);
-          assert(entry.ttlMs > 0 && entry.ttlMs <= age * 1000 && entry.ttlMs > age * 1000 - 60_000, () => `Redis TTL ${entry.ttlMs} ms, expected the session's age ${age} s`);
-          cache += `, TTL ${Math.round(entry.ttlMs / 1000)} s (cookie Max-Age ${age})`;
+    await this.step(
+      `GET /counter → {"count":1}, then {"count":2} with the cookie; ${rows ? 'the row is in django_session' : `the entry is in Redis under the run's namespace, expiring with the session ${noRows}`}`,
+      async () => {
+        const first = await this.http('GET', '/counter');
+        this.expect(first, 200, { count: 1 });
+        const key = this.newKey(first);
+        const attributes = first.session.attributes;
+        assert(
+          attributes.httponly === true && String(attributes.samesite).toLowerCase() === 'lax' && attributes.path === '/',
+          () => `cookie attributes: ${first.session.header}`,
+        );
+        if (rows) assert((await this.existingKeys([key])).has(key), `no django_session row for the new key ${key}`);
+        const second = await this.http('GET', '/counter', { cookie: key });
+        this.expect(second, 200, { count: 2 });
+        assert(!second.session || second.session.value === key, () => `the key changed: ${second.session.header}`);
+        let cache = '';
+        if (spec.redis) {
+          const entry = await this.cacheEntry(key);
+          cache = `; Redis entry ${entry.key.replace(key, '<key>')}`;
+          if (!rows) {
+            // The entry is the session: it must expire with it (SESSION_COOKIE_AGE, two weeks by default).
+            const age = Number(attributes['max-age']);
+            assert(
+              entry.key.startsWith(this.redisNamespace) && entry.key.endsWith(`django.contrib.sessions.cache${key}`),
+              () => `Redis key ${entry.key}: expected ${this.redisNamespace}…django.contrib.sessions.cache<key>`,
+            );
+            assert(Number.isFinite(age) && age > 0, () => `cookie without a Max-Age: ${first.session.header}`);
+            assert(
+              entry.ttlMs > 0 && entry.ttlMs <= age * 1000 && entry.ttlMs > age * 1000 - 60_000,
+              () => `Redis TTL ${entry.ttlMs} ms, expected the session's age ${age} s`,
+            );
+            cache += `, TTL ${Math.round(entry.ttlMs / 1000)} s (cookie Max-Age ${age})`;
+          }
         }
-      }
-      state.key = key;
-      return `cookie ${first.session.header.replace(key, '<key>')}${cache}`;
-    });
+        state.key = key;
+        return `cookie ${first.session.header.replace(key, '<key>')}${cache}`;
+      },
+    );
 
     if (spec.websockets) await this.websocketSteps();
 
@@ -56,21 +68,24 @@ export class HttpChecks {
       this.expect(await this.http('GET', '/session', { cookie: 'unknownkeyunknownkeyunknownkey12' }), 200, {});
     });
 
-    await this.step(`POST /session/cycle keeps the data under a new key; the old key no longer works${rows ? '' : ' (in Redis: the old entry gone, the new one there)'}`, async () => {
-      const cycled = await this.http('POST', '/session/cycle', { cookie: state.key });
-      this.expect(cycled, 200, { count: 2 });
-      const newKey = this.newKey(cycled);
-      assert(newKey !== state.key, 'cycleKey kept the same key');
-      this.expect(await this.http('GET', '/session', { cookie: newKey }), 200, { count: 2 });
-      this.expect(await this.http('GET', '/session', { cookie: state.key }), 200, {});
-      if (rows) {
-        const found = await this.existingKeys([state.key, newKey]);
-        assert(found.has(newKey) && !found.has(state.key), () => `rows after cycleKey: ${JSON.stringify([...found])}`);
-      }
-      if (spec.redis) assert((await this.cacheKeysFor(state.key)).length === 0, 'the old key is still in Redis');
-      if (!rows) await this.cacheEntry(newKey);
-      state.key = newKey;
-    });
+    await this.step(
+      `POST /session/cycle keeps the data under a new key; the old key no longer works${rows ? '' : ' (in Redis: the old entry gone, the new one there)'}`,
+      async () => {
+        const cycled = await this.http('POST', '/session/cycle', { cookie: state.key });
+        this.expect(cycled, 200, { count: 2 });
+        const newKey = this.newKey(cycled);
+        assert(newKey !== state.key, 'cycleKey kept the same key');
+        this.expect(await this.http('GET', '/session', { cookie: newKey }), 200, { count: 2 });
+        this.expect(await this.http('GET', '/session', { cookie: state.key }), 200, {});
+        if (rows) {
+          const found = await this.existingKeys([state.key, newKey]);
+          assert(found.has(newKey) && !found.has(state.key), () => `rows after cycleKey: ${JSON.stringify([...found])}`);
+        }
+        if (spec.redis) assert((await this.cacheKeysFor(state.key)).length === 0, 'the old key is still in Redis');
+        if (!rows) await this.cacheEntry(newKey);
+        state.key = newKey;
+      },
+    );
 
     await this.step(`guard (${spec.platform}): GET /private 403 without sign-in; POST /login; then 200`, async () => {
       this.expect(await this.http('GET', '/private'), 403);
@@ -115,30 +130,47 @@ export class HttpChecks {
           if (expired.every((key) => !left.has(key))) break;
           await sleep(200);
         }
-        assert(expired.every((key) => !left.has(key)), () => `still there after 5 s: ${expired.filter((key) => left.has(key)).join(', ')}`);
-        assert(liveKeys.every((key) => left.has(key)), 'a live session was deleted');
+        assert(
+          expired.every((key) => !left.has(key)),
+          () => `still there after 5 s: ${expired.filter((key) => left.has(key)).join(', ')}`,
+        );
+        assert(
+          liveKeys.every((key) => left.has(key)),
+          'a live session was deleted',
+        );
         const logged = /Deleted [1-9]\d* expired sessions in \d+ ms/.exec(this.app.output)?.[0];
         return `${expired.length} expired (${expiredByApp.length} saved by the app with setExpiry(-10), ${expired.length - expiredByApp.length} inserted) gone after ${((Date.now() - started) / 1000).toFixed(1)} s; app log: ${logged ?? '(no "Deleted N" line)'}`;
       });
     } else {
-      report('SKIP', this.who, `scheduled clearsessions job — needs a database: the cache engine keeps no django_session rows to purge (Redis drops entries at their TTL, checked next)`);
-      await this.step('instead of a purge, Redis expiry: a session saved already expired (setExpiry(-10)) is not kept, a live one is', async () => {
-        const live = await this.http('GET', '/counter');
-        this.expect(live, 200, { count: 1 });
-        state.live = this.newKey(live);
-        const expiring = await this.http('POST', '/session/expiry', { json: { seconds: -10 } });
-        this.expect(expiring, 200, { expiryAge: -10 });
-        const expiredKey = expiring.session?.value || undefined;
-        if (expiredKey) {
-          assert((await this.cacheKeysFor(expiredKey)).length === 0, () => `the expired session ${expiredKey} is in Redis`);
-          this.expect(await this.http('GET', '/session', { cookie: expiredKey }), 200, {});
-        }
-        const entry = await this.cacheEntry(state.live);
-        return `expired: ${expiredKey ? 'cookie set, no Redis entry, reads empty' : `no session cookie set (${JSON.stringify(expiring.setCookies)}), nothing in Redis`}; live: TTL ${Math.round(entry.ttlMs / 1000)} s`;
-      });
+      report(
+        'SKIP',
+        this.who,
+        `scheduled clearsessions job — needs a database: the cache engine keeps no django_session rows to purge (Redis drops entries at their TTL, checked next)`,
+      );
+      await this.step(
+        'instead of a purge, Redis expiry: a session saved already expired (setExpiry(-10)) is not kept, a live one is',
+        async () => {
+          const live = await this.http('GET', '/counter');
+          this.expect(live, 200, { count: 1 });
+          state.live = this.newKey(live);
+          const expiring = await this.http('POST', '/session/expiry', { json: { seconds: -10 } });
+          this.expect(expiring, 200, { expiryAge: -10 });
+          const expiredKey = expiring.session?.value || undefined;
+          if (expiredKey) {
+            assert((await this.cacheKeysFor(expiredKey)).length === 0, () => `the expired session ${expiredKey} is in Redis`);
+            this.expect(await this.http('GET', '/session', { cookie: expiredKey }), 200, {});
+          }
+          const entry = await this.cacheEntry(state.live);
+          return `expired: ${expiredKey ? 'cookie set, no Redis entry, reads empty' : `no session cookie set (${JSON.stringify(expiring.setCookies)}), nothing in Redis`}; live: TTL ${Math.round(entry.ttlMs / 1000)} s`;
+        },
+      );
     }
 
-    if (spec.auth) await this.step("Django logins (nest-django-sessions/auth): POST /auth/login, GET /me, a password changed in auth_user signs out, POST /auth/logout", () => this.djangoAuth());
+    if (spec.auth)
+      await this.step(
+        'Django logins (nest-django-sessions/auth): POST /auth/login, GET /me, a password changed in auth_user signs out, POST /auth/logout',
+        () => this.djangoAuth(),
+      );
 
     await this.step('the app stops on SIGTERM', () => this.stopApp());
 
@@ -163,8 +195,14 @@ export class HttpChecks {
       this.assertNoLeaks(command.stderr);
       if (rows) {
         const left = await this.existingKeys([...expired, ...liveKeys]);
-        assert(expired.every((key) => !left.has(key)), 'expired rows are left');
-        assert(liveKeys.every((key) => left.has(key)), 'a live session was deleted');
+        assert(
+          expired.every((key) => !left.has(key)),
+          'expired rows are left',
+        );
+        assert(
+          liveKeys.every((key) => left.has(key)),
+          'a live session was deleted',
+        );
       } else if (state.live) {
         await this.cacheEntry(state.live);
       }
@@ -181,7 +219,11 @@ export class HttpChecks {
       await this.startApp('app-restart', { CLEARSESSIONS_CRON: 'false' });
       this.expect(await this.http('GET', '/counter', { cookie: state.live }), 200, { count: 2 });
       // App (e) leaves clearExpired at its default, as the README's quick start does: its job warning, if any, is reported by stopApp.
-      if (rows) assert(!/clearsessions job|not scheduled/i.test(this.app.output), () => `unexpected scheduler output:\n${tail(this.app.output, 10)}`);
+      if (rows)
+        assert(
+          !/clearsessions job|not scheduled/i.test(this.app.output),
+          () => `unexpected scheduler output:\n${tail(this.app.output, 10)}`,
+        );
       await this.stopApp();
     });
   }
@@ -194,7 +236,12 @@ export class HttpChecks {
     const port = await freePort();
     const proc = startProcess(this.nodeBin, ['dist/main.js'], {
       cwd: this.dir,
-      env: this.env({ PORT: String(port), SESSION_MIGRATIONS: 'off', CLEARSESSIONS_CRON: 'false', DATABASE_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${dbName}` }),
+      env: this.env({
+        PORT: String(port),
+        SESSION_MIGRATIONS: 'off',
+        CLEARSESSIONS_CRON: 'false',
+        DATABASE_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${dbName}`,
+      }),
       logFile: this.logFile('app-missing-table'),
     });
     this.procs.push(proc);

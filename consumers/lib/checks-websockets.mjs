@@ -27,7 +27,9 @@ export class WebSocketChecks {
     if (this.spec.websockets === 'ws') {
       const WebSocket = createRequire(join(this.dir, 'package.json'))('ws');
       const socket = new WebSocket(`ws://127.0.0.1:${this.app.port}/ws`, { headers, handshakeTimeout: 10_000 });
-      const closed = new Promise((resolvePromise) => socket.once('close', (code, reason) => resolvePromise({ code, reason: String(reason) })));
+      const closed = new Promise((resolvePromise) =>
+        socket.once('close', (code, reason) => resolvePromise({ code, reason: String(reason) })),
+      );
       await new Promise((resolvePromise, reject) => {
         socket.once('open', resolvePromise);
         socket.once('error', (error) => reject(new Failure(`ws handshake failed: ${error.message}`)));
@@ -62,7 +64,12 @@ export class WebSocketChecks {
         closed.then((how) => reject(new Failure(`the socket closed before the "${event}" reply: ${JSON.stringify(how)}`)));
         socket.emit(event);
       });
-    return { send, closed, close: () => socket.close(), client: `socket.io-client ${repoRequire('socket.io-client/package.json').version}` };
+    return {
+      send,
+      closed,
+      close: () => socket.close(),
+      client: `socket.io-client ${repoRequire('socket.io-client/package.json').version}`,
+    };
   }
 
   /** The status a handshake from `origin` gets (101 / 'connect' when accepted). */
@@ -84,10 +91,14 @@ export class WebSocketChecks {
     }
     // socket.io: its first request, the polling handshake (what a browser sends first), as raw HTTP...
     const polling = await new Promise((resolvePromise, reject) => {
-      const request = httpRequest(`${this.app.base}/socket.io/?EIO=4&transport=polling`, { headers: { origin }, agent: false, timeout: 10_000 }, (response) => {
-        response.resume();
-        resolvePromise(response.statusCode);
-      });
+      const request = httpRequest(
+        `${this.app.base}/socket.io/?EIO=4&transport=polling`,
+        { headers: { origin }, agent: false, timeout: 10_000 },
+        (response) => {
+          response.resume();
+          resolvePromise(response.statusCode);
+        },
+      );
       request.on('error', reject);
       request.on('timeout', () => request.destroy(new Error('timed out')));
       request.end();
@@ -95,7 +106,13 @@ export class WebSocketChecks {
     // ... and the client straight over a WebSocket.
     const { io } = repoRequire('socket.io-client');
     const client = await new Promise((resolvePromise) => {
-      const socket = io(this.app.base, { transports: ['websocket'], extraHeaders: { origin }, reconnection: false, forceNew: true, timeout: 10_000 });
+      const socket = io(this.app.base, {
+        transports: ['websocket'],
+        extraHeaders: { origin },
+        reconnection: false,
+        forceNew: true,
+        timeout: 10_000,
+      });
       socket.once('connect', () => (socket.close(), resolvePromise('connect')));
       socket.once('connect_error', (error) => (socket.close(), resolvePromise(`connect_error (${error.message})`)));
     });
@@ -108,23 +125,28 @@ export class WebSocketChecks {
     const adapter = kind === 'ws' ? 'SessionsWsAdapter' : 'SessionsIoAdapter';
     const ending = kind === 'ws' ? 'close code 1008' : "disconnect 'io server disconnect'";
     const ws = {};
-    await this.step(`${entry} (${adapter}): a socket with the session cookie continues GET /counter's count (counter → 3), GET /counter continues the socket's (4), the socket sees it (5)`, async () => {
-      const first = await this.http('GET', '/counter');
-      this.expect(first, 200, { count: 1 });
-      const key = this.newKey(first);
-      this.expect(await this.http('GET', '/counter', { cookie: key }), 200, { count: 2 });
-      const socket = await this.openSocket(key, this.app.base);
-      ws.socket = socket;
-      ws.key = key;
-      assertEqual(await socket.send('counter'), { count: 3 }, 'the socket\'s "counter" reply');
-      const http = await this.http('GET', '/counter', { cookie: key });
-      this.expect(http, 200, { count: 4 });
-      assert(!http.session || http.session.value === key, () => `the key changed: ${http.session.header}`);
-      assertEqual(await socket.send('counter'), { count: 5 }, 'the socket\'s second "counter" reply');
-      const { rows } = await this.db((client) => client.query('SELECT count(*)::int AS n FROM django_session WHERE session_key = $1', [key]));
-      assertEqual(rows[0].n, 1, 'django_session rows of the key');
-      return `${socket.client}, Origin ${this.app.base} (the app's own); counts 1, 2 (HTTP), 3 (socket), 4 (HTTP), 5 (socket), one row`;
-    });
+    await this.step(
+      `${entry} (${adapter}): a socket with the session cookie continues GET /counter's count (counter → 3), GET /counter continues the socket's (4), the socket sees it (5)`,
+      async () => {
+        const first = await this.http('GET', '/counter');
+        this.expect(first, 200, { count: 1 });
+        const key = this.newKey(first);
+        this.expect(await this.http('GET', '/counter', { cookie: key }), 200, { count: 2 });
+        const socket = await this.openSocket(key, this.app.base);
+        ws.socket = socket;
+        ws.key = key;
+        assertEqual(await socket.send('counter'), { count: 3 }, 'the socket\'s "counter" reply');
+        const http = await this.http('GET', '/counter', { cookie: key });
+        this.expect(http, 200, { count: 4 });
+        assert(!http.session || http.session.value === key, () => `the key changed: ${http.session.header}`);
+        assertEqual(await socket.send('counter'), { count: 5 }, 'the socket\'s second "counter" reply');
+        const { rows } = await this.db((client) =>
+          client.query('SELECT count(*)::int AS n FROM django_session WHERE session_key = $1', [key]),
+        );
+        assertEqual(rows[0].n, 1, 'django_session rows of the key');
+        return `${socket.client}, Origin ${this.app.base} (the app's own); counts 1, 2 (HTTP), 3 (socket), 4 (HTTP), 5 (socket), one row`;
+      },
+    );
 
     await this.step(`DELETE /session (HTTP) ends the socket's session: the socket gets ${ending} within 10 s`, async () => {
       assert(ws.socket, 'no open socket (the previous step failed)');
@@ -149,7 +171,10 @@ export class WebSocketChecks {
         return `evil.example: ${evil}; own origin: ${own}`;
       }
       assertEqual(evil.polling, 403, 'polling handshake (GET /socket.io/?EIO=4&transport=polling) with Origin https://evil.example');
-      assert(evil.client.startsWith('connect_error'), () => `socket.io-client (websocket transport) with Origin https://evil.example: ${evil.client}`);
+      assert(
+        evil.client.startsWith('connect_error'),
+        () => `socket.io-client (websocket transport) with Origin https://evil.example: ${evil.client}`,
+      );
       assertEqual(own, { polling: 200, client: 'connect' }, `handshakes with Origin ${this.app.base}`);
       return `evil.example: polling handshake ${evil.polling}, client ${evil.client}; own origin: polling ${own.polling}, client ${own.client}`;
     });

@@ -15,7 +15,9 @@ export const README = join(ROOT, 'README.md');
 const CONSUMERS = join(ROOT, 'consumers');
 export const APPS = join(CONSUMERS, 'apps');
 /** The package's optional peers: probing for one the app lacks is what the package is meant to do. */
-export const PACKAGE_OPTIONAL_PEERS = new Set(Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependenciesMeta ?? {}));
+export const PACKAGE_OPTIONAL_PEERS = new Set(
+  Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).peerDependenciesMeta ?? {}),
+);
 export const WORK = join(CONSUMERS, 'work');
 export const GUARD = join(CONSUMERS, 'lib', 'resolution-guard.cjs');
 export const GUARD_MARKER = '[consumer-resolution-guard]';

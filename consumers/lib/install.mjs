@@ -37,14 +37,27 @@ function readmeInstallCommand(comment) {
     .split('\n')
     .map((line, index) => ({ line: line.trimEnd(), number: index + 1 }))
     .filter(({ line }) => line.endsWith(ending) && /^\s*npm\s/.test(line));
-  assert(found.length > 0, `README.md has no \`npm install\` line ending with the comment "${ending}" (the Install section's command for this engine, which this app installs as written): restore it, or update the app's readmeInstall in consumers/run.mjs`);
-  assert(found.length === 1, () => `README.md has ${found.length} install lines ending with "${ending}" (lines ${found.map((f) => f.number).join(', ')}): expected one`);
+  assert(
+    found.length > 0,
+    `README.md has no \`npm install\` line ending with the comment "${ending}" (the Install section's command for this engine, which this app installs as written): restore it, or update the app's readmeInstall in consumers/run.mjs`,
+  );
+  assert(
+    found.length === 1,
+    () =>
+      `README.md has ${found.length} install lines ending with "${ending}" (lines ${found.map((f) => f.number).join(', ')}): expected one`,
+  );
   const { line, number } = found[0];
   const command = line.slice(0, line.length - ending.length).trim();
-  assert(!/['"`$;&|<>(){}\\]/.test(command), `README.md:${number}: the install command holds shell syntax this check does not interpret: ${command}`);
+  assert(
+    !/['"`$;&|<>(){}\\]/.test(command),
+    `README.md:${number}: the install command holds shell syntax this check does not interpret: ${command}`,
+  );
   const [npm, verb, ...args] = command.split(/\s+/);
   assert(npm === 'npm' && ['install', 'i', 'add'].includes(verb), `README.md:${number} is not \`npm install ...\`: ${command}`);
-  assert(args.filter((arg) => arg === 'nest-django-sessions').length === 1, `README.md:${number} does not install nest-django-sessions by name (once): ${command}`);
+  assert(
+    args.filter((arg) => arg === 'nest-django-sessions').length === 1,
+    `README.md:${number} does not install nest-django-sessions by name (once): ${command}`,
+  );
   return { number, command, args };
 }
 
@@ -58,7 +71,11 @@ function findPackages(nodeModules, names, found = []) {
   for (const entry of readdirSync(nodeModules, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
     const scoped = entry.name.startsWith('@');
-    const packages = scoped ? readdirSync(join(nodeModules, entry.name), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${entry.name}/${e.name}`) : [entry.name];
+    const packages = scoped
+      ? readdirSync(join(nodeModules, entry.name), { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => `${entry.name}/${e.name}`)
+      : [entry.name];
     for (const name of packages) {
       const dir = join(nodeModules, name);
       if (names.includes(name)) found.push(dir);
@@ -107,7 +124,11 @@ export class InstallSteps {
     const installNode = this.spec.node === '24' ? this.nodeVersion : process.version;
     // App (e): the README's line for its engine, read now; the packed tarball in place of the package's name.
     const readme = this.spec.readmeInstall ? readmeInstallCommand(this.spec.readmeInstall) : undefined;
-    const hash = createHash('sha256').update(templatePackage).update(installNode).update(readme?.command ?? '').digest('hex');
+    const hash = createHash('sha256')
+      .update(templatePackage)
+      .update(installNode)
+      .update(readme?.command ?? '')
+      .digest('hex');
     const stampFile = join(this.dir, '.consumer-install.json');
     const stamp = readJson(stampFile);
     const cached = stamp?.hash === hash && existsSync(join(this.dir, 'node_modules')) && process.env.CONSUMERS_FRESH !== '1';
@@ -138,11 +159,17 @@ export class InstallSteps {
     const npmWarnings = groupNpmWarnings(installed.stderr);
     for (const warning of npmWarnings) report('WARN', this.who, `npm install: ${warning}`);
     this.freshInstallMs = cached ? stamp.freshInstallMs : installed.ms;
-    if (!cached) writeFileSync(stampFile, `${JSON.stringify({ hash, freshInstallMs: installed.ms, installedAt: new Date().toISOString(), node: installNode }, null, 2)}\n`);
+    if (!cached)
+      writeFileSync(
+        stampFile,
+        `${JSON.stringify({ hash, freshInstallMs: installed.ms, installedAt: new Date().toISOString(), node: installNode }, null, 2)}\n`,
+      );
     const size = duMegabytes(join(this.dir, 'node_modules'));
     const version = installedVersion(this.dir, 'nest-django-sessions');
     assert(version !== '-', 'node_modules/nest-django-sessions is missing after the install');
-    this.row.install = cached ? `${seconds(installed.ms)} (cached; fresh ${seconds(this.freshInstallMs)})` : `${seconds(installed.ms)} (fresh)`;
+    this.row.install = cached
+      ? `${seconds(installed.ms)} (cached; fresh ${seconds(this.freshInstallMs)})`
+      : `${seconds(installed.ms)} (fresh)`;
     this.row.nodeModules = `${size.toFixed(0)} MB`;
     this.row.nest = installedVersion(this.dir, '@nestjs/core');
     this.row.typeorm = installedVersion(this.dir, 'typeorm');
@@ -169,7 +196,10 @@ export class InstallSteps {
 
   checkNoOptionalPeers(names = OPTIONAL_PEERS) {
     const found = findPackages(join(this.dir, 'node_modules'), names);
-    assert(found.length === 0, () => `installed although this app does not use them: ${found.map((d) => relative(this.dir, d)).join(', ')}`);
+    assert(
+      found.length === 0,
+      () => `installed although this app does not use them: ${found.map((d) => relative(this.dir, d)).join(', ')}`,
+    );
     return `none of ${names.join(', ')} in node_modules`;
   }
 }

@@ -9,7 +9,13 @@ import { STARTED } from './config.mjs';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code, text) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
-const LABEL = { PASS: paint('32', 'PASS'), FAIL: paint('31;1', 'FAIL'), WARN: paint('33', 'WARN'), SKIP: paint('33', 'SKIP'), INFO: paint('36', 'INFO') };
+const LABEL = {
+  PASS: paint('32', 'PASS'),
+  FAIL: paint('31;1', 'FAIL'),
+  WARN: paint('33', 'WARN'),
+  SKIP: paint('33', 'SKIP'),
+  INFO: paint('36', 'INFO'),
+};
 const failures = [];
 const warnings = [];
 /** Apps skipped for an unreachable service (outside CI): the run's last line names them. */
@@ -47,7 +53,11 @@ export function assertEqual(actual, expected, what) {
 function table(rows, columns) {
   const widths = columns.map(([key, title]) => Math.max(title.length, ...rows.map((row) => String(row[key]).length)));
   const line = (cells) => `| ${cells.map((cell, i) => String(cell).padEnd(widths[i])).join(' | ')} |`;
-  return [line(columns.map(([, title]) => title)), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((row) => line(columns.map(([key]) => row[key])))].join('\n');
+  return [
+    line(columns.map(([, title]) => title)),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map((row) => line(columns.map(([key]) => row[key]))),
+  ].join('\n');
 }
 
 /** The summary at the end of the run; returns the exit code (0: no failure). */
@@ -55,7 +65,19 @@ export function finish(rows, shared, apps) {
   const ran = new Set(rows.map((row) => row.app));
   for (const spec of apps) {
     const key = `${spec.id} ${spec.name}`;
-    if (!ran.has(key)) rows.push({ app: key, node: '-', nest: '-', typeorm: '-', platform: spec.platform, engine: spec.engine, module: spec.module, install: '-', nodeModules: '-', result: 'NOT RUN' });
+    if (!ran.has(key))
+      rows.push({
+        app: key,
+        node: '-',
+        nest: '-',
+        typeorm: '-',
+        platform: spec.platform,
+        engine: spec.engine,
+        module: spec.module,
+        install: '-',
+        nodeModules: '-',
+        result: 'NOT RUN',
+      });
   }
   console.log('\n=== Summary ===');
   console.log(
@@ -73,17 +95,29 @@ export function finish(rows, shared, apps) {
     ]),
   );
   const t = shared.tarball;
-  if (t) console.log(`\nTarball: ${t.id} (${t.source}) ${(t.size / 1024).toFixed(1)} kB, ${t.entryCount} files${t.unpackedSize ? `, ${(t.unpackedSize / 1024).toFixed(1)} kB unpacked` : ''}`);
+  if (t)
+    console.log(
+      `\nTarball: ${t.id} (${t.source}) ${(t.size / 1024).toFixed(1)} kB, ${t.entryCount} files${t.unpackedSize ? `, ${(t.unpackedSize / 1024).toFixed(1)} kB unpacked` : ''}`,
+    );
   const r = shared.requireFigures;
   if (r) {
     console.log(`require('nest-django-sessions') in ${r.app} (Node ${r.node}, median of 5 fresh processes):`);
-    console.log(`  after @nestjs/common, @nestjs/core, @nestjs/typeorm: +${r.afterNest.added} modules, ${r.afterNest.ms.toFixed(1)} ms (min ${r.afterNest.minMs.toFixed(1)} ms): ${r.top(r.afterNest.byPackage)}`);
-    console.log(`  alone (total):                                        ${r.alone.total} modules, ${r.alone.ms.toFixed(1)} ms (min ${r.alone.minMs.toFixed(1)} ms): ${r.top(r.alone.byPackage)}`);
+    console.log(
+      `  after @nestjs/common, @nestjs/core, @nestjs/typeorm: +${r.afterNest.added} modules, ${r.afterNest.ms.toFixed(1)} ms (min ${r.afterNest.minMs.toFixed(1)} ms): ${r.top(r.afterNest.byPackage)}`,
+    );
+    console.log(
+      `  alone (total):                                        ${r.alone.total} modules, ${r.alone.ms.toFixed(1)} ms (min ${r.alone.minMs.toFixed(1)} ms): ${r.top(r.alone.byPackage)}`,
+    );
   }
   if (warnings.length) console.log(`\n${warnings.length} warning(s):\n${warnings.map((w) => `  ${w.split('\n')[0]}`).join('\n')}`);
   const notRun = rows.filter((row) => row.result === 'NOT RUN').length;
-  console.log(`\nTotal: ${seconds(performance.now() - STARTED)}; ${failures.length} failure(s)${notRun ? `, ${notRun} app(s) not run` : ''}`);
+  console.log(
+    `\nTotal: ${seconds(performance.now() - STARTED)}; ${failures.length} failure(s)${notRun ? `, ${notRun} app(s) not run` : ''}`,
+  );
   if (failures.length) console.log(failures.map((f) => `  FAIL ${f}`).join('\n'));
-  if (skipped.length) console.log(`\nSkipped: ${skipped.map((s) => `${s.apps.join(', ')} (${s.why})`).join('; ')} — install and start with: ${skipped.map((s) => s.start).join(' && ')}`);
+  if (skipped.length)
+    console.log(
+      `\nSkipped: ${skipped.map((s) => `${s.apps.join(', ')} (${s.why})`).join('; ')} — install and start with: ${skipped.map((s) => s.start).join(' && ')}`,
+    );
   return failures.length === 0 ? 0 : 1;
 }

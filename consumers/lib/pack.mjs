@@ -63,7 +63,13 @@ export function checkTarball(t) {
   if (t.files) {
     const unexpected = t.files.filter((f) => !/^(dist\/.+\.(js|d\.ts|js\.map)|package\.json|README\.md|LICENSE)$/.test(f));
     if (unexpected.length) report('WARN', 'pack', `unexpected files in the tarball: ${unexpected.join(', ')}`);
-    for (const required of ['dist/src/sessions/index.js', 'dist/src/sessions/index.d.ts', 'dist/src/sessions/clearsessions/cli.js', 'dist/migrations/index.js']) if (!t.files.includes(required)) report('FAIL', 'pack', `${required} is missing from the tarball`);
+    for (const required of [
+      'dist/src/sessions/index.js',
+      'dist/src/sessions/index.d.ts',
+      'dist/src/sessions/clearsessions/cli.js',
+      'dist/migrations/index.js',
+    ])
+      if (!t.files.includes(required)) report('FAIL', 'pack', `${required} is missing from the tarball`);
   }
 }
 
@@ -74,9 +80,13 @@ export async function ensureNode24() {
   let reused = existsSync(bin);
   if (!reused) {
     mkdirSync(dir, { recursive: true });
-    const installed = await run('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--prefer-offline', '--no-save', `${pkg}@24`], {
-      timeoutMs: 600_000,
-    });
+    const installed = await run(
+      'npm',
+      ['install', '--prefix', dir, '--no-audit', '--no-fund', '--prefer-offline', '--no-save', `${pkg}@24`],
+      {
+        timeoutMs: 600_000,
+      },
+    );
     if (installed.code !== 0) throw new Failure(`npm install ${pkg}@24 failed (${describeExit(installed)}):\n${tail(installed.stderr)}`);
   }
   const version = (await run(bin, ['--version'])).stdout.trim();

@@ -49,7 +49,14 @@ export function run(command, args, { cwd = ROOT, env = cleanEnv(), timeoutMs = 1
       clearTimeout(timer);
       children.delete(child);
       log?.end();
-      resolvePromise({ code, signal, stdout, stderr: error ? `${stderr}${error.message}\n` : stderr, ms: performance.now() - started, timedOut });
+      resolvePromise({
+        code,
+        signal,
+        stdout,
+        stderr: error ? `${stderr}${error.message}\n` : stderr,
+        ms: performance.now() - started,
+        timedOut,
+      });
     };
     child.on('error', (error) => finish(null, null, error));
     child.on('close', (code, signal) => finish(code, signal));

@@ -33,7 +33,9 @@ if (root) {
       reported.add(line);
       process.stderr.write(`${line}\n`);
     }
-    const error = new Error(`Cannot find ${esm ? 'package' : 'module'} '${specifier}' imported from ${from} (outside the consumer app: blocked)`);
+    const error = new Error(
+      `Cannot find ${esm ? 'package' : 'module'} '${specifier}' imported from ${from} (outside the consumer app: blocked)`,
+    );
     error.code = esm ? 'ERR_MODULE_NOT_FOUND' : 'MODULE_NOT_FOUND';
     throw error;
   };

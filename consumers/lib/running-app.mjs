@@ -18,7 +18,9 @@ function sessionCookie(setCookies) {
   if (!header) return undefined;
   const [pair, ...attrs] = header.split(';').map((part) => part.trim());
   const value = pair.slice(pair.indexOf('=') + 1).replace(/^"(.*)"$/, '$1');
-  const attributes = Object.fromEntries(attrs.map((a) => [a.split('=')[0].toLowerCase(), a.includes('=') ? a.slice(a.indexOf('=') + 1) : true]));
+  const attributes = Object.fromEntries(
+    attrs.map((a) => [a.split('=')[0].toLowerCase(), a.includes('=') ? a.slice(a.indexOf('=') + 1) : true]),
+  );
   const expires = attributes.expires ? Date.parse(attributes.expires) : NaN;
   const deleted = value === '' || attributes['max-age'] === '0' || (!Number.isNaN(expires) && expires < Date.now());
   return { value, deleted, attributes, header };
@@ -28,7 +30,11 @@ function sessionCookie(setCookies) {
 export class RunningApp {
   async startApp(kind, extraEnv = {}) {
     const port = await freePort();
-    const proc = startProcess(this.nodeBin, ['dist/main.js'], { cwd: this.dir, env: this.env({ PORT: String(port), ...extraEnv }), logFile: this.logFile(kind) });
+    const proc = startProcess(this.nodeBin, ['dist/main.js'], {
+      cwd: this.dir,
+      env: this.env({ PORT: String(port), ...extraEnv }),
+      logFile: this.logFile(kind),
+    });
     proc.port = port;
     proc.base = `http://127.0.0.1:${port}`;
     this.procs.push(proc);
@@ -96,7 +102,14 @@ export class RunningApp {
     } catch {
       // not JSON
     }
-    return { status: response.status, body, text, setCookies: response.headers.getSetCookie(), session: sessionCookie(response.headers.getSetCookie()), what: `${method} ${path}` };
+    return {
+      status: response.status,
+      body,
+      text,
+      setCookies: response.headers.getSetCookie(),
+      session: sessionCookie(response.headers.getSetCookie()),
+      what: `${method} ${path}`,
+    };
   }
 
   expect(response, status, body) {
@@ -106,7 +119,10 @@ export class RunningApp {
   }
 
   newKey(response) {
-    assert(response.session && !response.session.deleted && response.session.value, () => `${response.what}: no session cookie set (Set-Cookie: ${JSON.stringify(response.setCookies)})`);
+    assert(
+      response.session && !response.session.deleted && response.session.value,
+      () => `${response.what}: no session cookie set (Set-Cookie: ${JSON.stringify(response.setCookies)})`,
+    );
     return response.session.value;
   }
 
@@ -132,7 +148,10 @@ export class RunningApp {
     const keys = Array.from({ length: count }, () => `${label}${randomBytes(12).toString('hex')}`.slice(0, 32));
     const expiry = live ? "now() + interval '1 day'" : "now() - interval '1 hour'";
     await this.db((client) =>
-      client.query(`INSERT INTO django_session (session_key, session_data, expire_date) SELECT k, 'e30:consumer', ${expiry} FROM unnest($1::text[]) AS k`, [keys]),
+      client.query(
+        `INSERT INTO django_session (session_key, session_data, expire_date) SELECT k, 'e30:consumer', ${expiry} FROM unnest($1::text[]) AS k`,
+        [keys],
+      ),
     );
     return keys;
   }
@@ -148,7 +167,10 @@ export class RunningApp {
   /** The Redis entry of a session (cache engines): its key in the run's namespace and its time to live. */
   async cacheEntry(sessionKey) {
     const cached = await this.cacheKeysFor(sessionKey);
-    assert(cached.length === 1, () => `expected one Redis entry for the session in namespace ${this.redisNamespace}, found ${JSON.stringify(cached)}`);
+    assert(
+      cached.length === 1,
+      () => `expected one Redis entry for the session in namespace ${this.redisNamespace}, found ${JSON.stringify(cached)}`,
+    );
     const client = await redisClient();
     try {
       return { key: cached[0], ttlMs: await client.pTTL(cached[0]) };

@@ -54,7 +54,8 @@ export async function redisKeys(namespace) {
   const client = await redisClient();
   try {
     const keys = [];
-    for await (const batch of client.scanIterator({ MATCH: `${namespace}*`, COUNT: 500 })) keys.push(...(Array.isArray(batch) ? batch : [batch]));
+    for await (const batch of client.scanIterator({ MATCH: `${namespace}*`, COUNT: 500 }))
+      keys.push(...(Array.isArray(batch) ? batch : [batch]));
     return keys;
   } finally {
     await client.quit().catch(() => {});

@@ -18,7 +18,12 @@ export { SessionBase, SESSION_KEY_SALT, emptyData, type SessionData, type Sessio
 export { isValidSessionKey, newSessionKey } from './session-key';
 export type { ExpiryOptions, ExpiryValue } from './session-expiry';
 export { AbstractBaseSession, SessionEntity } from './database/session.entity';
-export { CreateDjangoSession1700000000000, CreateUserSession1700000000001, sessionMigrations, userSessionMigrations } from '../../migrations';
+export {
+  CreateDjangoSession1700000000000,
+  CreateUserSession1700000000001,
+  sessionMigrations,
+  userSessionMigrations,
+} from '../../migrations';
 export { SessionEvents, type SessionEvent, type SessionEventListener, type SessionEventType } from './events/session-events';
 export { UserSessionEntity, USER_AGENT_MAX_LENGTH } from './user-sessions/user-session.entity';
 export { UserSessionsService, type UserSessionInfo } from './user-sessions/user-sessions.service';

@@ -7,8 +7,11 @@ import { LRUCache } from 'lru-cache';
 /** `text` with control characters escaped (`\n`, `\u001b`, ...) and cut to `max` characters (default 80), saying how long it was. */
 export function safeLogText(text: string, max = 80): string {
   const shown = text.length > max ? text.slice(0, max) : text;
-  // eslint-disable-next-line no-control-regex
-  const escaped = shown.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = shown.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what this escapes
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return text.length > max ? `${escaped}… (${text.length} characters)` : escaped;
 }
 

@@ -9,6 +9,7 @@ import type { ModuleRef } from '@nestjs/core';
 export function appProviderOf<T>(moduleRef: ModuleRef, packageName: string, exportName: string): T | undefined {
   let exports: Record<string, Type<T>>;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peer, loaded on demand by name
     exports = require(packageName) as Record<string, Type<T>>;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;

@@ -82,7 +82,7 @@ describe('hashKeysAtRest', () => {
     );
   });
 
-  it('stores 40 characters (the column size): the first 30 bytes of the key\'s SHA-256 in base64url', () => {
+  it("stores 40 characters (the column size): the first 30 bytes of the key's SHA-256 in base64url", () => {
     const key = 'abcdefghijklmnopqrstuvwxyz012345';
     // Computed outside this library: base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()[:30]) in Python
     // (`sha256sum` gives the digest 653bb1245e828fcda4fa53fcd5a3def5bd7654e651f54b4132b73d74e64435c4).

@@ -56,7 +56,8 @@ export function isValidStoredExpiry(value: unknown): boolean {
 export function storableExpiry(value: unknown): number | string | null {
   const stored = value instanceof Date && !Number.isNaN(value.getTime()) ? isoformat(value) : value;
   if (stored === null || ((typeof stored === 'number' || typeof stored === 'string') && isValidStoredExpiry(stored))) return stored;
-  const shown = typeof value === 'string' ? JSON.stringify(safeLogText(value)) : value instanceof Date ? 'an invalid Date' : String(value).slice(0, 40);
+  const shown =
+    typeof value === 'string' ? JSON.stringify(safeLogText(value)) : value instanceof Date ? 'an invalid Date' : String(value).slice(0, 40);
   throw new SessionExpiryError(
     `Session expiry must be a number of seconds within ±${MAX_EXPIRY_SECONDS}, a Date or an ISO date of years 1 to 9999, or null; got ${shown}`,
   );

@@ -119,5 +119,6 @@ const storeFailuresLogged = new RecentlyLogged(100, 10_000);
 
 function logStoreFailure(error: unknown): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  if (storeFailuresLogged.firstTime(message)) new Logger('Sessions').error(`The session store failed (answered 503): ${safeLogText(message, 500)}`);
+  if (storeFailuresLogged.firstTime(message))
+    new Logger('Sessions').error(`The session store failed (answered 503): ${safeLogText(message, 500)}`);
 }

@@ -195,15 +195,28 @@ describe('expiry arithmetic (`SessionBase.get_expiry_age`, `get_expiry_date`, `s
   it('setExpiry and _session_expiry refuse, at the call, what no date of years 1-9999 can hold; nothing is stored', () => {
     const session = bare();
     session.setExpiry(3600);
-    for (const value of [1e10 + 1, -1e10 - 1, 1e12, -1e12, 1e20, Infinity, NaN, new Date(NaN), new Date('+010000-01-01T00:00:00Z'), true, '2030', { at: 1 }]) {
+    for (const value of [
+      1e10 + 1,
+      -1e10 - 1,
+      1e12,
+      -1e12,
+      1e20,
+      Infinity,
+      NaN,
+      new Date(NaN),
+      new Date('+010000-01-01T00:00:00Z'),
+      true,
+      '2030',
+      { at: 1 },
+    ]) {
       expect(() => session.setExpiry(value as never)).toThrow(SessionExpiryError);
       expect(() => session.set('_session_expiry' as never, value as never)).toThrow(SessionExpiryError);
-      expect(() => session.update({ _session_expiry: value } as never)).toThrow(SessionExpiryError);
+      expect(() => session.update({ _session_expiry: value })).toThrow(SessionExpiryError);
     }
     expect(session.get('_session_expiry' as never)).toBe(3600);
     session.setExpiry(-1e10);
     session.setExpiry(1e10); // the bound, about 317 years
-    session.set('_session_expiry' as never, '9999-12-31T00:00:00+00:00' as never);
+    session.set('_session_expiry' as never, '9999-12-31T00:00:00+00:00');
     session.setExpiry(new Date('0999-05-01T00:00:00Z'));
     expect(session.get('_session_expiry' as never)).toBe('0999-05-01T00:00:00+00:00');
   });

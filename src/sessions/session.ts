@@ -107,7 +107,8 @@ export abstract class SessionBase<TData extends object = SessionData> extends Se
   protected reportCorruptData(reason: string): void {
     this.config.telemetry?.storeFailure(engineName(this.config), 'corrupt_data');
     const key = this.sessionKey;
-    if (key === null || corruptSessionsLogged.firstTime(key)) suspiciousSessionLogger.warn(`Session data corrupted: ${safeLogText(reason)}`);
+    if (key === null || corruptSessionsLogged.firstTime(key))
+      suspiciousSessionLogger.warn(`Session data corrupted: ${safeLogText(reason)}`);
   }
 
   /** Django's `_get_session`: marks the session accessed and returns the data. */
@@ -335,5 +336,4 @@ export abstract class SessionBase<TData extends object = SessionData> extends Se
 }
 
 /** A session whatever the shape of its data (for code that handles every session alike). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnySession = SessionBase<any>;

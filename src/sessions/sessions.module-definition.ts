@@ -29,7 +29,9 @@ export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new
       ],
       providers: [
         ...(definition.providers ?? []),
-        dataSource === false ? { provide: SESSIONS_DATA_SOURCE, useValue: null } : { provide: SESSIONS_DATA_SOURCE, useExisting: getDataSourceToken(dataSource) },
+        dataSource === false
+          ? { provide: SESSIONS_DATA_SOURCE, useValue: null }
+          : { provide: SESSIONS_DATA_SOURCE, useExisting: getDataSourceToken(dataSource) },
       ],
     };
   })
@@ -37,7 +39,10 @@ export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new
 
 /** Whether forRoot's options (a value provider) name an engine that keeps no rows. */
 function usesNoDatabase(providers: Provider[] | undefined): boolean {
-  const options = providers?.find((provider): provider is ValueProvider<SessionsModuleOptions> => typeof provider === 'object' && 'provide' in provider && provider.provide === SESSIONS_MODULE_OPTIONS && 'useValue' in provider);
+  const options = providers?.find(
+    (provider): provider is ValueProvider<SessionsModuleOptions> =>
+      typeof provider === 'object' && 'provide' in provider && provider.provide === SESSIONS_MODULE_OPTIONS && 'useValue' in provider,
+  );
   const engine = options?.useValue?.engine;
   return engine === 'cache' || engine === 'file' || engine === 'signed_cookies';
 }

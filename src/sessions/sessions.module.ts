@@ -52,7 +52,7 @@ export class SessionsModule extends ConfigurableModuleClass implements NestModul
     const controllers = this.discovery.getControllers().flatMap((wrapper) => (wrapper.metatype ? [wrapper.metatype as Type<unknown>] : []));
     interceptSessionHandlers(controllers, this.interceptor, this.scanner);
     if (adapter?.getType() === 'fastify') {
-      const fastify = adapter.getInstance() as FastifyInstanceLike;
+      const fastify = adapter.getInstance<FastifyInstanceLike>();
       exposeSessionOnFastifyRequests(fastify, (message) => new Logger('Sessions').warn(message));
       runSessionsOnFastifyRequests(fastify, this.middleware);
       return;
@@ -60,7 +60,7 @@ export class SessionsModule extends ConfigurableModuleClass implements NestModul
     if (adapter?.getType() === 'express') {
       // Express gives each request and response its app's prototypes: what every request needs
       // (`req.session`, the response hook's stand-ins) is put there once instead of on each of them.
-      const app = adapter.getInstance() as { request: object; response: object };
+      const app = adapter.getInstance<{ request: object; response: object }>();
       defineSessionAccessor(app.request, this.middleware.attachOnAccess);
       installResponseHook(app.response);
     }

@@ -2,7 +2,7 @@
 import { resolveSessionsOptions, SessionsOptionsError, type SessionsModuleOptions } from './sessions.options';
 import { weakSecretKey } from './sessions.providers';
 
-const resolve = (options: Partial<SessionsModuleOptions>) => resolveSessionsOptions({ secretKey: 'k', ...options } as SessionsModuleOptions);
+const resolve = (options: Partial<SessionsModuleOptions>) => resolveSessionsOptions({ secretKey: 'k', ...options });
 
 describe('resolveSessionsOptions', () => {
   it("fills in Django's defaults (global_settings.py)", () => {
@@ -31,7 +31,15 @@ describe('resolveSessionsOptions', () => {
     });
     expect(config.secretKeyFallbacks).toEqual(['old']);
     expect(config.engine).toBe('signed_cookies');
-    expect(config.cookie).toEqual({ name: 'sid', age: 60, domain: '.example.com', path: '/app/', secure: true, httpOnly: false, sameSite: false });
+    expect(config.cookie).toEqual({
+      name: 'sid',
+      age: 60,
+      domain: '.example.com',
+      path: '/app/',
+      secure: true,
+      httpOnly: false,
+      sameSite: false,
+    });
     expect(config.expireAtBrowserClose).toBe(true);
     expect(config.saveEveryRequest).toBe(true);
   });
@@ -95,6 +103,8 @@ describe('userSessions: which engines keep a user index (USER_INDEX_ENGINES)', (
   });
 
   it('the file engine keeps no cap: maxSessionsPerUser refused, naming the engines that do', () => {
-    expect(() => resolve({ engine: 'file', userSessions: { maxSessionsPerUser: 2 } })).toThrow(/"userSessions.maxSessionsPerUser" needs the db, cached_db or cache engine/);
+    expect(() => resolve({ engine: 'file', userSessions: { maxSessionsPerUser: 2 } })).toThrow(
+      /"userSessions.maxSessionsPerUser" needs the db, cached_db or cache engine/,
+    );
   });
 });

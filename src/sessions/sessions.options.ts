@@ -11,7 +11,13 @@ import { SessionEvents, type SessionEventListener } from './events/session-event
 import { SessionUsers } from './user-sessions/session-user-verifier';
 import { parseTrustedOrigins, type TrustedOrigins } from './csrf/csrf-origin';
 import type { SessionTelemetry } from './telemetry/session-telemetry';
-import { engineList, resolveUserSessionsOptions, USER_INDEX_ENGINES, type UserSessionsConfig, type UserSessionsOptions } from './user-sessions/user-sessions.options';
+import {
+  engineList,
+  resolveUserSessionsOptions,
+  USER_INDEX_ENGINES,
+  type UserSessionsConfig,
+  type UserSessionsOptions,
+} from './user-sessions/user-sessions.options';
 
 export const SESSION_ENGINES = ['db', 'cache', 'cached_db', 'file', 'signed_cookies'] as const;
 export type SessionEngineName = (typeof SESSION_ENGINES)[number];
@@ -189,7 +195,7 @@ function checkBoolean(option: string, value: unknown): void {
 export function resolveSessionsOptions(options: SessionsModuleOptions): SessionsConfig {
   if (!options || typeof options !== 'object') fail('options', 'must be an object');
   if (typeof options.secretKey !== 'string' || options.secretKey === '') {
-    fail('secretKey', 'is required: set it to a long random string (Django\'s SECRET_KEY)');
+    fail('secretKey', "is required: set it to a long random string (Django's SECRET_KEY)");
   }
   const fallbacks = options.secretKeyFallbacks ?? [];
   if (!Array.isArray(fallbacks) || fallbacks.some((k) => typeof k !== 'string' || k === '')) {
@@ -218,7 +224,10 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   checkBoolean('cookie.httpOnly', cookie.httpOnly);
   let sameSite = cookie.sameSite ?? 'Lax';
   if (sameSite !== false) {
-    const normalised = typeof sameSite === 'string' ? ['Lax', 'Strict', 'None'].find((v) => v.toLowerCase() === sameSite.toString().toLowerCase()) : undefined;
+    const normalised =
+      typeof sameSite === 'string'
+        ? ['Lax', 'Strict', 'None'].find((v) => v.toLowerCase() === sameSite.toString().toLowerCase())
+        : undefined;
     if (!normalised) fail('cookie.sameSite', `must be "Lax", "Strict", "None" or false, got ${JSON.stringify(sameSite)}`);
     sameSite = normalised as SameSiteOption;
   }
@@ -250,15 +259,29 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
           '(changing secretKey signs everyone out at once)',
       );
     }
-    if (typeof engine === 'string' && !(USER_INDEX_ENGINES.cap as readonly string[]).includes(engine) && options.userSessions.maxSessionsPerUser !== undefined) {
-      fail('userSessions.maxSessionsPerUser', `needs the ${engineList(USER_INDEX_ENGINES.cap)} engine (the file engine lists and revokes by scanning, with no lock to enforce a cap)`);
+    if (
+      typeof engine === 'string' &&
+      !(USER_INDEX_ENGINES.cap as readonly string[]).includes(engine) &&
+      options.userSessions.maxSessionsPerUser !== undefined
+    ) {
+      fail(
+        'userSessions.maxSessionsPerUser',
+        `needs the ${engineList(USER_INDEX_ENGINES.cap)} engine (the file engine lists and revokes by scanning, with no lock to enforce a cap)`,
+      );
     }
-    if (engine === 'cached_db' && options.hashKeysAtRest) fail('userSessions', 'cannot revoke cached_db sessions with hashKeysAtRest (their cache entries are keyed by the session key, which the table no longer holds)');
+    if (engine === 'cached_db' && options.hashKeysAtRest)
+      fail(
+        'userSessions',
+        'cannot revoke cached_db sessions with hashKeysAtRest (their cache entries are keyed by the session key, which the table no longer holds)',
+      );
     userSessions = resolveUserSessionsOptions(options.userSessions, fail);
   }
   if (options.onSessionEvent !== undefined && typeof options.onSessionEvent !== 'function') fail('onSessionEvent', 'must be a function');
   const cache = options.cache as Partial<SessionsCacheManager> | undefined;
-  if (cache !== undefined && (typeof cache?.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function' || !Array.isArray(cache.stores))) {
+  if (
+    cache !== undefined &&
+    (typeof cache?.get !== 'function' || typeof cache.set !== 'function' || typeof cache.del !== 'function' || !Array.isArray(cache.stores))
+  ) {
     fail('cache', 'must be a cache-manager Cache (createCache() of cache-manager, or the CACHE_MANAGER of @nestjs/cache-manager)');
   }
   const clear = options.clearExpired ?? {};
@@ -269,13 +292,16 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
   const websockets = options.websockets ?? {};
   if (typeof websockets !== 'object' || websockets === null) fail('websockets', 'must be an object');
   const allowedOrigins = websockets.allowedOrigins ?? [];
-  if (!Array.isArray(allowedOrigins) || allowedOrigins.some((origin) => typeof origin !== 'string')) fail('websockets.allowedOrigins', 'must be an array of origins');
+  if (!Array.isArray(allowedOrigins) || allowedOrigins.some((origin) => typeof origin !== 'string'))
+    fail('websockets.allowedOrigins', 'must be an array of origins');
   const batchSize = clear.batchSize ?? 1000;
-  if (!Number.isInteger(batchSize) || batchSize < 1) fail('clearExpired.batchSize', `must be a positive integer, got ${JSON.stringify(batchSize)}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    fail('clearExpired.batchSize', `must be a positive integer, got ${JSON.stringify(batchSize)}`);
   return {
     secretKey: options.secretKey,
-    secretKeyFallbacks: [...fallbacks],
-    secretKeys: [options.secretKey, ...fallbacks],
+    // (Array.isArray above narrowed the readonly string[] to any[].)
+    secretKeyFallbacks: [...(fallbacks as readonly string[])],
+    secretKeys: [options.secretKey, ...(fallbacks as readonly string[])],
     engine,
     cookie: {
       name,
@@ -295,13 +321,17 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
     memoryCache,
     userSessions,
     users: new SessionUsers(userSessions?.userKeyPath ?? null),
-    events: new SessionEvents(options.onSessionEvent, (error) => new Logger('Sessions').error(`A session event listener failed: ${error instanceof Error ? error.message : String(error)}`)),
+    events: new SessionEvents(options.onSessionEvent, (error) =>
+      new Logger('Sessions').error(`A session event listener failed: ${error instanceof Error ? error.message : String(error)}`),
+    ),
     clearExpired: { cron, timeZone: clear.timeZone ?? 'UTC', batchSize },
     acceptLegacyFormat: options.acceptLegacyFormat ?? false,
     hashKeysAtRest: options.hashKeysAtRest ?? false,
     batchStoreCalls: options.batchStoreCalls ?? true,
     websockets: {
-      allowedOrigins: allowedOrigins.includes('*') ? 'any' : parseTrustedOrigins(allowedOrigins, (message) => fail('websockets.allowedOrigins', message)),
+      allowedOrigins: allowedOrigins.includes('*')
+        ? 'any'
+        : parseTrustedOrigins(allowedOrigins, (message) => fail('websockets.allowedOrigins', message)),
       revalidateInterval: positiveInteger('websockets.revalidateInterval', websockets.revalidateInterval, 2000),
     },
     telemetryWanted: options.telemetry ?? true,

@@ -59,7 +59,7 @@ export const sessionsProviders: Provider[] = [
 /** Every session the store opens times its loads and saves; the module's events become counters. */
 function instrumentStore(store: SessionStore, telemetry: SessionTelemetry, config: SessionsConfig): void {
   const open = store.session.bind(store);
-  store.session = ((sessionKey?: string | null) => telemetry.instrument(open(sessionKey), store.engine)) as SessionStore['session'];
+  store.session = (sessionKey?: string | null) => telemetry.instrument(open(sessionKey), store.engine);
   config.events.listen(telemetry.onEvent);
 }
 

@@ -33,7 +33,12 @@ async function startAttackerSite(nestUrl: string): Promise<{ url: string; close(
 }
 
 /** A request from a page of the site of `landing` (a page opened first unless the tab is on that site), with the browser's cookies and, if given, the X-CSRFToken header. */
-async function fetchFrom(page: Page, landing: string, path: string, init: { method?: string; token?: string; json?: object } = {}): Promise<Answer> {
+async function fetchFrom(
+  page: Page,
+  landing: string,
+  path: string,
+  init: { method?: string; token?: string; json?: object } = {},
+): Promise<Answer> {
   if (new URL(page.url()).origin !== new URL(landing).origin) await page.goto(landing);
   return page.evaluate(
     async ({ path, method, token, json }) => {
@@ -62,7 +67,17 @@ describeWithChromiumAndDjango('CSRF in a browser, Django and the example app (CS
     await createDjangoUser(env, MALLORY.username, MALLORY.password);
     django = await serveAuthSite(env);
     // Django's pages post to Nest from Django's origin (another port): Nest trusts it. (Django 3.2 checks no Origin.)
-    nest = await startExampleApp({ CSRF: 'true', DJANGO_AUTH: 'true', CSRF_TRUSTED_ORIGINS: django.url, DATABASE_URL: database.url, SECRET_KEY, HTTP_PLATFORM: process.env.HTTP_PLATFORM }, { logger: ['error', 'fatal'] });
+    nest = await startExampleApp(
+      {
+        CSRF: 'true',
+        DJANGO_AUTH: 'true',
+        CSRF_TRUSTED_ORIGINS: django.url,
+        DATABASE_URL: database.url,
+        SECRET_KEY,
+        HTTP_PLATFORM: process.env.HTTP_PLATFORM,
+      },
+      { logger: ['error', 'fatal'] },
+    );
     attacker = await startAttackerSite(nest.url);
     browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS);
   }, 60_000);
@@ -77,7 +92,8 @@ describeWithChromiumAndDjango('CSRF in a browser, Django and the example app (CS
   const onNest = () => `${nest.url}/ping`;
   const onDjango = () => `${django.url}/csrf/token/`;
   const nestToken = async (page: Page) => (JSON.parse((await fetchFrom(page, onNest(), '/csrf')).body) as { token: string }).token;
-  const djangoToken = async (page: Page) => (JSON.parse((await fetchFrom(page, onDjango(), '/csrf/token/')).body) as { token: string }).token;
+  const djangoToken = async (page: Page) =>
+    (JSON.parse((await fetchFrom(page, onDjango(), '/csrf/token/')).body) as { token: string }).token;
 
   it('a form Django renders, with its {% csrf_token %}, posts to Nest and succeeds', async () => {
     const page = await (await browser.newContext()).newPage();
@@ -117,6 +133,8 @@ describeWithChromiumAndDjango('CSRF in a browser, Django and the example app (CS
     await Promise.all([page.waitForURL(`${django.url}/admin/`), page.click('#login-form [type="submit"]')]);
     expect((await fetchFrom(page, onDjango(), '/csrf/protected/', { method: 'POST', token: before })).status).toBe(403);
     expect((await fetchFrom(page, onNest(), '/session', { method: 'POST', token: before, json: { a: 1 } })).status).toBe(403);
-    expect((await fetchFrom(page, onNest(), '/session', { method: 'POST', token: await djangoToken(page), json: { a: 1 } })).status).toBe(200);
+    expect((await fetchFrom(page, onNest(), '/session', { method: 'POST', token: await djangoToken(page), json: { a: 1 } })).status).toBe(
+      200,
+    );
   });
 });

@@ -76,10 +76,16 @@ describeWithChromiumAndDjango('a browser signed in on Django and on the example 
     database = await createTestDatabase('postgres');
     const env: AuthSiteEnv = { DATABASE_URL: database.url, SECRET_KEY };
     await authSite(env, 'migrate');
-    [aliceId] = await Promise.all([createDjangoUser(env, ALICE.username, ALICE.password, ['staff']), createDjangoUser(env, ADMIN.username, ADMIN.password, ['superuser'])]);
+    [aliceId] = await Promise.all([
+      createDjangoUser(env, ALICE.username, ALICE.password, ['staff']),
+      createDjangoUser(env, ADMIN.username, ADMIN.password, ['superuser']),
+    ]);
     // One at a time: whatever started is in hand for afterAll when a later start fails.
     django = await serveAuthSite(env);
-    nest = await startExampleApp({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, SECRET_KEY, HTTP_PLATFORM: process.env.HTTP_PLATFORM }, { logger: ['error', 'fatal'] });
+    nest = await startExampleApp(
+      { DJANGO_AUTH: 'true', DATABASE_URL: database.url, SECRET_KEY, HTTP_PLATFORM: process.env.HTTP_PLATFORM },
+      { logger: ['error', 'fatal'] },
+    );
     otherSite = await startOtherSite(nest.url);
     browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS);
     db = new Client({ connectionString: database.url });
@@ -167,7 +173,10 @@ describeWithChromiumAndDjango('a browser signed in on Django and on the example 
       await adminPage.goto(`${django.url}/admin/auth/user/${aliceId}/password/`);
       await adminPage.fill('#id_password1', ALICE_NEW_PASSWORD);
       await adminPage.fill('#id_password2', ALICE_NEW_PASSWORD);
-      await Promise.all([adminPage.waitForURL(`${django.url}/admin/auth/user/${aliceId}/change/`), adminPage.getByRole('button', { name: 'Change password' }).click()]);
+      await Promise.all([
+        adminPage.waitForURL(`${django.url}/admin/auth/user/${aliceId}/change/`),
+        adminPage.getByRole('button', { name: 'Change password' }).click(),
+      ]);
       expect(await adminPage.locator('.messagelist .success').textContent()).toContain('Password changed successfully');
     });
     await adminContext.close();
@@ -182,7 +191,10 @@ describeWithChromiumAndDjango('a browser signed in on Django and on the example 
     const context = await browser.newContext();
     const page = await context.newPage();
     await screenshotOnFailure(page, '4-nest-logout', async () => {
-      expect(await nestFetch(page, '/auth/login', 'POST', { username: ALICE.username, password: ALICE_NEW_PASSWORD })).toEqual({ status: 200, body: alice() });
+      expect(await nestFetch(page, '/auth/login', 'POST', { username: ALICE.username, password: ALICE_NEW_PASSWORD })).toEqual({
+        status: 200,
+        body: alice(),
+      });
       await page.goto(`${django.url}/admin/`);
       await expectAdminIndex(page);
       const key = (await sessionCookie(context))!.value;
@@ -201,7 +213,10 @@ describeWithChromiumAndDjango('a browser signed in on Django and on the example 
     };
     let { context, page } = await launch();
     try {
-      expect(await nestFetch(page, '/session/expiry', 'POST', { seconds: 0 })).toEqual({ status: 200, body: { expiryAge: COOKIE_AGE, expireAtBrowserClose: true } });
+      expect(await nestFetch(page, '/session/expiry', 'POST', { seconds: 0 })).toEqual({
+        status: 200,
+        body: { expiryAge: COOKIE_AGE, expireAtBrowserClose: true },
+      });
       expect((await nestFetch(page, '/session', 'POST', { kept: 'until the browser closes' })).status).toBe(200);
       expect((await sessionCookie(context))?.expires).toBe(-1);
 
@@ -211,7 +226,10 @@ describeWithChromiumAndDjango('a browser signed in on Django and on the example 
       expect(await nestFetch(page, '/session')).toEqual({ status: 200, body: {} });
 
       const setFrom = Date.now() / 1000;
-      expect(await nestFetch(page, '/session/expiry', 'POST', { seconds: 300 })).toEqual({ status: 200, body: { expiryAge: 300, expireAtBrowserClose: false } });
+      expect(await nestFetch(page, '/session/expiry', 'POST', { seconds: 300 })).toEqual({
+        status: 200,
+        body: { expiryAge: 300, expireAtBrowserClose: false },
+      });
       expect((await nestFetch(page, '/session', 'POST', { kept: 'five minutes' })).status).toBe(200);
       const setUntil = Date.now() / 1000;
       const cookie = (await sessionCookie(context))!;

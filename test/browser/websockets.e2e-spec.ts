@@ -129,96 +129,108 @@ async function openSocketAndAskWhoami(page: Page, transport: Transport): Promise
   );
 }
 
-describeWithChromiumAndDjango('WebSockets in a browser: signed in on Django, a socket to the example app closes when Django logs out (DJANGO_AUTH=true)', () => {
-  let database: TestDatabase;
-  let django: ServedAuthSite;
-  const nest: Partial<Record<Transport, NestSite>> = {};
-  let browser: Browser;
-  let aliceId: number;
-  const delays: string[] = [];
+describeWithChromiumAndDjango(
+  'WebSockets in a browser: signed in on Django, a socket to the example app closes when Django logs out (DJANGO_AUTH=true)',
+  () => {
+    let database: TestDatabase;
+    let django: ServedAuthSite;
+    const nest: Partial<Record<Transport, NestSite>> = {};
+    let browser: Browser;
+    let aliceId: number;
+    const delays: string[] = [];
 
-  beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    const env: AuthSiteEnv = { DATABASE_URL: database.url, SECRET_KEY };
-    await authSite(env, 'migrate');
-    aliceId = await createDjangoUser(env, ALICE.username, ALICE.password, ['staff']);
-    // One at a time: whatever started is in hand for afterAll when a later start fails.
-    django = await serveAuthSite(env);
-    for (const transport of ['ws', 'socket.io'] as const) {
-      nest[transport] = await startWebSocketApp({ DJANGO_AUTH: 'true', WEBSOCKETS: transport, DATABASE_URL: database.url, SECRET_KEY, HTTP_PLATFORM: process.env.HTTP_PLATFORM });
-    }
-    browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (delays.length) console.log(`Socket closed after Django's logout: ${delays.join('; ')}`);
-    await browser?.close();
-    await Promise.all([nest.ws?.close(), nest['socket.io']?.close(), django?.close()]);
-    await database?.drop();
-  });
-
-  /** Django's admin login form, filled and submitted. */
-  async function signInOnDjango(page: Page): Promise<void> {
-    await page.goto(`${django.url}/admin/login/`);
-    await page.fill('#id_username', ALICE.username);
-    await page.fill('#id_password', ALICE.password);
-    await Promise.all([page.waitForURL(`${django.url}/admin/`), page.click('#login-form [type="submit"]')]);
-    expect(await page.locator('#content h1').textContent()).toBe('Site administration');
-  }
-
-  async function sessionCookieFor(context: BrowserContext, url: string): Promise<string | undefined> {
-    return (await context.cookies(url)).find((cookie) => cookie.name === 'sessionid')?.value;
-  }
-
-  it.each(['ws', 'socket.io'] as const)(
-    "%s: signed in on Django's admin, a socket to Nest knows the user; logged out on Django, the socket closes within 5 s",
-    async (transport) => {
-      const site = nest[transport]!;
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      await screenshotOnFailure(page, `websockets-${transport}`, async () => {
-        await signInOnDjango(page);
-        // One cookie for both: Django's session cookie is sent to the Nest app's port too.
-        const djangoKey = await sessionCookieFor(context, django.url);
-        expect(djangoKey).toMatch(/^[a-z0-9]{32}$/);
-        expect(await sessionCookieFor(context, site.url)).toBe(djangoKey);
-
-        await page.goto(`${site.url}/ping`);
-        if (transport === 'socket.io') await page.addScriptTag({ url: `${site.url}/socket.io/socket.io.js` });
-        expect(await openSocketAndAskWhoami(page, transport)).toEqual({ event: 'whoami', data: { userId: String(aliceId) } });
-
-        // Still open after a whole revalidation interval (2 s by default): the sweep keeps a signed-in socket.
-        await page.waitForTimeout(2500);
-        expect(await page.evaluate(() => ({ open: window.testSocket!.isOpen(), ended: window.testSocket!.ended }))).toEqual({ open: true, ended: null });
-
-        // Logged out on Django, in another tab (GET /admin/logout/ logs out on Django 3.2; its
-        // session is flushed: the row deleted, the cookie removed).
-        const djangoTab = await context.newPage();
-        const loggedOut = await djangoTab.goto(`${django.url}/admin/logout/`, { waitUntil: 'commit' });
-        const loggedOutAt = Date.now();
-        expect(loggedOut?.status()).toBe(200);
-        await screenshotOnFailure(djangoTab, `websockets-${transport}-django-logout`, async () => {
-          await djangoTab.waitForLoadState();
-          expect(await djangoTab.locator('#content h1').textContent()).toBe('Logged out');
+    beforeAll(async () => {
+      database = await createTestDatabase('postgres');
+      const env: AuthSiteEnv = { DATABASE_URL: database.url, SECRET_KEY };
+      await authSite(env, 'migrate');
+      aliceId = await createDjangoUser(env, ALICE.username, ALICE.password, ['staff']);
+      // One at a time: whatever started is in hand for afterAll when a later start fails.
+      django = await serveAuthSite(env);
+      for (const transport of ['ws', 'socket.io'] as const) {
+        nest[transport] = await startWebSocketApp({
+          DJANGO_AUTH: 'true',
+          WEBSOCKETS: transport,
+          DATABASE_URL: database.url,
+          SECRET_KEY,
+          HTTP_PLATFORM: process.env.HTTP_PLATFORM,
         });
+      }
+      browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS);
+    }, 60_000);
 
-        const remaining = Math.max(0, CLOSE_DEADLINE_MS - (Date.now() - loggedOutAt));
-        await page.waitForFunction(() => window.testSocket!.ended !== null, undefined, { timeout: remaining, polling: 50 });
-        const ended = (await page.evaluate(() => window.testSocket!.ended))!;
-        const delay = ended.at - loggedOutAt;
-        delays.push(`${transport} ${delay} ms`);
-        expect(delay).toBeLessThanOrEqual(CLOSE_DEADLINE_MS);
-        if (transport === 'ws') {
-          expect(ended).toMatchObject({ code: 1008, reason: 'session ended' });
-        } else {
-          expect(ended).toMatchObject({ reason: 'io server disconnect' });
-        }
+    afterAll(async () => {
+      if (delays.length) console.log(`Socket closed after Django's logout: ${delays.join('; ')}`);
+      await browser?.close();
+      await Promise.all([nest.ws?.close(), nest['socket.io']?.close(), django?.close()]);
+      await database?.drop();
+    });
 
-        // A new socket from the same page is anonymous now, as Django's logout left the browser.
-        expect(await sessionCookieFor(context, site.url)).toBeUndefined();
-        expect(await openSocketAndAskWhoami(page, transport)).toEqual({ event: 'whoami', data: { userId: null } });
-      });
-      await context.close();
-    },
-  );
-});
+    /** Django's admin login form, filled and submitted. */
+    async function signInOnDjango(page: Page): Promise<void> {
+      await page.goto(`${django.url}/admin/login/`);
+      await page.fill('#id_username', ALICE.username);
+      await page.fill('#id_password', ALICE.password);
+      await Promise.all([page.waitForURL(`${django.url}/admin/`), page.click('#login-form [type="submit"]')]);
+      expect(await page.locator('#content h1').textContent()).toBe('Site administration');
+    }
+
+    async function sessionCookieFor(context: BrowserContext, url: string): Promise<string | undefined> {
+      return (await context.cookies(url)).find((cookie) => cookie.name === 'sessionid')?.value;
+    }
+
+    it.each(['ws', 'socket.io'] as const)(
+      "%s: signed in on Django's admin, a socket to Nest knows the user; logged out on Django, the socket closes within 5 s",
+      async (transport) => {
+        const site = nest[transport]!;
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await screenshotOnFailure(page, `websockets-${transport}`, async () => {
+          await signInOnDjango(page);
+          // One cookie for both: Django's session cookie is sent to the Nest app's port too.
+          const djangoKey = await sessionCookieFor(context, django.url);
+          expect(djangoKey).toMatch(/^[a-z0-9]{32}$/);
+          expect(await sessionCookieFor(context, site.url)).toBe(djangoKey);
+
+          await page.goto(`${site.url}/ping`);
+          if (transport === 'socket.io') await page.addScriptTag({ url: `${site.url}/socket.io/socket.io.js` });
+          expect(await openSocketAndAskWhoami(page, transport)).toEqual({ event: 'whoami', data: { userId: String(aliceId) } });
+
+          // Still open after a whole revalidation interval (2 s by default): the sweep keeps a signed-in socket.
+          await page.waitForTimeout(2500);
+          expect(await page.evaluate(() => ({ open: window.testSocket!.isOpen(), ended: window.testSocket!.ended }))).toEqual({
+            open: true,
+            ended: null,
+          });
+
+          // Logged out on Django, in another tab (GET /admin/logout/ logs out on Django 3.2; its
+          // session is flushed: the row deleted, the cookie removed).
+          const djangoTab = await context.newPage();
+          const loggedOut = await djangoTab.goto(`${django.url}/admin/logout/`, { waitUntil: 'commit' });
+          const loggedOutAt = Date.now();
+          expect(loggedOut?.status()).toBe(200);
+          await screenshotOnFailure(djangoTab, `websockets-${transport}-django-logout`, async () => {
+            await djangoTab.waitForLoadState();
+            expect(await djangoTab.locator('#content h1').textContent()).toBe('Logged out');
+          });
+
+          const remaining = Math.max(0, CLOSE_DEADLINE_MS - (Date.now() - loggedOutAt));
+          await page.waitForFunction(() => window.testSocket!.ended !== null, undefined, { timeout: remaining, polling: 50 });
+          const ended = (await page.evaluate(() => window.testSocket!.ended))!;
+          const delay = ended.at - loggedOutAt;
+          delays.push(`${transport} ${delay} ms`);
+          expect(delay).toBeLessThanOrEqual(CLOSE_DEADLINE_MS);
+          if (transport === 'ws') {
+            expect(ended).toMatchObject({ code: 1008, reason: 'session ended' });
+          } else {
+            expect(ended).toMatchObject({ reason: 'io server disconnect' });
+          }
+
+          // A new socket from the same page is anonymous now, as Django's logout left the browser.
+          expect(await sessionCookieFor(context, site.url)).toBeUndefined();
+          expect(await openSocketAndAskWhoami(page, transport)).toEqual({ event: 'whoami', data: { userId: null } });
+        });
+        await context.close();
+      },
+    );
+  },
+);

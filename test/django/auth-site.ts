@@ -38,7 +38,12 @@ export async function authSite(env: AuthSiteEnv, ...args: string[]): Promise<str
 }
 
 /** Django's `User.objects.create_user`; answers the user's id. */
-export async function createDjangoUser(env: AuthSiteEnv, username: string, password: string, flags: ('staff' | 'superuser' | 'inactive')[] = []): Promise<number> {
+export async function createDjangoUser(
+  env: AuthSiteEnv,
+  username: string,
+  password: string,
+  flags: ('staff' | 'superuser' | 'inactive')[] = [],
+): Promise<number> {
   const stdout = await authSite(env, 'createuser', '--username', username, '--password', password, ...flags.map((flag) => `--${flag}`));
   return (JSON.parse(stdout) as { id: number }).id;
 }

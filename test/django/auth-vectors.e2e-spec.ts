@@ -43,7 +43,13 @@ describeWithDjango('Django auth vectors (test/fixtures/django-auth-vectors.json)
       const [, algorithm, iterations, salt, hash] = ENCODED.exec(encoded) ?? [];
       expect(algorithm).toBeDefined();
       const digest = algorithm === 'pbkdf2_sha1' ? 'sha1' : 'sha256';
-      const derived = pbkdf2Sync(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), Number(iterations), digest === 'sha1' ? 20 : 32, digest);
+      const derived = pbkdf2Sync(
+        Buffer.from(password, 'utf8'),
+        Buffer.from(salt, 'utf8'),
+        Number(iterations),
+        digest === 'sha1' ? 20 : 32,
+        digest,
+      );
       expect(derived.toString('base64')).toBe(hash);
       // Another Django version may have other defaults (5.2: 1 000 000 iterations).
       if (sameDjango) expect(encoded.split('$', 2)).toEqual(fixture.defaultPasswords[index].encoded.split('$', 2));

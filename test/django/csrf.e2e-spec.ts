@@ -19,7 +19,10 @@ const SECRET_KEY = 'django-insecure-csrf-interop-key-shared-by-django-and-nest';
 class Client {
   readonly cookies = new Map<string, string>();
 
-  async send(url: string, init: { method?: string; token?: string; form?: Record<string, string>; json?: object } = {}): Promise<{ status: number; body: unknown }> {
+  async send(
+    url: string,
+    init: { method?: string; token?: string; form?: Record<string, string>; json?: object } = {},
+  ): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
     if (init.token) headers['x-csrftoken'] = init.token;
     let body: string | undefined;
@@ -30,7 +33,12 @@ class Client {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(init.json);
     }
-    const res = await fetch(url, { method: init.method ?? (body === undefined && !init.token ? 'GET' : 'POST'), headers, body, redirect: 'manual' });
+    const res = await fetch(url, {
+      method: init.method ?? (body === undefined && !init.token ? 'GET' : 'POST'),
+      headers,
+      body,
+      redirect: 'manual',
+    });
     for (const cookie of res.headers.getSetCookie()) {
       const [pair] = cookie.split(';');
       const name = pair.slice(0, pair.indexOf('='));
@@ -90,7 +98,10 @@ describeWithDjango('CSRF tokens shared with a live Django', () => {
       const { token } = body as { token: string };
       expect(client.cookies.has(useSessions ? 'sessionid' : 'csrftoken')).toBe(true);
       expect(await client.send(`${django.url}/csrf/protected/`, { token })).toEqual({ status: 200, body: { ok: true } });
-      expect(await client.send(`${django.url}/csrf/protected/`, { form: { csrfmiddlewaretoken: token } })).toEqual({ status: 200, body: { ok: true } });
+      expect(await client.send(`${django.url}/csrf/protected/`, { form: { csrfmiddlewaretoken: token } })).toEqual({
+        status: 200,
+        body: { ok: true },
+      });
       expect((await client.send(`${django.url}/csrf/protected/`, { token: 'a'.repeat(64) })).status).toBe(403);
     });
   });

@@ -72,9 +72,17 @@ describeWithDjango('Django and the app share db sessions', () => {
 
         it('set_expiry(seconds) and set_expiry(0)', async () => {
           const sliding = await shared.django.create({ a: 1 }, settings, { seconds: 300 });
-          expect(await appState(sliding.key as string)).toMatchObject({ data: { a: 1, _session_expiry: 300 }, expiryAge: 300, expireAtBrowserClose: false });
+          expect(await appState(sliding.key as string)).toMatchObject({
+            data: { a: 1, _session_expiry: 300 },
+            expiryAge: 300,
+            expireAtBrowserClose: false,
+          });
           const browser = await shared.django.create({ a: 1 }, settings, { seconds: 0 });
-          expect(await appState(browser.key as string)).toMatchObject({ data: { _session_expiry: 0 }, expiryAge: COOKIE_AGE, expireAtBrowserClose: true });
+          expect(await appState(browser.key as string)).toMatchObject({
+            data: { _session_expiry: 0 },
+            expiryAge: COOKIE_AGE,
+            expireAtBrowserClose: true,
+          });
         });
 
         itOnPinnedDjango('set_expiry(datetime): an ISO string on Django 5, impossible with the JSON serializer on 3.2', async () => {
@@ -87,7 +95,9 @@ describeWithDjango('Django and the app share db sessions', () => {
             expect(state.expireAtBrowserClose).toBe(false);
           } else {
             // Django 3.2 keeps the datetime object in the session: its JSON serializer cannot store it.
-            await expect(shared.django.create({ a: 1 }, settings, { date })).rejects.toThrow(/TypeError: Object of type datetime is not JSON serializable/);
+            await expect(shared.django.create({ a: 1 }, settings, { date })).rejects.toThrow(
+              /TypeError: Object of type datetime is not JSON serializable/,
+            );
           }
         });
 
@@ -156,7 +166,13 @@ describeWithDjango('Django and the app share db sessions', () => {
           const key = await appWrite(data);
           const after = Date.now();
           const seen = await shared.django.read(key, settings);
-          expect(seen).toMatchObject({ key, data, exists: true, expiry_age: { value: COOKIE_AGE }, expire_at_browser_close: { value: false } });
+          expect(seen).toMatchObject({
+            key,
+            data,
+            exists: true,
+            expiry_age: { value: COOKIE_AGE },
+            expire_at_browser_close: { value: false },
+          });
           const expireDate = new Date(seen.row?.expire_date as string).getTime();
           expect(expireDate).toBeGreaterThanOrEqual(before + COOKIE_AGE * 1000 - 1);
           expect(expireDate).toBeLessThanOrEqual(after + COOKIE_AGE * 1000 + 1);
@@ -175,7 +191,11 @@ describeWithDjango('Django and the app share db sessions', () => {
           await appPost('/session/expiry', key, { seconds: 300 });
           const after = Date.now();
           const seen = await shared.django.read(key, settings);
-          expect(seen).toMatchObject({ data: { a: 1, _session_expiry: 300 }, expiry_age: { value: 300 }, expire_at_browser_close: { value: false } });
+          expect(seen).toMatchObject({
+            data: { a: 1, _session_expiry: 300 },
+            expiry_age: { value: 300 },
+            expire_at_browser_close: { value: false },
+          });
           const expireDate = new Date(seen.row?.expire_date as string).getTime();
           expect(expireDate).toBeGreaterThanOrEqual(before + 300_000 - 1);
           expect(expireDate).toBeLessThanOrEqual(after + 300_000 + 1);
@@ -195,7 +215,10 @@ describeWithDjango('Django and the app share db sessions', () => {
         it('setExpiry(null): back to the global policy', async () => {
           const written = await shared.django.create({ a: 1 }, settings, { seconds: 300 });
           await appPost('/session/expiry', written.key as string, { seconds: null });
-          expect(await shared.django.read(written.key as string, settings)).toMatchObject({ data: { a: 1 }, expiry_age: { value: COOKIE_AGE } });
+          expect(await shared.django.read(written.key as string, settings)).toMatchObject({
+            data: { a: 1 },
+            expiry_age: { value: COOKIE_AGE },
+          });
         });
 
         itOnPinnedDjango('setExpiry(Date): Django 5 reads the date; Django 3.2 cannot', async () => {
@@ -284,7 +307,10 @@ describeWithDjango('Django and the app share db sessions', () => {
 
       describe('values only Python writes', () => {
         it('a float with an integral value and an integer beyond 2^53 load as the nearest doubles', async () => {
-          const written = await shared.django.create({ one: { __py__: 'float', value: '1.0' }, huge: { __py__: 'int', value: '18446744073709551617' } }, settings);
+          const written = await shared.django.create(
+            { one: { __py__: 'float', value: '1.0' }, huge: { __py__: 'int', value: '18446744073709551617' } },
+            settings,
+          );
           expect((await appState(written.key as string)).data).toEqual({ one: 1, huge: 18446744073709551616 });
         });
 
@@ -305,7 +331,11 @@ describeWithDjango('Django and the app share db sessions', () => {
         const written = await django.create({ from: 'django' });
         const app = await startInteropApp({ databaseUrl: database.url, secretKey: SECRET_KEY });
         try {
-          const res = await request(app.server).post('/session').set('Cookie', `sessionid=${written.key as string}`).send({ from: 'app' }).expect(200);
+          const res = await request(app.server)
+            .post('/session')
+            .set('Cookie', `sessionid=${written.key as string}`)
+            .send({ from: 'app' })
+            .expect(200);
           expect(res.body).toEqual({ from: 'app' });
           expect((await django.read(written.key as string)).data).toEqual({ from: 'app' });
         } finally {

@@ -15,7 +15,8 @@ const PEER_SCRIPT = join(__dirname, 'django_peer.py');
 function probeDjango(): { version: [number, number, number] } | { error: string } {
   const probe = spawnSync(DJANGO_PYTHON, ['-c', 'import django, psycopg2; print(*django.VERSION[:3])'], { encoding: 'utf8' });
   // The traceback's last line names what is missing (ModuleNotFoundError: No module named 'django').
-  if (probe.status !== 0) return { error: (probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)) || `exit ${String(probe.status)}` };
+  if (probe.status !== 0)
+    return { error: (probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)) || `exit ${String(probe.status)}` };
   return { version: probe.stdout.trim().split(' ').map(Number) as [number, number, number] };
 }
 
@@ -178,7 +179,11 @@ export class DjangoPeer {
     return this.command('read', { cookie: cookieHeader }, settings);
   }
 
-  modify(key: string, changes: { set?: Record<string, unknown>; delete?: string[]; expiry?: DjangoExpiry }, settings?: DjangoSettings): Promise<DjangoSession> {
+  modify(
+    key: string,
+    changes: { set?: Record<string, unknown>; delete?: string[]; expiry?: DjangoExpiry },
+    settings?: DjangoSettings,
+  ): Promise<DjangoSession> {
     return this.command('modify', { key, ...changes }, settings);
   }
 

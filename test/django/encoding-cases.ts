@@ -36,7 +36,11 @@ export const ENCODING_CASES: EncodingCase[] = [
   },
   {
     name: 'control characters and JSON escapes',
-    data: { controls: '\u0000\u0001\u0008\u0009\u000a\u000c\u000d\u001b\u001f\u007f\u0080\u009f', escapes: '"quoted" back\\slash /slash', lineSeparators: '\u2028\u2029' },
+    data: {
+      controls: '\u0000\u0001\u0008\u0009\u000a\u000c\u000d\u001b\u001f\u007f\u0080\u009f',
+      escapes: '"quoted" back\\slash /slash',
+      lineSeparators: '\u2028\u2029',
+    },
     sameBytes: true,
   },
   {
@@ -46,7 +50,13 @@ export const ENCODING_CASES: EncodingCase[] = [
         { sku: 'A-1', qty: 2, tags: ['new', 'sale'] },
         { sku: 'B-2', qty: 1, tags: [] },
       ],
-      prefs: { theme: { dark: true, contrast: null }, langs: [['en', 1], ['fr', 0.5]] },
+      prefs: {
+        theme: { dark: true, contrast: null },
+        langs: [
+          ['en', 1],
+          ['fr', 0.5],
+        ],
+      },
       empty: { obj: {}, arr: [] },
       flags: [true, false, null],
     },
@@ -59,7 +69,15 @@ export const ENCODING_CASES: EncodingCase[] = [
   },
   {
     name: 'floats at the edges of IEEE doubles',
-    data: { max: Number.MAX_VALUE, minSubnormal: Number.MIN_VALUE, epsilon: Number.EPSILON, tenth: 0.1, third: 1 / 3, negative: -2.5e-300, small: 1.5e-7 },
+    data: {
+      max: Number.MAX_VALUE,
+      minSubnormal: Number.MIN_VALUE,
+      epsilon: Number.EPSILON,
+      tenth: 0.1,
+      third: 1 / 3,
+      negative: -2.5e-300,
+      small: 1.5e-7,
+    },
     sameBytes: false,
   },
   {

@@ -70,27 +70,36 @@ describeWithDjango('Django and the app share a SECRET_KEY', () => {
       describe('tampering', () => {
         // cached_db: the app answers a session it wrote from its own cache, which never sees the row change (README).
         const writers = engine === 'db' ? ['app', 'Django'] : ['Django'];
-        it.each(writers)('a row %s wrote, altered by one character anywhere, is an empty session for both, logged by both', async (writer) => {
-          const data = { user: 'ada', role: 'admin' };
-          for (const where of ['start', 'middle', 'end']) {
-            const key = writer === 'app' ? await appWrite(data) : ((await shared.django.create(data, settings)).key as string);
-            const original = (await shared.django.row(key))?.session_data as string;
-            const index = where === 'start' ? 1 : where === 'middle' ? Math.floor(original.length / 2) : original.length - 1;
-            warn.mockClear();
-            expect(await shared.django.setRow(key, alterOneCharacter(original, index))).toBe(1);
-            expect(await shared.django.read(key, settings)).toMatchObject({ key, data: {} });
-            expect(shared.django.lastLogs).toContainEqual(CORRUPTED);
-            expect(await appState(key)).toMatchObject({ key, data: {} });
-            expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^Session data corrupted/));
-          }
-        });
+        it.each(writers)(
+          'a row %s wrote, altered by one character anywhere, is an empty session for both, logged by both',
+          async (writer) => {
+            const data = { user: 'ada', role: 'admin' };
+            for (const where of ['start', 'middle', 'end']) {
+              const key = writer === 'app' ? await appWrite(data) : ((await shared.django.create(data, settings)).key as string);
+              const original = (await shared.django.row(key))?.session_data as string;
+              const index = where === 'start' ? 1 : where === 'middle' ? Math.floor(original.length / 2) : original.length - 1;
+              warn.mockClear();
+              expect(await shared.django.setRow(key, alterOneCharacter(original, index))).toBe(1);
+              expect(await shared.django.read(key, settings)).toMatchObject({ key, data: {} });
+              expect(shared.django.lastLogs).toContainEqual(CORRUPTED);
+              expect(await appState(key)).toMatchObject({ key, data: {} });
+              expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^Session data corrupted/));
+            }
+          },
+        );
       });
 
       // Django 4.0+ cannot write this format: there the app is checked against Django 3.2's vectors (legacy-vectors.e2e-spec.ts).
       (djangoAtLeast(4) ? describe.skip : describe)("the pre-3.1 format (Django 3.2's DEFAULT_HASHING_ALGORITHM = 'sha1')", () => {
         let legacyApp: InteropApp;
         beforeAll(async () => {
-          legacyApp = await startInteropApp({ databaseUrl: shared.database.url, secretKey: SECRET_KEY, secretKeyFallbacks: [OLD_SECRET_KEY], engine, acceptLegacyFormat: true });
+          legacyApp = await startInteropApp({
+            databaseUrl: shared.database.url,
+            secretKey: SECRET_KEY,
+            secretKeyFallbacks: [OLD_SECRET_KEY],
+            engine,
+            acceptLegacyFormat: true,
+          });
         });
         afterAll(() => legacyApp?.close());
         const sha1 = { ...settings, DEFAULT_HASHING_ALGORITHM: 'sha1' } as const;

@@ -114,25 +114,36 @@ describeWithDjango('Django and the app share signed_cookies sessions', () => {
     });
   });
 
-  it.each(['app', 'Django'])("a cookie %s signed, altered by one character anywhere, is empty for both; the app logs it", async (writer) => {
-    for (const where of ['start', 'middle', 'end']) {
-      // Data of its own per writer: both sign the same data alike, and a cookie already reported is not logged again.
-      const data = { role: writer };
-      const value = writer === 'app' ? (await appWrite(data)).slice('sessionid='.length) : ((await shared.django.create(data, settings)).key as string);
-      const index = where === 'start' ? 1 : where === 'middle' ? Math.floor(value.length / 2) : value.length - 1;
-      const altered = alterOneCharacter(value, index);
-      warn.mockClear();
-      expect((await shared.django.readCookie(`sessionid=${altered}`, settings)).data).toEqual({});
-      expect((await appState(altered)).data).toEqual({});
-      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^Session data corrupted/));
-    }
-  });
+  it.each(['app', 'Django'])(
+    'a cookie %s signed, altered by one character anywhere, is empty for both; the app logs it',
+    async (writer) => {
+      for (const where of ['start', 'middle', 'end']) {
+        // Data of its own per writer: both sign the same data alike, and a cookie already reported is not logged again.
+        const data = { role: writer };
+        const value =
+          writer === 'app'
+            ? (await appWrite(data)).slice('sessionid='.length)
+            : ((await shared.django.create(data, settings)).key as string);
+        const index = where === 'start' ? 1 : where === 'middle' ? Math.floor(value.length / 2) : value.length - 1;
+        const altered = alterOneCharacter(value, index);
+        warn.mockClear();
+        expect((await shared.django.readCookie(`sessionid=${altered}`, settings)).data).toEqual({});
+        expect((await appState(altered)).data).toEqual({});
+        expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^Session data corrupted/));
+      }
+    },
+  );
 
   // Django 4.0+ cannot write these: there the app is checked against Django 3.2's vectors (legacy-vectors.e2e-spec.ts).
   (djangoAtLeast(4) ? describe.skip : describe)("pre-3.1 HMAC-SHA1 cookies (Django 3.2's DEFAULT_HASHING_ALGORITHM = 'sha1')", () => {
     let legacyApp: InteropApp;
     beforeAll(async () => {
-      legacyApp = await startInteropApp({ databaseUrl: shared.database.url, secretKey: SECRET_KEY, engine: 'signed_cookies', acceptLegacyFormat: true });
+      legacyApp = await startInteropApp({
+        databaseUrl: shared.database.url,
+        secretKey: SECRET_KEY,
+        engine: 'signed_cookies',
+        acceptLegacyFormat: true,
+      });
     });
     afterAll(() => legacyApp?.close());
 

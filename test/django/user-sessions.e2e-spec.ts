@@ -10,7 +10,7 @@
 import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import request from 'supertest';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { loadConfig } from '../../example/app.config';
 import { AppModule } from '../../example/app.module';
 import {
@@ -40,7 +40,7 @@ async function openUserIndexDatabase(kind: (typeof DATABASE_KINDS)[number]): Pro
     ...database.options,
     entities: [SessionEntity, UserSessionEntity],
     migrations: [...sessionMigrations, ...userSessionMigrations],
-  } as DataSourceOptions);
+  });
   await dataSource.initialize();
   await dataSource.runMigrations();
   return { database, dataSource };
@@ -68,7 +68,10 @@ describeWithDjango('Django and the Nest side share the user index (user_session)
       beforeAll(async () => {
         ({ database, dataSource } = await openUserIndexDatabase(kind));
         config = resolveSessionsOptions({ secretKey: SECRET_KEY, engine: nestEngine, userSessions: {} });
-        store = nestEngine === 'db' ? new DbSessionStore(config, dataSource) : new CachedDbSessionStore(config, dataSource, new SessionsCache(config));
+        store =
+          nestEngine === 'db'
+            ? new DbSessionStore(config, dataSource)
+            : new CachedDbSessionStore(config, dataSource, new SessionsCache(config));
         service = new UserSessionsService(store, config);
         django = new DjangoPeer(database.url, SECRET_KEY, { userSessions: true });
       });
@@ -89,17 +92,26 @@ describeWithDjango('Django and the Nest side share the user index (user_session)
 
       /** What a fresh Nest store (no cache) loads for this key. */
       async function nestLoad(key: string): Promise<{ key: string | null; data: Record<string, unknown> }> {
-        const fresh = nestEngine === 'db' ? new DbSessionStore(config, dataSource) : new CachedDbSessionStore(config, dataSource, new SessionsCache(config));
+        const fresh =
+          nestEngine === 'db'
+            ? new DbSessionStore(config, dataSource)
+            : new CachedDbSessionStore(config, dataSource, new SessionsCache(config));
         const session = fresh.session(key);
         await session.ensureLoaded();
-        return { key: session.sessionKey, data: session.toJSON() as Record<string, unknown> };
+        return { key: session.sessionKey, data: session.toJSON() };
       }
 
       describe('Django signs in, the Nest side lists and revokes', () => {
         it("a Django session with _auth_user_id '7' is listed by UserSessionsService.list('7'), with Django's columns", async () => {
           const written = await django.create({ _auth_user_id: '7', cart: [1, 2] }, settings);
           const row = written.row as DjangoUserSessionRow;
-          expect(row).toMatchObject({ user_id: '7', ip: null, user_agent: null, created: expect.any(String), last_activity: expect.any(String) });
+          expect(row).toMatchObject({
+            user_id: '7',
+            ip: null,
+            user_agent: null,
+            created: expect.any(String),
+            last_activity: expect.any(String),
+          });
           expect(written.stored_json?.value).toBe(written.django_json?.value);
 
           const listed = await service.list('7');
@@ -143,7 +155,7 @@ describeWithDjango('Django and the Nest side share the user index (user_session)
           await django.delete(other.key as string, settings);
         });
 
-        it('an anonymous Django session is in nobody\'s list until the Nest side signs it in', async () => {
+        it("an anonymous Django session is in nobody's list until the Nest side signs it in", async () => {
           const written = await django.create({ cart: [1] }, settings);
           expect((written.row as DjangoUserSessionRow).user_id).toBeNull();
           const session = store.session(written.key);
@@ -231,7 +243,10 @@ describeWithDjango('Django and the Nest side share the user index (user_session)
 
         it('expired rows are in neither list', async () => {
           const key = await nestWrite({ _auth_user_id: '15' });
-          await dataSource.query(`UPDATE user_session SET expire_date = ${kind === 'postgres' ? "now() - interval '1 hour'" : "datetime('now', '-1 hour')"} WHERE session_key = ${kind === 'postgres' ? '$1' : '?'}`, [key]);
+          await dataSource.query(
+            `UPDATE user_session SET expire_date = ${kind === 'postgres' ? "now() - interval '1 hour'" : "datetime('now', '-1 hour')"} WHERE session_key = ${kind === 'postgres' ? '$1' : '?'}`,
+            [key],
+          );
           expect(await service.list('15')).toEqual([]);
           expect(await django.userSessions('15')).toEqual([]);
           expect((await django.userSessions('15', true)).map((s) => s.key)).toEqual([key]);
@@ -269,7 +284,13 @@ describeWithDjango('Django and the Nest side share the user index (user_session)
 
     beforeAll(async () => {
       database = await createTestDatabase('postgres');
-      const config = loadConfig({ DATABASE_URL: database.url, SECRET_KEY, SESSION_ENGINE: 'db', CLEARSESSIONS_CRON: 'false', USER_SESSIONS: 'true' });
+      const config = loadConfig({
+        DATABASE_URL: database.url,
+        SECRET_KEY,
+        SESSION_ENGINE: 'db',
+        CLEARSESSIONS_CRON: 'false',
+        USER_SESSIONS: 'true',
+      });
       const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
       const app = moduleRef.createNestApplication({ logger: false });
       await app.init();
@@ -299,11 +320,18 @@ describeWithDjango('Django and the Nest side share the user index (user_session)
       expect((await mySessions(phone.key as string)).map((s) => s.current)).toEqual([true]);
     });
 
-    it('a login on the app is in Django\'s UserSession query with its ip and user agent; Django signing the user out everywhere ends it', async () => {
+    it("a login on the app is in Django's UserSession query with its ip and user agent; Django signing the user out everywhere ends it", async () => {
       const res = await request(server).post('/login').set('User-Agent', 'interop-test/1.0').send({ userId: '22' }).expect(200);
       const key = responseSessionKey(res.headers) as string;
       const rows = await django.userSessions('22');
-      expect(rows).toEqual([expect.objectContaining({ key, data: { value: { _auth_user_id: '22' } }, user_agent: 'interop-test/1.0', ip: expect.stringMatching(/127\.0\.0\.1|::1/) })]);
+      expect(rows).toEqual([
+        expect.objectContaining({
+          key,
+          data: { value: { _auth_user_id: '22' } },
+          user_agent: 'interop-test/1.0',
+          ip: expect.stringMatching(/127\.0\.0\.1|::1/),
+        }),
+      ]);
       expect(await django.deleteUserSessions('22')).toBe(1);
       await request(server).get('/me/sessions').set('Cookie', `sessionid=${key}`).expect(401);
     });

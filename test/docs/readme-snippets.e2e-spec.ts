@@ -45,7 +45,12 @@ function extractSnippets(doc: string, markdown: string): Snippet[] {
 
 function documents(): string[] {
   const docsDir = join(root, 'docs');
-  const docs = existsSync(docsDir) ? readdirSync(docsDir).filter((name) => name.endsWith('.md')).sort().map((name) => join('docs', name)) : [];
+  const docs = existsSync(docsDir)
+    ? readdirSync(docsDir)
+        .filter((name) => name.endsWith('.md'))
+        .sort()
+        .map((name) => join('docs', name))
+    : [];
   return ['README.md', ...docs];
 }
 
@@ -95,10 +100,13 @@ function checkSnippets(snippets: readonly Snippet[]): SnippetFailure[] {
       files.set(resolve(file), snippet);
     });
     const program = ts.createProgram([...files.keys()], compilerOptions());
-    const failures: SnippetFailure[] = program.getOptionsDiagnostics().concat(program.getGlobalDiagnostics()).map((diagnostic) => ({
-      snippet: { doc: 'tsconfig.json', line: 0, code: '' },
-      message: ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'),
-    }));
+    const failures: SnippetFailure[] = program
+      .getOptionsDiagnostics()
+      .concat(program.getGlobalDiagnostics())
+      .map((diagnostic) => ({
+        snippet: { doc: 'tsconfig.json', line: 0, code: '' },
+        message: ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'),
+      }));
     for (const [file, snippet] of files) {
       const source = program.getSourceFile(file);
       if (!source) throw new Error(`TypeScript did not load ${file}`);
@@ -136,7 +144,9 @@ describe('TypeScript snippets of README.md and docs/*.md', () => {
     expect(canaryFailures.map((failure) => failure.message).join('\n')).toMatch(/canary\.md:2 .*TS2322/);
     const docFailures = failures.filter((failure) => failure.snippet !== canary).map((failure) => failure.message);
     if (docFailures.length > 0) {
-      throw new Error(`${docFailures.length} TypeScript error(s) in the documentation's snippets (of ${snippets.length} snippets):\n${docFailures.join('\n')}`);
+      throw new Error(
+        `${docFailures.length} TypeScript error(s) in the documentation's snippets (of ${snippets.length} snippets):\n${docFailures.join('\n')}`,
+      );
     }
   }, 180_000);
 });

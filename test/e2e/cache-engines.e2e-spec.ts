@@ -29,7 +29,9 @@ const PRIVATE_REDIS_PORT = 6391;
 
 const PREFIX: Record<CacheEngine, string> = { cache: CACHE_KEY_PREFIX, cached_db: CACHED_DB_KEY_PREFIX };
 
-const MATRIX = CACHE_ENGINES.flatMap((engine) => HTTP_PLATFORMS.flatMap((platform) => CACHE_KINDS.map((cache) => [engine, platform, cache] as const)));
+const MATRIX = CACHE_ENGINES.flatMap((engine) =>
+  HTTP_PLATFORMS.flatMap((platform) => CACHE_KINDS.map((cache) => [engine, platform, cache] as const)),
+);
 
 describe.each(MATRIX)('%s engine over HTTP (%s, %s cache)', (engine, platform, cacheKind) => {
   let t: TestApp;
@@ -50,7 +52,10 @@ describe.each(MATRIX)('%s engine over HTTP (%s, %s cache)', (engine, platform, c
   });
 
   const sessionsCache = () => t.app.get<SessionsCache>(SESSIONS_CACHE);
-  const counter = (cookie?: string) => request(t.server).get('/counter').set('Cookie', cookie ?? '');
+  const counter = (cookie?: string) =>
+    request(t.server)
+      .get('/counter')
+      .set('Cookie', cookie ?? '');
 
   it('uses the cache it should', () => {
     const stores = sessionsCache().cache.stores.map((keyv) => (keyv.store as object).constructor.name);
@@ -144,7 +149,12 @@ describe('acceptance: cached_db with Redis on PostgreSQL (example app)', () => {
   beforeAll(async () => {
     await redis.start();
     database = await createTestDatabase('postgres');
-    example = await startExampleApp({ SESSION_ENGINE: 'cached_db', DATABASE_URL: database.url, REDIS_URL: redis.url, REDIS_NAMESPACE: uniqueNamespace('acceptance') });
+    example = await startExampleApp({
+      SESSION_ENGINE: 'cached_db',
+      DATABASE_URL: database.url,
+      REDIS_URL: redis.url,
+      REDIS_NAMESPACE: uniqueNamespace('acceptance'),
+    });
     const res = await request(example.server).post('/session').send({ user: 'alice' }).expect(200);
     cookie = `sessionid=${responseSessionKey(res.headers)}`;
   });
@@ -172,7 +182,9 @@ describe('acceptance: cached_db with Redis on PostgreSQL (example app)', () => {
       expect(example.queries.count).toBe(1); // the SELECT the cache would have saved
       const counted = await request(example.server).get('/counter').set('Cookie', cookie).expect(200);
       expect(counted.body).toEqual({ count: 1 });
-      expect(errors.mock.calls.map(([message]) => String(message))).toContainEqual(expect.stringMatching(/^Error saving to cache \(KeyvRedis\)/));
+      expect(errors.mock.calls.map(([message]) => String(message))).toContainEqual(
+        expect.stringMatching(/^Error saving to cache \(KeyvRedis\)/),
+      );
       expect((await read()).body).toEqual({ user: 'alice', count: 1 });
     } finally {
       errors.mockRestore();

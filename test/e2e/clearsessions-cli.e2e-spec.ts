@@ -16,7 +16,10 @@ const ROOT = resolve(__dirname, '../..');
 
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['dist/src/sessions/clearsessions/cli.js', ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['dist/src/sessions/clearsessions/cli.js', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -39,7 +42,8 @@ describeWithDjango('nest-django-sessions clearsessions <the app module> (the CLI
         await session.save();
         return session.sessionKey as string;
       };
-      const djangos = async (seconds: number): Promise<string> => (await django.create({ writer: 'django' }, {}, { seconds })).key as string;
+      const djangos = async (seconds: number): Promise<string> =>
+        (await django.create({ writer: 'django' }, {}, { seconds })).key as string;
       const djangoLive = await djangos(3600);
       const live = [djangoLive, await djangos(86400), await ours(3600), await ours(600), await ours(1209600)];
       for (const seconds of [-3600, -60, -1]) await djangos(seconds);
@@ -47,7 +51,11 @@ describeWithDjango('nest-django-sessions clearsessions <the app module> (the CLI
       expect(await dataSource.getRepository(SessionEntity).count()).toBe(10);
 
       // CLEARSESSIONS_CRON is the app's, and ignored here: the process must end on its own.
-      const result = await runCli(['clearsessions', 'example/dist/clearsessions.module.js'], { DATABASE_URL: database.url, SECRET_KEY, CLEARSESSIONS_CRON: '* * * * * *' });
+      const result = await runCli(['clearsessions', 'example/dist/clearsessions.module.js'], {
+        DATABASE_URL: database.url,
+        SECRET_KEY,
+        CLEARSESSIONS_CRON: '* * * * * *',
+      });
       expect(result).toMatchObject({ code: 0, stdout: 'Deleted 5 expired sessions.\n' });
 
       const remaining = (await dataSource.getRepository(SessionEntity).find()).map((row) => row.sessionKey);
@@ -61,7 +69,9 @@ describeWithDjango('nest-django-sessions clearsessions <the app module> (the CLI
   });
 
   it('names the missing export and exits 2 without touching anything', async () => {
-    const result = await runCli(['clearsessions', 'example/dist/clearsessions.module.js#NoSuchModule'], { DATABASE_URL: 'postgres://127.0.0.1:1/none' });
+    const result = await runCli(['clearsessions', 'example/dist/clearsessions.module.js#NoSuchModule'], {
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('exports no module named NoSuchModule (exports: AppModule)');
   });

@@ -12,7 +12,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { parseClearSessionsArgs, runClearSessionsCommand } from '../../src/sessions/clearsessions/clear-sessions.command';
 import {
   CLEARSESSIONS_JOB_NAME,
@@ -69,7 +69,7 @@ async function openContext(
 ): Promise<Context> {
   const moduleRef = await Test.createTestingModule({
     imports: [
-      TypeOrmModule.forRoot({ ...database.options, migrationsRun: true } as DataSourceOptions),
+      TypeOrmModule.forRoot({ ...database.options, migrationsRun: true }),
       SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, clearExpired: { cron: false }, ...sessions }),
       ...(options.schedule ? [ScheduleModule.forRoot()] : []),
     ],
@@ -80,7 +80,7 @@ async function openContext(
   return {
     app,
     service: app.get(ClearSessionsService),
-    store: app.get(SessionStore) as DbSessionStore,
+    store: app.get<DbSessionStore>(SessionStore),
     dataSource: app.get(DataSource),
     close: () => app.close(),
   };
@@ -233,7 +233,10 @@ describe('ClearSessionsCommandTests.test_clearsessions_unsupported: an engine wi
     }).compile();
     const app = await moduleRef.init();
     try {
-      const error = await app.get(ClearSessionsService).run().catch((e: unknown) => e);
+      const error = await app
+        .get(ClearSessionsService)
+        .run()
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ClearSessionsNotSupportedError);
       expect((error as Error).message).toBe(message);
     } finally {
@@ -246,7 +249,12 @@ describe('ClearSessionsCommandTests.test_clearsessions_unsupported: an engine wi
     const err: string[] = [];
     const module = SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, clearExpired: { cron: false }, ...sessions });
     const io = { stdout: (text: string) => out.push(text), stderr: (text: string) => err.push(text) };
-    const code = await runClearSessionsCommand(['clearsessions', 'dist/app.module.js'], io, async () => ({ module: class CliTestModule {}, imports: [module] }));
+    const code = await runClearSessionsCommand(['clearsessions', 'dist/app.module.js'], io, () =>
+      Promise.resolve({
+        module: class CliTestModule {},
+        imports: [module],
+      }),
+    );
     expect(code).toBe(1);
     expect(err.join('')).toContain(`${message}\n`);
     expect(out).toEqual([]);
@@ -256,7 +264,14 @@ describe('ClearSessionsCommandTests.test_clearsessions_unsupported: an engine wi
 describe('clearsessions on the engines without rows', () => {
   async function openEngine(sessions: Partial<SessionsModuleOptions>): Promise<INestApplicationContext> {
     const moduleRef = await Test.createTestingModule({
-      imports: [SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, clearExpired: { cron: false }, dataSource: false, ...sessions } as SessionsModuleOptions)],
+      imports: [
+        SessionsModule.forRoot({
+          secretKey: TEST_SECRET_KEY,
+          clearExpired: { cron: false },
+          dataSource: false,
+          ...sessions,
+        } as SessionsModuleOptions),
+      ],
     }).compile();
     return moduleRef.init();
   }
@@ -296,14 +311,27 @@ describe('clearsessions on the engines without rows', () => {
 describe('CLI arguments', () => {
   it('a TypeScript module file: exit 2 with what to pass instead, nothing loaded', async () => {
     const err: string[] = [];
-    const code = await runClearSessionsCommand(['clearsessions', 'src/app.module.ts'], { stdout: () => {}, stderr: (text) => err.push(text) });
+    const code = await runClearSessionsCommand(['clearsessions', 'src/app.module.ts'], {
+      stdout: () => {},
+      stderr: (text) => err.push(text),
+    });
     expect(code).toBe(2);
-    expect(err.join('')).toContain('src/app.module.ts is TypeScript: build the app (nest build) and pass the compiled module, such as dist/app.module.js');
+    expect(err.join('')).toContain(
+      'src/app.module.ts is TypeScript: build the app (nest build) and pass the compiled module, such as dist/app.module.js',
+    );
   });
 
   it("takes the app's module file (AppModule unless #export names another), --batch-size N and --batch-size=N", () => {
-    expect(parseClearSessionsArgs(['clearsessions', 'dist/app.module.js'])).toEqual({ help: false, module: { file: 'dist/app.module.js', exportName: 'AppModule' }, batchSize: undefined });
-    expect(parseClearSessionsArgs(['clearsessions', 'cli.mjs#CliModule', '--batch-size', '500'])).toEqual({ help: false, module: { file: 'cli.mjs', exportName: 'CliModule' }, batchSize: 500 });
+    expect(parseClearSessionsArgs(['clearsessions', 'dist/app.module.js'])).toEqual({
+      help: false,
+      module: { file: 'dist/app.module.js', exportName: 'AppModule' },
+      batchSize: undefined,
+    });
+    expect(parseClearSessionsArgs(['clearsessions', 'cli.mjs#CliModule', '--batch-size', '500'])).toEqual({
+      help: false,
+      module: { file: 'cli.mjs', exportName: 'CliModule' },
+      batchSize: 500,
+    });
     expect(parseClearSessionsArgs(['clearsessions', '--batch-size=20', 'app.js'])).toMatchObject({ batchSize: 20 });
     expect(parseClearSessionsArgs(['clearsessions', '--help'])).toEqual({ help: true });
   });
@@ -388,7 +416,11 @@ describe('the scheduled job', () => {
 
   it.each([
     ['signed_cookies, which stores nothing', { engine: 'signed_cookies' as const }, 0],
-    ['the cache engine on a cache that expires entries itself', { engine: 'cache' as const, cache: createCache({ stores: [new Keyv()] }) }, 0],
+    [
+      'the cache engine on a cache that expires entries itself',
+      { engine: 'cache' as const, cache: createCache({ stores: [new Keyv()] }) },
+      0,
+    ],
     ["the cache engine on the package's own in-memory cache (kept until swept)", { engine: 'cache' as const }, 1],
   ])('%s: warned about without ScheduleModule only if it has expired sessions to purge', async (_label, options, expected) => {
     const logger = new CapturingLogger();
@@ -398,6 +430,8 @@ describe('the scheduled job', () => {
   });
 
   it('refuses an invalid cron expression at start-up, naming the option', async () => {
-    await expect(openContext(database, { clearExpired: { cron: 'every day' } }, { schedule: true })).rejects.toThrow(/"clearExpired\.cron"/);
+    await expect(openContext(database, { clearExpired: { cron: 'every day' } }, { schedule: true })).rejects.toThrow(
+      /"clearExpired\.cron"/,
+    );
   });
 });

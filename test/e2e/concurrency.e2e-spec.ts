@@ -81,7 +81,7 @@ describe.each(DATABASE_KINDS)('concurrent requests on one session (%s)', (databa
     const data = await stored(key);
     // Last write wins (Django's semantics); the row always decodes to one writer's whole value.
     expect(Object.keys(data ?? {})).toEqual(['count']);
-    expect(responses.map((r) => r.body.count)).toContain(data?.count);
+    expect(responses.map((r) => (r.body as { count: number }).count)).toContain(data?.count);
   });
 
   // On PostgreSQL these loads and saves go out in shared batched statements (db engine's batchStoreCalls).
@@ -89,7 +89,7 @@ describe.each(DATABASE_KINDS)('concurrent requests on one session (%s)', (databa
     const keys = await Promise.all(Array.from({ length: 30 }, () => newSession()));
     for (let wave = 2; wave <= 4; wave++) {
       const responses = await Promise.all(keys.map((key) => request(t.server).get('/c/increment').set('Cookie', `sessionid=${key}`)));
-      expect(responses.map((r) => [r.status, r.body.count])).toEqual(Array(30).fill([200, wave]));
+      expect(responses.map((r) => [r.status, (r.body as { count: number }).count])).toEqual(Array(30).fill([200, wave]));
     }
     expect((await Promise.all(keys.map(stored))).map((data) => data?.count)).toEqual(Array(30).fill(4));
   });
@@ -97,12 +97,14 @@ describe.each(DATABASE_KINDS)('concurrent requests on one session (%s)', (databa
   it('never resurrects a session flushed while parallel writers still hold it', async () => {
     const key = await newSession();
     const requests = Array.from({ length: 12 }, (_, i) =>
-      request(t.server).get(i === 6 ? '/c/logout' : '/c/increment').set('Cookie', `sessionid=${key}`),
+      request(t.server)
+        .get(i === 6 ? '/c/logout' : '/c/increment')
+        .set('Cookie', `sessionid=${key}`),
     );
     const responses = await Promise.all(requests);
     for (const r of responses) {
       expect([200, 400]).toContain(r.status);
-      if (r.status === 400) expect(r.body.message).toBe(SESSION_INTERRUPTED_MESSAGE);
+      if (r.status === 400) expect((r.body as { message: string }).message).toBe(SESSION_INTERRUPTED_MESSAGE);
     }
     // Writers that saved after the flush would have re-created the row: none did.
     expect(await stored(key)).toBeNull();
@@ -112,7 +114,10 @@ describe.each(DATABASE_KINDS)('concurrent requests on one session (%s)', (databa
     const key = await newSession();
     const gate = t.app.get(Gate);
     gate.arm();
-    const slow = request(t.server).get('/c/slow-write').set('Cookie', `sessionid=${key}`).then((r) => r);
+    const slow = request(t.server)
+      .get('/c/slow-write')
+      .set('Cookie', `sessionid=${key}`)
+      .then((r) => r);
     await gate.reached;
     const logout = await request(t.server).get('/c/logout').set('Cookie', `sessionid=${key}`).expect(200);
     expect(responseCookie(logout.headers)).toMatch(/^sessionid=; /);

@@ -31,7 +31,11 @@ class Browser {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }
 
-  async send(method: 'get' | 'post' | 'delete', path: string, options: { headers?: Record<string, string>; json?: object; form?: Record<string, string> } = {}) {
+  async send(
+    method: 'get' | 'post' | 'delete',
+    path: string,
+    options: { headers?: Record<string, string>; json?: object; form?: Record<string, string> } = {},
+  ) {
     let req = request(this.server)[method](path).set('Cookie', this.cookieHeader);
     for (const [name, value] of Object.entries(options.headers ?? {})) req = req.set(name, value);
     if (options.form) req = req.type('form').send(options.form);
@@ -83,7 +87,7 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   describe('the example app, CSRF=true', () => {
     const app = exampleApp({ CSRF: 'true', HTTP_PLATFORM: platform });
 
-    it('GET /csrf: a 64-character masked token, the 32-character secret in the csrftoken cookie with Django\'s attributes, Vary: Cookie', async () => {
+    it("GET /csrf: a 64-character masked token, the 32-character secret in the csrftoken cookie with Django's attributes, Vary: Cookie", async () => {
       const browser = new Browser(app.server);
       const res = await browser.send('get', '/csrf');
       const { token } = res.body as { token: string };
@@ -100,29 +104,43 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
       expect(res.headers['set-cookie']).toBeUndefined();
     });
 
-    it('unsafe requests: no cookie, no token, a malformed or a wrong token are 403 with Django\'s reason; a right one passes', async () => {
+    it("unsafe requests: no cookie, no token, a malformed or a wrong token are 403 with Django's reason; a right one passes", async () => {
       const stranger = new Browser(app.server);
       expect((await stranger.send('post', '/session', { json: { a: 1 } })).body).toEqual(forbidden('CSRF cookie not set.'));
       const browser = new Browser(app.server);
       const token = await browser.token();
       expect((await browser.send('post', '/session', { json: { a: 1 } })).body).toEqual(forbidden('CSRF token missing.'));
       const header = (value: string) => ({ json: { a: 1 }, headers: { 'X-CSRFToken': value } });
-      expect((await browser.send('post', '/session', header('short'))).body).toEqual(forbidden("CSRF token from the 'X-Csrftoken' HTTP header has incorrect length."));
-      expect((await browser.send('post', '/session', header(`${token.slice(0, 63)}!`))).body).toEqual(forbidden("CSRF token from the 'X-Csrftoken' HTTP header has invalid characters."));
-      expect((await browser.send('post', '/session', header(OTHER_TOKEN))).body).toEqual(forbidden("CSRF token from the 'X-Csrftoken' HTTP header incorrect."));
+      expect((await browser.send('post', '/session', header('short'))).body).toEqual(
+        forbidden("CSRF token from the 'X-Csrftoken' HTTP header has incorrect length."),
+      );
+      expect((await browser.send('post', '/session', header(`${token.slice(0, 63)}!`))).body).toEqual(
+        forbidden("CSRF token from the 'X-Csrftoken' HTTP header has invalid characters."),
+      );
+      expect((await browser.send('post', '/session', header(OTHER_TOKEN))).body).toEqual(
+        forbidden("CSRF token from the 'X-Csrftoken' HTTP header incorrect."),
+      );
       expect((await browser.send('post', '/session', header(token))).status).toBe(200);
       // The unmasked secret itself is a token too (a SPA reading the cookie, as Django 4.1+ allows).
-      expect((await browser.send('delete', '/session', { headers: { 'X-CSRFToken': browser.cookies.get('csrftoken')! } })).status).toBe(200);
+      expect((await browser.send('delete', '/session', { headers: { 'X-CSRFToken': browser.cookies.get('csrftoken')! } })).status).toBe(
+        200,
+      );
     });
 
     it('the csrfmiddlewaretoken form field: checked before the header, with its own reasons', async () => {
       const browser = new Browser(app.server);
       const token = await browser.token();
       expect((await browser.send('post', '/session', { form: { greeting: 'hi', csrfmiddlewaretoken: token } })).status).toBe(200);
-      expect((await browser.send('post', '/session', { form: { csrfmiddlewaretoken: OTHER_TOKEN }, headers: { 'X-CSRFToken': token } })).body).toEqual(forbidden('CSRF token from POST incorrect.'));
-      expect((await browser.send('post', '/session', { form: { csrfmiddlewaretoken: 'x' } })).body).toEqual(forbidden('CSRF token from POST has incorrect length.'));
+      expect(
+        (await browser.send('post', '/session', { form: { csrfmiddlewaretoken: OTHER_TOKEN }, headers: { 'X-CSRFToken': token } })).body,
+      ).toEqual(forbidden('CSRF token from POST incorrect.'));
+      expect((await browser.send('post', '/session', { form: { csrfmiddlewaretoken: 'x' } })).body).toEqual(
+        forbidden('CSRF token from POST has incorrect length.'),
+      );
       // An empty field falls back to the header, as in Django.
-      expect((await browser.send('post', '/session', { form: { csrfmiddlewaretoken: '' }, headers: { 'X-CSRFToken': token } })).status).toBe(200);
+      expect(
+        (await browser.send('post', '/session', { form: { csrfmiddlewaretoken: '' }, headers: { 'X-CSRFToken': token } })).status,
+      ).toBe(200);
     });
 
     it("cookies Django writes: 3.2's masked 64-character cookie is read; a malformed one is refused and replaced", async () => {
@@ -135,14 +153,18 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
       expect(res.body).toEqual(forbidden('CSRF cookie has incorrect length.'));
       expect(broken.cookies.get('csrftoken')).toMatch(/^[a-zA-Z0-9]{32}$/);
       broken.cookies.set('csrftoken', `${TEST_SECRET.slice(0, 31)}$`);
-      expect((await broken.send('post', '/session', { json: { a: 1 }, headers: { 'X-CSRFToken': TEST_SECRET } })).body).toEqual(forbidden('CSRF cookie has invalid characters.'));
+      expect((await broken.send('post', '/session', { json: { a: 1 }, headers: { 'X-CSRFToken': TEST_SECRET } })).body).toEqual(
+        forbidden('CSRF cookie has invalid characters.'),
+      );
     });
 
     it("an Origin header must be the site's own", async () => {
       const browser = new Browser(app.server);
       const token = await browser.token();
       const withOrigin = (origin: string) => ({ json: { a: 1 }, headers: { 'X-CSRFToken': token, Origin: origin } });
-      expect((await browser.send('post', '/session', withOrigin('http://evil.example'))).body).toEqual(forbidden('Origin checking failed - http://evil.example does not match any trusted origins.'));
+      expect((await browser.send('post', '/session', withOrigin('http://evil.example'))).body).toEqual(
+        forbidden('Origin checking failed - http://evil.example does not match any trusted origins.'),
+      );
       expect((await browser.send('post', '/session', withOrigin('null'))).status).toBe(403);
       expect((await browser.send('post', '/session', withOrigin(app.url))).status).toBe(200);
     });
@@ -151,7 +173,7 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   describe('the example app, CSRF=true and CSRF_USE_SESSIONS=true', () => {
     const app = exampleApp({ CSRF: 'true', CSRF_USE_SESSIONS: 'true', HTTP_PLATFORM: platform });
 
-    it('the secret lives in the session (no csrftoken cookie); its token passes, another session\'s does not', async () => {
+    it("the secret lives in the session (no csrftoken cookie); its token passes, another session's does not", async () => {
       const browser = new Browser(app.server);
       const token = await browser.token();
       expect([...browser.cookies.keys()]).toEqual(['sessionid']);
@@ -159,8 +181,12 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
       expect((await browser.send('get', '/session')).body).toEqual({ _csrftoken: expect.stringMatching(/^[a-zA-Z0-9]{32}$/), a: 1 });
       const other = new Browser(app.server);
       await other.token();
-      expect((await other.send('post', '/session', { json: { a: 1 }, headers: { 'X-CSRFToken': token } })).body).toEqual(forbidden("CSRF token from the 'X-Csrftoken' HTTP header incorrect."));
-      expect((await new Browser(app.server).send('post', '/session', { json: { a: 1 }, headers: { 'X-CSRFToken': token } })).body).toEqual(forbidden('CSRF cookie not set.'));
+      expect((await other.send('post', '/session', { json: { a: 1 }, headers: { 'X-CSRFToken': token } })).body).toEqual(
+        forbidden("CSRF token from the 'X-Csrftoken' HTTP header incorrect."),
+      );
+      expect((await new Browser(app.server).send('post', '/session', { json: { a: 1 }, headers: { 'X-CSRFToken': token } })).body).toEqual(
+        forbidden('CSRF cookie not set.'),
+      );
     });
 
     it('a safe request never opens the session for CSRF: no cookie', async () => {
@@ -176,16 +202,32 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
 
     it('a cross-site login without the token is refused (login CSRF); login rotates the token: the one the login page had stops working', async () => {
       const attacker = new Browser(app.server);
-      expect((await attacker.send('post', '/auth/login', { form: { username: 'alice', password: 'alice-password' }, headers: { Origin: 'http://attacker.example' } })).body).toEqual(
-        forbidden('Origin checking failed - http://attacker.example does not match any trusted origins.'),
+      expect(
+        (
+          await attacker.send('post', '/auth/login', {
+            form: { username: 'alice', password: 'alice-password' },
+            headers: { Origin: 'http://attacker.example' },
+          })
+        ).body,
+      ).toEqual(forbidden('Origin checking failed - http://attacker.example does not match any trusted origins.'));
+      expect((await attacker.send('post', '/auth/login', { json: { username: 'alice', password: 'alice-password' } })).body).toEqual(
+        forbidden('CSRF cookie not set.'),
       );
-      expect((await attacker.send('post', '/auth/login', { json: { username: 'alice', password: 'alice-password' } })).body).toEqual(forbidden('CSRF cookie not set.'));
       const browser = new Browser(app.server);
       const before = await browser.token();
       const secretBefore = browser.cookies.get('csrftoken');
-      expect((await browser.send('post', '/auth/login', { json: { username: 'alice', password: 'alice-password' }, headers: { 'X-CSRFToken': before } })).status).toBe(200);
+      expect(
+        (
+          await browser.send('post', '/auth/login', {
+            json: { username: 'alice', password: 'alice-password' },
+            headers: { 'X-CSRFToken': before },
+          })
+        ).status,
+      ).toBe(200);
       expect(browser.cookies.get('csrftoken')).not.toBe(secretBefore);
-      expect((await browser.send('post', '/auth/logout', { headers: { 'X-CSRFToken': before } })).body).toEqual(forbidden("CSRF token from the 'X-Csrftoken' HTTP header incorrect."));
+      expect((await browser.send('post', '/auth/logout', { headers: { 'X-CSRFToken': before } })).body).toEqual(
+        forbidden("CSRF token from the 'X-Csrftoken' HTTP header incorrect."),
+      );
       expect((await browser.send('post', '/auth/logout', { headers: { 'X-CSRFToken': await browser.token() } })).status).toBe(200);
     });
   });
@@ -199,7 +241,14 @@ describe('the auth bridge says when it runs without CSRF protection', () => {
     const database = await createTestDatabase('sqlite');
     await createDjangoUserTable(database);
     const warnings: string[] = [];
-    const logger = { log() {}, error() {}, debug() {}, verbose() {}, fatal() {}, warn: (message: unknown) => void warnings.push(String(message)) };
+    const logger = {
+      log() {},
+      error() {},
+      debug() {},
+      verbose() {},
+      fatal() {},
+      warn: (message: unknown) => void warnings.push(String(message)),
+    };
     const app = await startExampleApp({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, ...env }, { logger });
     await app.close();
     await database.drop();
@@ -242,7 +291,12 @@ describe.each(HTTP_PLATFORMS)('CsrfModule in an app of its own (%s)', (platform:
   let t: TestApp;
   const options: CsrfModuleOptions = { trustedOrigins: ['https://trusted.example', 'https://*.example.com'] };
   beforeAll(async () => {
-    t = await createTestApp({ platform, trustProxy: true, imports: [CsrfModule.forRoot(options)], controllers: [CsrfTestController, ExemptController] });
+    t = await createTestApp({
+      platform,
+      trustProxy: true,
+      imports: [CsrfModule.forRoot(options)],
+      controllers: [CsrfTestController, ExemptController],
+    });
   });
   afterAll(() => t?.close());
 
@@ -256,23 +310,39 @@ describe.each(HTTP_PLATFORMS)('CsrfModule in an app of its own (%s)', (platform:
 
   it('CSRF_TRUSTED_ORIGINS: exact origins and wildcard subdomains, of their scheme only', async () => {
     const browser = new Browser(t.server);
-    const token = (await browser.send('get', '/token')).body.token as string;
+    const { token } = (await browser.send('get', '/token')).body as { token: string };
     const from = (origin: string) => browser.send('post', '/protected', { json: {}, headers: { 'X-CSRFToken': token, Origin: origin } });
-    for (const origin of ['https://trusted.example', 'https://example.com', 'https://a.b.example.com']) expect([origin, (await from(origin)).status]).toEqual([origin, 200]);
+    for (const origin of ['https://trusted.example', 'https://example.com', 'https://a.b.example.com'])
+      expect([origin, (await from(origin)).status]).toEqual([origin, 200]);
     for (const origin of ['http://trusted.example', 'http://a.example.com', 'https://evilexample.com', 'https://example.com.evil']) {
-      expect([origin, (await from(origin)).body]).toEqual([origin, forbidden(`Origin checking failed - ${origin} does not match any trusted origins.`)]);
+      expect([origin, (await from(origin)).body]).toEqual([
+        origin,
+        forbidden(`Origin checking failed - ${origin} does not match any trusted origins.`),
+      ]);
     }
   });
 
   it('HTTPS without Origin: the Referer must be the site itself or a trusted origin, over HTTPS', async () => {
     const browser = new Browser(t.server);
-    const token = (await browser.send('get', '/token')).body.token as string;
+    const { token } = (await browser.send('get', '/token')).body as { token: string };
     const secure = (referer?: string) =>
-      browser.send('post', '/protected', { json: {}, headers: { 'X-CSRFToken': token, 'X-Forwarded-Proto': 'https', Host: 'www.site.test', ...(referer === undefined ? {} : { Referer: referer }) } });
+      browser.send('post', '/protected', {
+        json: {},
+        headers: {
+          'X-CSRFToken': token,
+          'X-Forwarded-Proto': 'https',
+          Host: 'www.site.test',
+          ...(referer === undefined ? {} : { Referer: referer }),
+        },
+      });
     expect((await secure()).body).toEqual(forbidden('Referer checking failed - no Referer.'));
     expect((await secure('not a url')).body).toEqual(forbidden('Referer checking failed - Referer is malformed.'));
-    expect((await secure('http://www.site.test/form')).body).toEqual(forbidden('Referer checking failed - Referer is insecure while host is secure.'));
-    expect((await secure('https://evil.test/form')).body).toEqual(forbidden('Referer checking failed - https://evil.test/form does not match any trusted origins.'));
+    expect((await secure('http://www.site.test/form')).body).toEqual(
+      forbidden('Referer checking failed - Referer is insecure while host is secure.'),
+    );
+    expect((await secure('https://evil.test/form')).body).toEqual(
+      forbidden('Referer checking failed - https://evil.test/form does not match any trusted origins.'),
+    );
     expect((await secure('https://www.site.test/form')).status).toBe(200);
     expect((await secure('https://shop.example.com/cart')).status).toBe(200);
     // Plain HTTP checks no Referer (Django's rule: the check guards HTTPS against a man in the middle).

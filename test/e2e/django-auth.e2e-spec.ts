@@ -14,7 +14,19 @@ import http from 'node:http';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import request from 'supertest';
 import { Session, SessionStore } from '../../src/sessions';
-import { AbstractDjangoUser, AllowAnonymous, DjangoAuthGuard, DjangoAuthModule, DjangoAuthService, DjangoUser, DjangoUserEntity, DjangoUserTableMissingError, makePassword, MODEL_BACKEND, sessionAuthHash } from '../../src/sessions/auth';
+import {
+  AbstractDjangoUser,
+  AllowAnonymous,
+  DjangoAuthGuard,
+  DjangoAuthModule,
+  DjangoAuthService,
+  DjangoUser,
+  DjangoUserEntity,
+  DjangoUserTableMissingError,
+  makePassword,
+  MODEL_BACKEND,
+  sessionAuthHash,
+} from '../../src/sessions/auth';
 import { ConfigError, loadConfig } from '../../example/app.config';
 import { createTestApp, storedSessionData, TEST_SECRET_KEY, type HttpPlatform } from '../support/app';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
@@ -30,17 +42,27 @@ type Instance = ExampleApp & { store: SessionStore };
 
 /** The example app; this suite signs in far more often than its 10 attempts a minute allow, unless `env` says otherwise. */
 async function startApp(database: TestDatabase, platform: HttpPlatform, env: Record<string, string | undefined> = {}): Promise<Instance> {
-  const started = await startExampleApp({ DJANGO_AUTH: 'true', DATABASE_URL: database.url, HTTP_PLATFORM: platform, LOGIN_RATE_LIMIT: '1000', ...env });
+  const started = await startExampleApp({
+    DJANGO_AUTH: 'true',
+    DATABASE_URL: database.url,
+    HTTP_PLATFORM: platform,
+    LOGIN_RATE_LIMIT: '1000',
+    ...env,
+  });
   return { ...started, store: started.app.get(SessionStore) };
 }
 
 /** A JSON POST to the app from another loopback address than supertest's 127.0.0.1: another client. */
 function postFrom(localAddress: string, url: string, body: object): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -77,7 +99,8 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
   }
   const login = (jar: SessionCookieJar, username: string, password: string) => call('post', '/auth/login', jar, { username, password });
   const stored = (jar: SessionCookieJar) => storedSessionData(t.store, jar.value);
-  const alicePassword = async () => (await djangoSql<{ password: string }>(database, "SELECT password FROM auth_user WHERE username = 'alice'"))[0].password;
+  const alicePassword = async () =>
+    (await djangoSql<{ password: string }>(database, "SELECT password FROM auth_user WHERE username = 'alice'"))[0].password;
 
   it('GET /me is 401 for an anonymous visitor, and sets no cookie', async () => {
     const jar = new SessionCookieJar();
@@ -102,7 +125,10 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
       _auth_user_backend: MODEL_BACKEND,
       _auth_user_hash: sessionAuthHash(await alicePassword(), TEST_SECRET_KEY),
     });
-    const [{ last_login }] = await djangoSql<{ last_login: unknown }>(database, "SELECT last_login FROM auth_user WHERE username = 'alice'");
+    const [{ last_login }] = await djangoSql<{ last_login: unknown }>(
+      database,
+      "SELECT last_login FROM auth_user WHERE username = 'alice'",
+    );
     expect(Date.now() - new Date(kind === 'sqlite' ? `${String(last_login)}Z` : String(last_login)).getTime()).toBeLessThan(60_000);
     expect((await call('get', '/me', jar)).body).toEqual({ id: aliceId, username: 'alice' });
   });
@@ -122,7 +148,7 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
     expect(jar.value).toBeUndefined();
   });
 
-  it('logging in again as the same user keeps the key; as another user flushes the first one\'s data', async () => {
+  it("logging in again as the same user keeps the key; as another user flushes the first one's data", async () => {
     const jar = new SessionCookieJar();
     await login(jar, 'alice', 'correct horse');
     await call('get', '/counter', jar);
@@ -153,7 +179,11 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
 
   it('a forged login (client-written id and backend without the password hash) is anonymous and flushed', async () => {
     const jar = new SessionCookieJar();
-    await call('post', '/session', jar, { _auth_user_id: String(aliceId), _auth_user_backend: MODEL_BACKEND, _auth_user_hash: 'f'.repeat(64) });
+    await call('post', '/session', jar, {
+      _auth_user_id: String(aliceId),
+      _auth_user_backend: MODEL_BACKEND,
+      _auth_user_hash: 'f'.repeat(64),
+    });
     const key = jar.value;
     expect((await call('get', '/me', jar)).status).toBe(401);
     expect(await storedSessionData(t.store, key)).toBeNull();
@@ -195,7 +225,9 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
     } finally {
       await limited.close();
     }
-    expect(() => loadConfig({ SECRET_KEY: 'k', LOGIN_RATE_LIMIT: '0' })).toThrow(new ConfigError('LOGIN_RATE_LIMIT must be a positive integer, got "0"'));
+    expect(() => loadConfig({ SECRET_KEY: 'k', LOGIN_RATE_LIMIT: '0' })).toThrow(
+      new ConfigError('LOGIN_RATE_LIMIT must be a positive integer, got "0"'),
+    );
   });
 
   it('POST /auth/logout flushes the session: its row and cookie are gone, /me is 401', async () => {
@@ -228,11 +260,16 @@ describe.each(SET_UPS)('Django auth bridge: %s', (_label, kind, platform) => {
       expect(res.body).toEqual({ id: aliceId, username: 'alice' });
       expect(jar.value).not.toBe(oldKey);
       expect(await storedSessionData(rotated.store, oldKey)).toBeNull();
-      expect(await storedSessionData(rotated.store, jar.value)).toMatchObject({ _auth_user_hash: sessionAuthHash(await alicePassword(), TEST_SECRET_KEY) });
+      expect(await storedSessionData(rotated.store, jar.value)).toMatchObject({
+        _auth_user_hash: sessionAuthHash(await alicePassword(), TEST_SECRET_KEY),
+      });
       const again = new SessionCookieJar();
       const fresh = await request(rotated.server).post('/auth/login').send({ username: 'alice', password: 'correct horse' }).expect(200);
       again.update(fresh.headers);
-      const stranger = await startApp(database, platform, { SECRET_KEY: 'an-unrelated-secret-key-of-the-django-auth-suite', SECRET_KEY_FALLBACKS: TEST_SECRET_KEY });
+      const stranger = await startApp(database, platform, {
+        SECRET_KEY: 'an-unrelated-secret-key-of-the-django-auth-suite',
+        SECRET_KEY_FALLBACKS: TEST_SECRET_KEY,
+      });
       try {
         // Signed and hashed under what is now a fallback key: still signed in.
         expect((await request(stranger.server).get('/me').set('Cookie', again.header)).status).toBe(200);
@@ -293,7 +330,11 @@ class AccountController {
   @Post('password')
   @HttpCode(200)
   @UseGuards(DjangoAuthGuard)
-  async changePassword(@Session() session: Session, @DjangoUser() user: AccountEntity, @Body() body: { password: string }): Promise<Record<string, never>> {
+  async changePassword(
+    @Session() session: Session,
+    @DjangoUser() user: AccountEntity,
+    @Body() body: { password: string },
+  ): Promise<Record<string, never>> {
     await this.auth.setPassword(user, body.password);
     await this.auth.updateSessionAuthHash(session, user);
     return {};
@@ -307,13 +348,31 @@ describe('DjangoAuthModule with a custom user entity (text key, email login, no 
 
   beforeAll(async () => {
     database = await createTestDatabase('sqlite');
-    await djangoSql(database, 'CREATE TABLE "accounts_account" ("id" varchar(36) NOT NULL PRIMARY KEY, "password" varchar(128) NOT NULL, "last_login" datetime NULL, "email" varchar(254) NOT NULL)');
-    await djangoSql(database, 'INSERT INTO accounts_account VALUES ($1, $2, NULL, $3)', [id, await makePassword('first', { iterations: 1000 }), 'a@example.com']);
+    await djangoSql(
+      database,
+      'CREATE TABLE "accounts_account" ("id" varchar(36) NOT NULL PRIMARY KEY, "password" varchar(128) NOT NULL, "last_login" datetime NULL, "email" varchar(254) NOT NULL)',
+    );
+    await djangoSql(database, 'INSERT INTO accounts_account VALUES ($1, $2, NULL, $3)', [
+      id,
+      await makePassword('first', { iterations: 1000 }),
+      'a@example.com',
+    ]);
     // Django 5.2's cost: each check holds a thread for a noticeable time.
-    await djangoSql(database, 'INSERT INTO accounts_account VALUES ($1, $2, NULL, $3)', ['slow', await makePassword('slow', { iterations: 1_000_000 }), 'slow@example.com']);
+    await djangoSql(database, 'INSERT INTO accounts_account VALUES ($1, $2, NULL, $3)', [
+      'slow',
+      await makePassword('slow', { iterations: 1_000_000 }),
+      'slow@example.com',
+    ]);
     t = await createTestApp({
       database: { ...database, options: { ...database.options, entities: [...(database.options.entities as []), AccountEntity] } },
-      imports: [DjangoAuthModule.forRoot({ usernameField: 'email', pbkdf2Iterations: 1000, userEntity: AccountEntity, passwordChecks: { concurrency: 1, maxWaiting: 2 } })],
+      imports: [
+        DjangoAuthModule.forRoot({
+          usernameField: 'email',
+          pbkdf2Iterations: 1000,
+          userEntity: AccountEntity,
+          passwordChecks: { concurrency: 1, maxWaiting: 2 },
+        }),
+      ],
       controllers: [AccountController, ProbeController],
     });
   });
@@ -334,7 +393,11 @@ describe('DjangoAuthModule with a custom user entity (text key, email login, no 
     expect((await request(t.server).get('/account/me').set('Cookie', phone.header).expect(200)).body).toEqual({ email: 'a@example.com' });
     expect((await request(t.server).get('/account/me').set('Cookie', laptop.header)).status).toBe(401);
     expect((await request(t.server).post('/account/login').send({ email: 'a@example.com', password: 'first' })).status).toBe(401);
-    const [{ last_login }] = await djangoSql<{ last_login: string | null }>(database, "SELECT last_login FROM accounts_account WHERE id = $1", [id]);
+    const [{ last_login }] = await djangoSql<{ last_login: string | null }>(
+      database,
+      'SELECT last_login FROM accounts_account WHERE id = $1',
+      [id],
+    );
     expect(last_login).not.toBeNull();
   });
 
@@ -343,12 +406,18 @@ describe('DjangoAuthModule with a custom user entity (text key, email login, no 
     const pbkdf2 = crypto.pbkdf2;
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
-    const held = jest.spyOn(crypto, 'pbkdf2').mockImplementation(((password, salt, iterations, keylen, digest, callback) =>
-      pbkdf2(password, salt, iterations, keylen, digest, (error, key) => void released.then(() => callback(error, key)))) as typeof crypto.pbkdf2);
+    const held = jest
+      .spyOn(crypto, 'pbkdf2')
+      .mockImplementation((password, salt, iterations, keylen, digest, callback) =>
+        pbkdf2(password, salt, iterations, keylen, digest, (error, key) => void released.then(() => callback(error, key))),
+      );
     try {
       const answered: number[] = [];
       const flood = Array.from({ length: 10 }, () =>
-        request(t.server).post('/account/login').send({ email: 'slow@example.com', password: 'wrong' }).then((res) => void answered.push(res.status)),
+        request(t.server)
+          .post('/account/login')
+          .send({ email: 'slow@example.com', password: 'wrong' })
+          .then((res) => void answered.push(res.status)),
       );
       const deadline = Date.now() + 10_000;
       while (answered.length < 7 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -358,7 +427,7 @@ describe('DjangoAuthModule with a custom user entity (text key, email login, no 
       expect(answered).toHaveLength(7);
       release();
       await Promise.all(flood);
-      expect(answered).toEqual([...Array(7).fill(503), 401, 401, 401]);
+      expect(answered).toEqual([...Array<number>(7).fill(503), 401, 401, 401]);
     } finally {
       release();
       held.mockRestore();
@@ -410,15 +479,18 @@ describe('DjangoAuthModule in an app of its own', () => {
     }
   });
 
-  it.each(['sqlite', 'postgres'] as DatabaseKind[])('stops at start-up, saying what to run, when auth_user is missing (%s)', async (kind) => {
-    const database = await createTestDatabase(kind);
-    try {
-      await expect(startApp(database, 'express')).rejects.toThrow(DjangoUserTableMissingError);
-      await expect(startApp(database, 'express')).rejects.toThrow(/auth_user.*manage\.py migrate auth/s);
-    } finally {
-      await database.drop();
-    }
-  });
+  it.each(['sqlite', 'postgres'] as DatabaseKind[])(
+    'stops at start-up, saying what to run, when auth_user is missing (%s)',
+    async (kind) => {
+      const database = await createTestDatabase(kind);
+      try {
+        await expect(startApp(database, 'express')).rejects.toThrow(DjangoUserTableMissingError);
+        await expect(startApp(database, 'express')).rejects.toThrow(/auth_user.*manage\.py migrate auth/s);
+      } finally {
+        await database.drop();
+      }
+    },
+  );
 });
 
 describe('a wrong password costs the same PBKDF2 work for every kind of user (no timing tells who exists)', () => {
@@ -460,11 +532,25 @@ describe('a wrong password costs the same PBKDF2 work for every kind of user (no
   it.each<[string, string, [string, number][]]>([
     ['an unknown user: the decoy hash (Django #20760)', 'nobody', [['sha256', ITERATIONS]]],
     ['a user hashed with the work factor', 'current', [['sha256', ITERATIONS]]],
-    ['a user hashed with 10 iterations: the 990 missing ones after the mismatch (harden_runtime)', 'outdated', [['sha256', 10], ['sha256', ITERATIONS - 10]]],
+    [
+      'a user hashed with 10 iterations: the 990 missing ones after the mismatch (harden_runtime)',
+      'outdated',
+      [
+        ['sha256', 10],
+        ['sha256', ITERATIONS - 10],
+      ],
+    ],
     ['an unusable password: the default hasher once (CVE-2024-39329)', 'unusable', [['sha256', ITERATIONS]]],
     ['an unknown hasher (argon2): the default hasher once', 'argon2', [['sha256', ITERATIONS]]],
     ['a null password: the default hasher once', 'null', [['sha256', ITERATIONS]]],
-    ['pbkdf2_sha1 with 10 iterations: padded with SHA-256 (beyond Django)', 'sha1', [['sha1', 10], ['sha256', ITERATIONS - 10]]],
+    [
+      'pbkdf2_sha1 with 10 iterations: padded with SHA-256 (beyond Django)',
+      'sha1',
+      [
+        ['sha1', 10],
+        ['sha256', ITERATIONS - 10],
+      ],
+    ],
     ['a username holding a NUL: an unknown user', 'cur\u0000rent', [['sha256', ITERATIONS]]],
   ])('%s', async (_case, username, expected) => {
     const { user, runs } = await derivations(username, 'a wrong password');
@@ -493,8 +579,14 @@ describe("a session's user id PostgreSQL cannot compare is anonymous, not a 503"
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    await djangoSql(database, 'CREATE TABLE accounts_account (id varchar(36) PRIMARY KEY, password varchar(128) NOT NULL, last_login timestamptz NULL, email varchar(254) NOT NULL)');
-    await djangoSql(database, 'CREATE TABLE accounts_uuidaccount (id uuid PRIMARY KEY, password varchar(128) NOT NULL, last_login timestamptz NULL)');
+    await djangoSql(
+      database,
+      'CREATE TABLE accounts_account (id varchar(36) PRIMARY KEY, password varchar(128) NOT NULL, last_login timestamptz NULL, email varchar(254) NOT NULL)',
+    );
+    await djangoSql(
+      database,
+      'CREATE TABLE accounts_uuidaccount (id uuid PRIMARY KEY, password varchar(128) NOT NULL, last_login timestamptz NULL)',
+    );
     await djangoSql(database, "INSERT INTO accounts_uuidaccount VALUES ($1, 'pbkdf2_sha256$1$salt$hash', NULL)", [uuid]);
   });
   afterAll(() => database?.drop());
@@ -509,7 +601,11 @@ describe("a session's user id PostgreSQL cannot compare is anonymous, not a 503"
       imports: [DjangoAuthModule.forRoot({ userEntity })],
     });
     try {
-      const data = { _auth_user_id: sessionUserId, _auth_user_backend: MODEL_BACKEND, _auth_user_hash: sessionAuthHash('pbkdf2_sha256$1$salt$hash', TEST_SECRET_KEY) };
+      const data = {
+        _auth_user_id: sessionUserId,
+        _auth_user_backend: MODEL_BACKEND,
+        _auth_user_hash: sessionAuthHash('pbkdf2_sha256$1$salt$hash', TEST_SECRET_KEY),
+      };
       const session = t.store.session(null);
       session.update(data);
       await session.save();

@@ -7,7 +7,6 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Server } from 'node:http';
 import request from 'supertest';
-import type { DataSourceOptions } from 'typeorm';
 import { ConfigError, loadConfig } from '../../example/app.config';
 import { AppModule } from '../../example/app.module';
 import { DbSessionStore, SessionsModule, SessionStore, type SessionsModuleOptions, type SessionsOptionsFactory } from '../../src/sessions';
@@ -38,10 +37,13 @@ describe.each(DATABASE_KINDS)('example app on %s', (kind) => {
     await database?.drop();
   });
 
-  const store = () => app.get(SessionStore) as DbSessionStore;
+  const store = () => app.get<DbSessionStore>(SessionStore);
   const storedData = async (key: string | undefined) => {
     const placeholder = kind === 'postgres' ? '$1' : '?';
-    const rows: { session_data: string }[] = await store().dataSource.query(`SELECT session_data FROM django_session WHERE session_key = ${placeholder}`, [key]);
+    const rows: { session_data: string }[] = await store().dataSource.query(
+      `SELECT session_data FROM django_session WHERE session_key = ${placeholder}`,
+      [key],
+    );
     return rows.length ? store().getDecoded({ sessionData: rows[0].session_data }) : undefined;
   };
   /** A new session holding `data`; returns its cookie header. */
@@ -58,7 +60,10 @@ describe.each(DATABASE_KINDS)('example app on %s', (kind) => {
   });
 
   it('POST /session merges a JSON object; GET /session returns the data', async () => {
-    const first = await request(server).post('/session').send({ cart: [1, 2], name: 'é' }).expect(200);
+    const first = await request(server)
+      .post('/session')
+      .send({ cart: [1, 2], name: 'é' })
+      .expect(200);
     expect(first.body).toEqual({ cart: [1, 2], name: 'é' });
     const cookie = `sessionid=${responseSessionKey(first.headers)}`;
     const merged = await request(server).post('/session').set('Cookie', cookie).send({ name: 'x', n: 1 }).expect(200);
@@ -83,7 +88,7 @@ describe.each(DATABASE_KINDS)('example app on %s', (kind) => {
   ])('POST /session with %s is a 400 and stores nothing', async (_label, body) => {
     const cookie = await sessionWith({ keep: true });
     const res = await request(server).post('/session').set('Cookie', cookie).set('Content-Type', 'application/json').send(body).expect(400);
-    expect(res.body.statusCode).toBe(400);
+    expect((res.body as { statusCode: number }).statusCode).toBe(400);
     expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(/); // no stack trace
     expect(await storedData(cookie.slice('sessionid='.length))).toEqual({ keep: true });
   });
@@ -180,7 +185,7 @@ describe('SessionsModule set-up', () => {
 
   async function start(sessionsModule: unknown): Promise<INestApplication> {
     const moduleRef = await Test.createTestingModule({
-      imports: [TypeOrmModule.forRoot({ ...database.options, migrationsRun: true } as DataSourceOptions), sessionsModule as never],
+      imports: [TypeOrmModule.forRoot({ ...database.options, migrationsRun: true }), sessionsModule as never],
       controllers: [SessionTestController],
     }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
@@ -201,7 +206,7 @@ describe('SessionsModule set-up', () => {
       SessionsModule.forRootAsync({
         imports: [SecretModule],
         inject: [SECRET],
-        useFactory: async (secretKey: string) => ({ secretKey, cookie: { name: 'factoryid' }, clearExpired: { cron: false } }),
+        useFactory: (secretKey: string) => Promise.resolve({ secretKey, cookie: { name: 'factoryid' }, clearExpired: { cron: false } }),
       }),
     );
     try {
@@ -228,7 +233,9 @@ describe('SessionsModule set-up', () => {
 
   it('an unknown engine and a bad sameSite stop start-up, naming the option', async () => {
     await expect(start(SessionsModule.forRoot({ secretKey: 'k', engine: 'memcached' as never }))).rejects.toThrow(/option "engine"/);
-    await expect(start(SessionsModule.forRoot({ secretKey: 'k', cookie: { sameSite: 'Sometimes' as never } }))).rejects.toThrow(/option "cookie.sameSite"/);
+    await expect(start(SessionsModule.forRoot({ secretKey: 'k', cookie: { sameSite: 'Sometimes' as never } }))).rejects.toThrow(
+      /option "cookie.sameSite"/,
+    );
   });
 
   it('the example app refuses to start in production without SECRET_KEY', () => {
@@ -239,10 +246,14 @@ describe('SessionsModule set-up', () => {
   it('the example app takes one Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), not both', () => {
     const env = { SECRET_KEY: 'k' };
     expect(loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379' }).redis).toEqual({ url: 'redis://127.0.0.1:6379' });
-    expect(loadConfig({ ...env, REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002' }).redis).toEqual({ clusterNodes: ['10.0.0.1:7000', '10.0.0.2:7001', '[::1]:7002'] });
+    expect(loadConfig({ ...env, REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002' }).redis).toEqual({
+      clusterNodes: ['10.0.0.1:7000', '10.0.0.2:7001', '[::1]:7002'],
+    });
     expect(loadConfig(env).redis).toBeUndefined();
     expect(() => loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '10.0.0.1:7000' })).toThrow(/not both/);
-    expect(() => loadConfig({ ...env, REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000' })).toThrow('REDIS_CLUSTER_NODES must be comma-separated host:port, got "redis://10.0.0.1:7000"');
+    expect(() => loadConfig({ ...env, REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000' })).toThrow(
+      'REDIS_CLUSTER_NODES must be comma-separated host:port, got "redis://10.0.0.1:7000"',
+    );
     expect(() => loadConfig({ ...env, REDIS_CLUSTER_NODES: ' , ' })).toThrow(ConfigError);
   });
 });

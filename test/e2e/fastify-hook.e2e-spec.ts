@@ -41,7 +41,10 @@ class VisitsModule implements NestModule {
 
 async function startFastifyApp(adapter: FastifyAdapter, imports: (typeof VisitsModule)[] = []): Promise<NestFastifyApplication> {
   const moduleRef = await Test.createTestingModule({
-    imports: [SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, engine: 'signed_cookies', dataSource: false, clearExpired: { cron: false } }), ...imports],
+    imports: [
+      SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, engine: 'signed_cookies', dataSource: false, clearExpired: { cron: false } }),
+      ...imports,
+    ],
     controllers: [SessionTestController],
   }).compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, { logger: false });
@@ -51,7 +54,7 @@ async function startFastifyApp(adapter: FastifyAdapter, imports: (typeof VisitsM
 }
 
 describe('Fastify: the sessions as a native onRequest hook', () => {
-  it('work in an app without Nest\'s middleware layer (skipMiddie): set, read back, untouched routes set no cookie', async () => {
+  it("work in an app without Nest's middleware layer (skipMiddie): set, read back, untouched routes set no cookie", async () => {
     const app = await startFastifyApp(new FastifyAdapter({ skipMiddie: true }));
     try {
       const jar = new SessionCookieJar();
@@ -59,7 +62,9 @@ describe('Fastify: the sessions as a native onRequest hook', () => {
       jar.update(set.headers);
       expect(jar.value).toBeDefined();
       expect((await request(app.getHttpServer()).get('/t/read').set('Cookie', jar.header).expect(200)).body).toEqual({ hello: 'world' });
-      expect((await request(app.getHttpServer()).get('/t/untouched').set('Cookie', jar.header).expect(200)).headers['set-cookie']).toBeUndefined();
+      expect(
+        (await request(app.getHttpServer()).get('/t/untouched').set('Cookie', jar.header).expect(200)).headers['set-cookie'],
+      ).toBeUndefined();
     } finally {
       await app.close();
     }

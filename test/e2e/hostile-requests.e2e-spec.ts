@@ -78,7 +78,11 @@ const logs: LogLine[] = [];
 const record =
   (level: string) =>
   (message: unknown, ...params: unknown[]): void =>
-    void logs.push({ level, message: typeof message === 'string' ? message : JSON.stringify(message), params: params.filter((p) => p !== undefined).map(String) });
+    void logs.push({
+      level,
+      message: typeof message === 'string' ? message : JSON.stringify(message),
+      params: params.filter((p) => p !== undefined).map(String),
+    });
 const capture: LoggerService = {
   log: record('log'),
   error: record('error'),
@@ -100,7 +104,12 @@ function lineText(line: LogLine): string {
 function expectCleanLogs(lines: LogLine[]): void {
   for (const line of lines) {
     const text = lineText(line);
-    expect({ text, rawNewline: line.message.includes('\n'), escape: text.includes('\u001b') }).toEqual({ text, rawNewline: false, escape: false });
+    expect({ text, rawNewline: line.message.includes('\n'), escape: text.includes('\u001b') }).toEqual({
+      text,
+      rawNewline: false,
+      escape: false,
+    });
+    // eslint-disable-next-line no-control-regex -- the ESC of the logger's colour codes
     for (const param of line.params) expect(/\n\s*(\u001b\[31m)?\s*ERROR \[Auth\]/.test(param)).toBe(false);
   }
 }
@@ -152,7 +161,13 @@ interface ExampleOptions {
 
 async function bootExample({ platform, env, sessions = {}, afterClose }: ExampleOptions): Promise<Example> {
   const statements = new StatementRecorder('django_session');
-  const config = loadConfig({ SECRET_KEY: TEST_SECRET_KEY, CLEARSESSIONS_CRON: 'false', LOG_LEVEL: 'error', HTTP_PLATFORM: platform, ...env });
+  const config = loadConfig({
+    SECRET_KEY: TEST_SECRET_KEY,
+    CLEARSESSIONS_CRON: 'false',
+    LOG_LEVEL: 'error',
+    HTTP_PLATFORM: platform,
+    ...env,
+  });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot({ ...config, sessions: { ...config.sessions, ...sessions } }, { logging: true, logger: statements })],
   })
@@ -203,7 +218,10 @@ const fmt = (n: number) => n.toFixed(1);
 
 /** A row straight into django_session (PostgreSQL), whatever its values. */
 async function insertRow(ex: Example, key: string, sessionData: string, expireDate: string): Promise<void> {
-  await (ex.store as DbSessionStore).dataSource.query('INSERT INTO django_session (session_key, session_data, expire_date) VALUES ($1, $2, $3)', [key, sessionData, expireDate]);
+  await (ex.store as DbSessionStore).dataSource.query(
+    'INSERT INTO django_session (session_key, session_data, expire_date) VALUES ($1, $2, $3)',
+    [key, sessionData, expireDate],
+  );
 }
 
 const inAnHour = () => new Date(Date.now() + 3600_000).toISOString();
@@ -272,7 +290,10 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
   });
   afterAll(() => ex?.close());
 
-  const get = (path: string, cookie?: string) => request(ex.server).get(path).set('Cookie', cookie === undefined ? [] : [cookie]);
+  const get = (path: string, cookie?: string) =>
+    request(ex.server)
+      .get(path)
+      .set('Cookie', cookie === undefined ? [] : [cookie]);
 
   it('mixed traffic: 20 legitimate sessions count exactly while hostile requests come in the same batches', async () => {
     const LEGIT = 20;
@@ -331,7 +352,12 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
         // The hostile requests spread evenly among the legitimate ones, all sent at once.
         const sends: { kind: 'legit' | 'hostile'; label: string; expected: unknown; test: request.Test }[] = [];
         for (let i = 0, h = 0; i < legit.length; i++) {
-          sends.push({ kind: 'legit', label: `legit #${i}`, expected: { count: round + 2 }, test: get('/counter', `sessionid=${legit[i]}`).agent(keepAlive) });
+          sends.push({
+            kind: 'legit',
+            label: `legit #${i}`,
+            expected: { count: round + 2 },
+            test: get('/counter', `sessionid=${legit[i]}`).agent(keepAlive),
+          });
           for (; h < hostile.length && (h + 1) * legit.length <= (i + 1) * (hostile.length + 1); h++) {
             const x = hostile[h];
             sends.push({ kind: 'hostile', label: `${x.label} ${x.path}`, expected: x.body, test: get(x.path, x.cookie).agent(keepAlive) });
@@ -341,7 +367,10 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
         const responses = await Promise.all(sends.map((s) => s.test.then((res) => res)));
         responses.forEach((res, i) => {
           const { kind, label, expected } = sends[i];
-          const ok = kind === 'legit' ? res.status === 200 && JSON.stringify(res.body) === JSON.stringify(expected) : res.status >= 200 && res.status < 300;
+          const ok =
+            kind === 'legit'
+              ? res.status === 200 && JSON.stringify(res.body) === JSON.stringify(expected)
+              : res.status >= 200 && res.status < 300;
           if (kind === 'legit') {
             legitTotal++;
             if (ok) legitOk++;
@@ -349,7 +378,10 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
             hostileTotal++;
             if (!ok) hostileFailures++;
           }
-          if (!ok) failures.push(`round ${round} ${label}: ${res.status} ${JSON.stringify(res.body)} (expected ${kind === 'legit' ? `200 ${JSON.stringify(expected)}` : '2xx'})`);
+          if (!ok)
+            failures.push(
+              `round ${round} ${label}: ${res.status} ${JSON.stringify(res.body)} (expected ${kind === 'legit' ? `200 ${JSON.stringify(expected)}` : '2xx'})`,
+            );
           else if (kind === 'hostile' && JSON.stringify(res.body) !== JSON.stringify(expected)) {
             failures.push(`round ${round} ${label}: body ${JSON.stringify(res.body)}, expected ${JSON.stringify(expected)}`);
           }
@@ -364,7 +396,9 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
     const sharedLoads = ex.statements.statements.filter((s) => /= ANY\(\$1\)/.test(s.query)).map((s) => s.parameters[0] as string[]);
     const sharedSaves = ex.statements.statements.filter((s) => /FROM unnest\(/.test(s.query)).map((s) => s.parameters[0] as string[]);
     const corruptKeys = [...infinityKeys, garbageKey];
-    const mixedLoads = sharedLoads.filter((keys) => keys.some((k) => corruptKeys.includes(k)) && keys.some((k) => legit.includes(k))).length;
+    const mixedLoads = sharedLoads.filter(
+      (keys) => keys.some((k) => corruptKeys.includes(k)) && keys.some((k) => legit.includes(k)),
+    ).length;
     const largest = (batches: string[][]) => Math.max(0, ...batches.map((keys) => keys.length));
     console.log(
       `[mixed traffic] ${engine}/${platform}: legit success ${legitOk}/${legitTotal} (${fmt((100 * legitOk) / legitTotal)}%), ` +
@@ -414,9 +448,10 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
         const responses = await Promise.all(sends.map((t) => t.then((res) => res)));
         const poisonResponse = responses.splice(LEGIT / 2, 1)[0];
         poisonStatuses.push(poisonResponse.status);
-        if (poisonResponse.status !== 503) failures.push(`round ${round} poisoned session: ${poisonResponse.status} ${JSON.stringify(poisonResponse.body)} (expected 503)`);
+        if (poisonResponse.status !== 503)
+          failures.push(`round ${round} poisoned session: ${poisonResponse.status} ${JSON.stringify(poisonResponse.body)} (expected 503)`);
         responses.forEach((res, i) => {
-          if (res.status === 200 && res.body?.count === round + 2) legitOk++;
+          if (res.status === 200 && (res.body as { count?: number } | undefined)?.count === round + 2) legitOk++;
           else failures.push(`round ${round} legit #${i}: ${res.status} ${JSON.stringify(res.body)} (expected 200 {"count":${round + 2}})`);
         });
       }
@@ -489,7 +524,10 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
       const value = randomBytes((CHUNK * 3) / 4).toString('base64'); // ~incompressible text
       expected[`k${i}`] = value;
       const started = performance.now();
-      const res = await request(ex.server).post('/session').set('Cookie', jar.header).send({ [`k${i}`]: value });
+      const res = await request(ex.server)
+        .post('/session')
+        .set('Cookie', jar.header)
+        .send({ [`k${i}`]: value });
       lastSave = performance.now() - started;
       expect(res.status).toBe(200);
       jar.update(res.headers);
@@ -507,7 +545,10 @@ describe.each(POSTGRES_MATRIX)('%s engine on PostgreSQL (%s)', (engine, platform
     expect(read.status).toBe(200);
     expect(read.body).toEqual(expected);
 
-    const over = await request(ex.server).post('/session').set('Cookie', jar.header).send({ more: 'x'.repeat(5000) });
+    const over = await request(ex.server)
+      .post('/session')
+      .set('Cookie', jar.header)
+      .send({ more: 'x'.repeat(5000) });
     expect(over.status).toBe(413);
     expect(over.body).toEqual(expect.objectContaining({ statusCode: 413, message: expect.stringContaining('maxSessionBytes') }));
     expect((await get('/session', jar.header[0]).expect(200)).body).toEqual(expected);
@@ -524,7 +565,10 @@ describe.each(ENGINE_MATRIX)('%s engine with maxSessionBytes 10 000 (%s)', (engi
   let ex: Example;
   let filePath: string | undefined;
   beforeAll(async () => {
-    const env: Record<string, string> = { SESSION_ENGINE: engine, DATABASE_URL: engine === 'db' || engine === 'cached_db' ? postgres.url : sqlite.url };
+    const env: Record<string, string> = {
+      SESSION_ENGINE: engine,
+      DATABASE_URL: engine === 'db' || engine === 'cached_db' ? postgres.url : sqlite.url,
+    };
     if (engine === 'file') env.SESSION_FILE_PATH = filePath = await mkdtemp(join(tmpdir(), 'sessions-hostile-'));
     // cached_db and cache: the sessions module's own in-memory cache (no REDIS_URL).
     ex = await bootExample({ platform, env, sessions: { maxSessionBytes: 10_000 } });
@@ -534,7 +578,11 @@ describe.each(ENGINE_MATRIX)('%s engine with maxSessionBytes 10 000 (%s)', (engi
     if (filePath) await rm(filePath, { recursive: true, force: true });
   });
 
-  const post = (path: string, jar: SessionCookieJar, body: unknown) => request(ex.server).post(path).set('Cookie', jar.header).send(body as object);
+  const post = (path: string, jar: SessionCookieJar, body: unknown) =>
+    request(ex.server)
+      .post(path)
+      .set('Cookie', jar.header)
+      .send(body as object);
   const read = (jar: SessionCookieJar) => request(ex.server).get('/session').set('Cookie', jar.header);
 
   it.each([
@@ -672,7 +720,9 @@ describe.each(ENGINE_MATRIX)('%s engine with maxSessionBytes 10 000 (%s)', (engi
 
 type CacheSetUp = 'in-memory (no REDIS_URL)' | 'Redis (REDIS_URL)' | 'createKeyv, default serializer';
 const CACHE_SETUPS: CacheSetUp[] = ['in-memory (no REDIS_URL)', 'Redis (REDIS_URL)', 'createKeyv, default serializer'];
-const TOJSON_MATRIX = (['cache', 'cached_db'] as const).flatMap((engine) => CACHE_SETUPS.flatMap((setUp) => HTTP_PLATFORMS.map((platform) => [engine, setUp, platform] as const)));
+const TOJSON_MATRIX = (['cache', 'cached_db'] as const).flatMap((engine) =>
+  CACHE_SETUPS.flatMap((setUp) => HTTP_PLATFORMS.map((platform) => [engine, setUp, platform] as const)),
+);
 
 describe.each(TOJSON_MATRIX)('a toJSON data key: %s engine, %s cache (%s)', (engine, setUp, platform) => {
   let ex: Example;
@@ -734,7 +784,10 @@ describe.each(HTTP_PLATFORMS)('signed_cookies, hostile cookies (%s)', (platform)
   /** A valid cookie value `payload:timestamp:signature`, split before its signature. */
   async function signedCookieValue(): Promise<{ value: string; signedPart: string }> {
     // A nonce: each test forges a cookie of its own (a corrupt session is reported once per cookie).
-    const res = await request(ex.server).post('/session').send({ a: 1, nonce: randomBytes(8).toString('hex') }).expect(200);
+    const res = await request(ex.server)
+      .post('/session')
+      .send({ a: 1, nonce: randomBytes(8).toString('hex') })
+      .expect(200);
     const value = responseSessionKey(res.headers) as string;
     return { value, signedPart: value.slice(0, value.lastIndexOf(':')) };
   }
@@ -744,7 +797,9 @@ describe.each(HTTP_PLATFORMS)('signed_cookies, hostile cookies (%s)', (platform)
     logs.length = 0;
     const warn = jest.spyOn(suspiciousSessionLogger, 'warn');
     try {
-      const res = await request(ex.server).get('/session').set('Cookie', `sessionid=${signedPart}:AAAA%0A%1B[31m ERROR [Auth] admin logged in`);
+      const res = await request(ex.server)
+        .get('/session')
+        .set('Cookie', `sessionid=${signedPart}:AAAA%0A%1B[31m ERROR [Auth] admin logged in`);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({});
       expect(corruptionReports(warn)).toHaveLength(1);
@@ -758,7 +813,9 @@ describe.each(HTTP_PLATFORMS)('signed_cookies, hostile cookies (%s)', (platform)
   it('an 8 000-character forged signature: an empty session, logged as a short line', async () => {
     const { signedPart } = await signedCookieValue();
     logs.length = 0;
-    const res = await request(ex.server).get('/session').set('Cookie', `sessionid=${signedPart}:${'A'.repeat(8000)}`);
+    const res = await request(ex.server)
+      .get('/session')
+      .set('Cookie', `sessionid=${signedPart}:${'A'.repeat(8000)}`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({});
     const suspicious = logs.filter((l) => l.message.startsWith('Session data corrupted'));
@@ -789,7 +846,11 @@ describe.each(HTTP_PLATFORMS)('signed_cookies, hostile cookies (%s)', (platform)
 describe.each(HTTP_PLATFORMS)('cache engine, in-memory cache of at most 5 sessions (%s)', (platform) => {
   let ex: Example;
   beforeAll(async () => {
-    ex = await bootExample({ platform, env: { SESSION_ENGINE: 'cache', DATABASE_URL: sqlite.url }, sessions: { memoryCache: { maxEntries: 5 } } });
+    ex = await bootExample({
+      platform,
+      env: { SESSION_ENGINE: 'cache', DATABASE_URL: sqlite.url },
+      sessions: { memoryCache: { maxEntries: 5 } },
+    });
   });
   afterAll(() => ex?.close());
 
@@ -813,4 +874,3 @@ describe.each(HTTP_PLATFORMS)('cache engine, in-memory cache of at most 5 sessio
     expect((await request(ex.server).get('/session').set('Cookie', `sessionid=${keys[9]}`).expect(200)).body).toEqual({ n: 9, count: 1 });
   });
 });
-

@@ -32,7 +32,7 @@ describe.each(HTTP_PLATFORMS)('session lifecycle (%s)', (platform) => {
 
   it('persists what a guard changed before rejecting with a 4xx (as Django saves 4xx responses)', async () => {
     const denied = await request(t.server).get('/l/guarded?deny').expect(403);
-    expect(denied.body.message).toBe('denied by the guard');
+    expect((denied.body as { message: string }).message).toBe('denied by the guard');
     const key = newKey(denied.headers);
     expect(await stored(key)).toEqual({ guardVisits: 1 });
     await request(t.server).get('/l/guarded?deny').set('Cookie', `sessionid=${key}`).expect(403);
@@ -63,22 +63,28 @@ describe.each(HTTP_PLATFORMS)('session lifecycle (%s)', (platform) => {
     ['a StreamableFile', '/l/file', 'file', 'chunk-1,chunk-2'],
     ['a manual writeHead/write loop', '/l/write-loop', 'write-loop', 'part-0;part-1;part-2;done'],
   ])('saves the session and sets the cookie for %s', async (_name, path, via, body) => {
-    const res = await request(t.server).get(path).buffer(true).parse((r, done) => {
-      let text = '';
-      r.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      r.on('end', () => done(null, text));
-    });
+    const res = await request(t.server)
+      .get(path)
+      .buffer(true)
+      .parse((r, done) => {
+        let text = '';
+        r.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        r.on('end', () => done(null, text));
+      });
     expect(res.status).toBe(200);
     expect(res.body).toBe(body);
     expect(await stored(newKey(res.headers))).toEqual({ via });
   });
 
   it('saves the session and sets the cookie for server-sent events', async () => {
-    const res = await request(t.server).get('/l/sse').buffer(true).parse((r, done) => {
-      let text = '';
-      r.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      r.on('end', () => done(null, text));
-    });
+    const res = await request(t.server)
+      .get('/l/sse')
+      .buffer(true)
+      .parse((r, done) => {
+        let text = '';
+        r.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        r.on('end', () => done(null, text));
+      });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(res.body).toContain('data: one');

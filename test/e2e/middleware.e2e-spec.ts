@@ -43,7 +43,11 @@ function helpers(app: () => TestApp) {
     const records: { session_key: string; session_data: string; expire_date: Date | string }[] = await store().dataSource.query(
       'SELECT session_key, session_data, expire_date FROM django_session',
     );
-    return records.map((r) => ({ key: r.session_key, data: store().getDecoded({ sessionData: r.session_data }), expireDate: store().fromDatabaseDate(r.expire_date) }));
+    return records.map((r) => ({
+      key: r.session_key,
+      data: store().getDecoded({ sessionData: r.session_data }),
+      expireDate: store().fromDatabaseDate(r.expire_date),
+    }));
   };
   const row = async (key: string | undefined) => (await rows()).find((r) => r.key === key);
   const get = (path: string, cookie?: string) => {
@@ -148,13 +152,16 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
         expect(res.headers.vary).toBe('Cookie');
       });
 
-      it.each([500, 503])('test_session_save_on_500/test_session_save_on_5xx: the view modifies and answers %d: nothing saved, no cookie, Vary: Cookie', async (status) => {
-        const before = (await rows()).length;
-        const res = await get(`/t/status/${status}`).expect(status);
-        expect(res.headers['set-cookie']).toBeUndefined();
-        expect(res.headers.vary).toBe('Cookie');
-        expect((await rows()).length).toBe(before);
-      });
+      it.each([500, 503])(
+        'test_session_save_on_500/test_session_save_on_5xx: the view modifies and answers %d: nothing saved, no cookie, Vary: Cookie',
+        async (status) => {
+          const before = (await rows()).length;
+          const res = await get(`/t/status/${status}`).expect(status);
+          expect(res.headers['set-cookie']).toBeUndefined();
+          expect(res.headers.vary).toBe('Cookie');
+          expect((await rows()).length).toBe(before);
+        },
+      );
 
       it('a change made by a view that fails with a 5xx is lost; the stored session is untouched', async () => {
         const key = await newSession();
@@ -176,7 +183,7 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
       it('test_session_update_error_redirect: the session deleted concurrently, then modified: 400 SessionInterrupted, no cookie', async () => {
         const key = await newSession();
         const res = await get('/t/interrupted', `sessionid=${key}`).expect(400);
-        expect(res.body.message).toBe(SESSION_INTERRUPTED_MESSAGE);
+        expect((res.body as { message: string }).message).toBe(SESSION_INTERRUPTED_MESSAGE);
         expect(res.headers['set-cookie']).toBeUndefined();
         expect(await row(key)).toBeUndefined();
       });
@@ -283,7 +290,10 @@ describe.each(HTTP_PLATFORMS)('SessionMiddleware over HTTP (%s)', (platform) => 
     it('an untouched existing session is re-saved: same key re-issued, fresh expiry, Vary: Cookie', async () => {
       const key = await newSession();
       const soon = new Date(Date.now() + 60_000);
-      await store().dataSource.query('UPDATE django_session SET expire_date = ? WHERE session_key = ?', [store().toDatabaseDate(soon), key]);
+      await store().dataSource.query('UPDATE django_session SET expire_date = ? WHERE session_key = ?', [
+        store().toDatabaseDate(soon),
+        key,
+      ]);
       const res = await get('/t/untouched', `sessionid=${key}`).expect(200);
       const cookie = cookieAttributes(responseCookie(res.headers) as string);
       expect(cookie.value).toBe(key);

@@ -19,6 +19,7 @@ import {
   type NestModule,
 } from '@nestjs/common';
 import { AuthGuard, PassportModule, PassportSerializer, PassportStrategy } from '@nestjs/passport';
+import type { RequestHandler } from 'express';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import request from 'supertest';
@@ -99,6 +100,7 @@ class AuthController {
   @HttpCode(200)
   async logout(@Req() req: PassportRequest): Promise<string> {
     const target = req.raw?.logout ? req.raw : req;
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a node-style callback's error, passed on as is
     await new Promise<void>((resolve, reject) => target.logout((err) => (err ? reject(err) : resolve())));
     return 'bye';
   }
@@ -112,7 +114,7 @@ class AuthController {
 class AuthModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     // passport.session() reads req.session.passport synchronously: load the session first.
-    consumer.apply(SessionLoadMiddleware, passport.session()).forRoutes('{*path}');
+    consumer.apply(SessionLoadMiddleware, passport.session() as RequestHandler).forRoutes('{*path}');
   }
 }
 

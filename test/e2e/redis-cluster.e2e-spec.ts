@@ -96,7 +96,10 @@ interface Round {
 /** Every request succeeded, every session read came from the cache. */
 const isClean = (round: Round) => round.databaseReads === 0 && round.statuses.every((status) => status === 200);
 /** What made a round not clean (for failure messages). */
-const roundFailures = ({ statuses, databaseReads }: Round) => ({ failedStatuses: statuses.filter((status) => status !== 200), databaseReads });
+const roundFailures = ({ statuses, databaseReads }: Round) => ({
+  failedStatuses: statuses.filter((status) => status !== 200),
+  databaseReads,
+});
 
 /** Rounds of requests, every visitor at once (/counter and /session by turns), until stopped. */
 function startTraffic(server: Server, visitors: Visitor[], databaseReads: QueryCounter): { rounds: Round[]; stop(): Promise<void> } {
@@ -132,7 +135,14 @@ describeWithRedisCluster('the cache engines on a Redis Cluster (example app, RED
     const namespace = uniqueNamespace('cluster');
     const logs: { level: string; message: string }[] = [];
     const record = (level: string) => (message: unknown) => void logs.push({ level, message: String(message) });
-    const capture: LoggerService = { log: record('log'), error: record('error'), warn: record('warn'), debug: record('debug'), verbose: record('verbose'), fatal: record('fatal') };
+    const capture: LoggerService = {
+      log: record('log'),
+      error: record('error'),
+      warn: record('warn'),
+      debug: record('debug'),
+      verbose: record('verbose'),
+      fatal: record('fatal'),
+    };
 
     beforeAll(async () => {
       [cluster, database] = await Promise.all([
@@ -243,8 +253,10 @@ describeWithRedisCluster('the cache engines on a Redis Cluster (example app, RED
       await cluster.waitForMaster(replica);
       // Recovered: once the replica took over, RECOVERED_ROUNDS clean rounds in a row.
       const tookOverAt = Date.now();
-      const recovered = () => traffic.rounds.slice(-RECOVERED_ROUNDS).filter((round) => round.startedAt > tookOverAt && isClean(round)).length === RECOVERED_ROUNDS;
-      for (const deadline = Date.now() + RECOVERY_LIMIT_MS; !recovered() && Date.now() < deadline; ) await sleep(20);
+      const recovered = () =>
+        traffic.rounds.slice(-RECOVERED_ROUNDS).filter((round) => round.startedAt > tookOverAt && isClean(round)).length ===
+        RECOVERED_ROUNDS;
+      for (const deadline = Date.now() + RECOVERY_LIMIT_MS; !recovered() && Date.now() < deadline;) await sleep(20);
       await traffic.stop();
       expect(recovered()).toBe(true);
       const statuses = traffic.rounds.flatMap((round) => round.statuses);
@@ -257,7 +269,8 @@ describeWithRedisCluster('the cache engines on a Redis Cluster (example app, RED
       else expect(names(lost.filter((visitor) => !killedMastersVisitors.includes(visitor)))).toEqual([]);
       expect(visitors.flatMap((visitor, i) => (lost.includes(visitor) ? [] : visitor.countProblems(sessions[i].count)))).toEqual([]);
       // The kill was felt: cached_db logged failed cache writes; with cache, requests failed or sessions were lost.
-      if (engine === 'cached_db') expect(logs.slice(logsBefore).some((line) => line.message.startsWith('Error saving to cache'))).toBe(true);
+      if (engine === 'cached_db')
+        expect(logs.slice(logsBefore).some((line) => line.message.startsWith('Error saving to cache'))).toBe(true);
       else expect(lost.length + statuses.filter((status) => status !== 200).length).toBeGreaterThan(0);
 
       // New sessions land on every master, the promoted replica included, and read back. The clean

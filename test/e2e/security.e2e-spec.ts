@@ -18,7 +18,10 @@ describe.each(HTTP_PLATFORMS)('default cookie attributes (%s)', (platform) => {
 
   it('is HttpOnly and SameSite=Lax, host-only on path /, not Secure unless configured', async () => {
     const cookie = responseCookie((await request(t.server).get('/t/set').expect(200)).headers) as string;
-    const attributes = cookie.split('; ').slice(1).map((a) => a.split('=')[0].toLowerCase());
+    const attributes = cookie
+      .split('; ')
+      .slice(1)
+      .map((a) => a.split('=')[0].toLowerCase());
     expect(cookie).toMatch(/; HttpOnly(;|$)/);
     expect(cookie).toMatch(/; SameSite=Lax(;|$)/);
     expect(cookie).toMatch(/; Path=\/(;|$)/);
@@ -27,7 +30,10 @@ describe.each(HTTP_PLATFORMS)('default cookie attributes (%s)', (platform) => {
   });
 });
 
-const HASHED_SETUPS: [DatabaseKind, 'db' | 'cached_db'][] = [...DATABASE_KINDS.map((kind): [DatabaseKind, 'db'] => [kind, 'db']), ['sqlite', 'cached_db']];
+const HASHED_SETUPS: [DatabaseKind, 'db' | 'cached_db'][] = [
+  ...DATABASE_KINDS.map((kind): [DatabaseKind, 'db'] => [kind, 'db']),
+  ['sqlite', 'cached_db'],
+];
 
 describe.each(HASHED_SETUPS)('hashKeysAtRest (%s, %s engine)', (database, engine) => {
   let t: TestApp;
@@ -37,7 +43,7 @@ describe.each(HASHED_SETUPS)('hashKeysAtRest (%s, %s engine)', (database, engine
   afterAll(() => t.close());
 
   const storedKeys = async (): Promise<string[]> =>
-    ((await t.app.get(DataSource).query('SELECT session_key FROM django_session')) as { session_key: string }[]).map((r) => r.session_key);
+    (await t.app.get(DataSource).query<{ session_key: string }[]>('SELECT session_key FROM django_session')).map((r) => r.session_key);
 
   it('stores a digest of the key; the key still works, the digest is no key', async () => {
     const key = responseSessionKey((await request(t.server).get('/t/set').expect(200)).headers) as string;
@@ -48,7 +54,10 @@ describe.each(HASHED_SETUPS)('hashKeysAtRest (%s, %s engine)', (database, engine
     const read = await request(t.server).get('/t/read').set('Cookie', `sessionid=${key}`).expect(200);
     expect(read.body).toEqual({ hello: 'world' });
     // What a leaked table or backup offers is useless as a cookie.
-    const leaked = await request(t.server).get('/t/read').set('Cookie', `sessionid=${hashSessionKey(key)}`).expect(200);
+    const leaked = await request(t.server)
+      .get('/t/read')
+      .set('Cookie', `sessionid=${hashSessionKey(key)}`)
+      .expect(200);
     expect(leaked.body).toEqual({ hello: null });
 
     await request(t.server).get('/t/flush').set('Cookie', `sessionid=${key}`).expect(200);

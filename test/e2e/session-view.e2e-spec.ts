@@ -2,7 +2,14 @@
  * The express-session-compatible view at `req.session` (session-view.ts) on a real db store:
  * data as properties, SessionBase's API intact, regenerate/save/destroy/reload with callbacks.
  */
-import { DbSessionStore, resolveSessionsOptions, SessionBase, SessionInterruptedException, SessionNotLoadedError, SessionStoreUnavailableException } from '../../src/sessions';
+import {
+  DbSessionStore,
+  resolveSessionsOptions,
+  SessionBase,
+  SessionInterruptedException,
+  SessionNotLoadedError,
+  SessionStoreUnavailableException,
+} from '../../src/sessions';
 import type { SessionView } from '../../src/sessions/http/session-view';
 import { attachSession, sessionOf, sessionViewOf } from '../../src/sessions/http/session-request';
 import { TEST_SECRET_KEY } from '../support/app';
@@ -32,6 +39,7 @@ describe('req.session view', () => {
   }
 
   const callback = (run: (cb: (err?: unknown) => void) => void) =>
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a node-style callback's error, passed on as is
     new Promise<void>((resolve, reject) => run((err) => (err ? reject(err) : resolve())));
 
   it('maps unknown properties onto the data and keeps the session API', async () => {
@@ -56,7 +64,9 @@ describe('req.session view', () => {
 
   it('stored keys named like members (or "__proto__") are neither enumerated nor able to replace a method or prototype', async () => {
     // What Django (request.session['save'] = 1) or getSession(req).set() may have stored: parsed JSON, own keys.
-    const stored = JSON.parse('{"__proto__": {"polluted": 1}, "save": 1, "regenerate": 2, "constructor": 3, "toString": 4, "hasOwnProperty": 5, "cart": [1]}') as Record<string, unknown>;
+    const stored = JSON.parse(
+      '{"__proto__": {"polluted": 1}, "save": 1, "regenerate": 2, "constructor": 3, "toString": 4, "hasOwnProperty": 5, "cart": [1]}',
+    ) as Record<string, unknown>;
     const { req, key } = await requestWith(stored);
     const before = req.session as SessionView;
     await before.ensureLoaded();
@@ -67,11 +77,11 @@ describe('req.session view', () => {
     expect({ ...before }).toEqual({ cart: [1] });
     expect(JSON.stringify(before)).toBe('{"cart":[1]}');
     expect(typeof before.save).toBe('function');
-    expect(before.constructor).toBe(Object.getPrototypeOf(sessionOf(req)).constructor);
+    expect(before.constructor).toBe((Object.getPrototypeOf(sessionOf(req)) as object).constructor);
     expect(before.get('save')).toBe(1); // the session API reaches that data
     expect(before.get('__proto__')).toEqual({ polluted: 1 });
     // A request body copied in: "__proto__" (or a member name) is refused, never a prototype change.
-    expect(() => Object.assign(before, JSON.parse('{"__proto__": {"get": "hijacked", "polluted": 1}}'))).toThrow(TypeError);
+    expect(() => Object.assign(before, JSON.parse('{"__proto__": {"get": "hijacked", "polluted": 1}}') as object)).toThrow(TypeError);
     expect(() => Object.assign(before, { regenerate: 'x' })).toThrow(/"regenerate" is a member of the session view/);
     expect(Object.getPrototypeOf(sessionOf(req))).toBe(Object.getPrototypeOf(store.session(null)));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

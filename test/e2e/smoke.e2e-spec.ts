@@ -24,7 +24,7 @@ describe.each(HTTP_PLATFORMS)('smoke (%s)', (platform) => {
   it('answers 400 when the session vanished during the request', async () => {
     const key = responseSessionKey((await request(t.server).get('/t/set')).headers);
     const res = await request(t.server).get('/t/interrupted').set('Cookie', `sessionid=${key}`).expect(400);
-    expect(res.body.message).toMatch(/deleted before the request completed/);
+    expect((res.body as { message: string }).message).toMatch(/deleted before the request completed/);
     expect(res.headers['set-cookie']).toBeUndefined();
   });
 });

@@ -70,7 +70,9 @@ function sessionCounts(samples: Sample[]): Record<string, number> {
   for (const [key, value] of Object.entries(counts)) {
     if (!key.includes('_count{')) continue;
     const [name, labels] = key.slice(0, -1).split('{');
-    const inf = samples.find((s) => s.name === name.replace(/_count$/, '_bucket') && s.labels.le === '+Inf' && labelText(s.labels, ['le']) === labels);
+    const inf = samples.find(
+      (s) => s.name === name.replace(/_count$/, '_bucket') && s.labels.le === '+Inf' && labelText(s.labels, ['le']) === labels,
+    );
     expect([key, inf?.value]).toEqual([key, value]);
   }
   return counts;
@@ -199,10 +201,13 @@ describe('telemetry of the example app (OTEL=true, db engine on PostgreSQL, user
       expect((await visitor.send('post', '/session/expiry', { seconds: 1 })).body).toEqual({ expiryAge: 1, expireAtBrowserClose: false });
     } // created 5, load hit 9, save ok 15
     const dataSource = example.app.get(DataSource);
-    const rows = async (sql: string, parameters: unknown[] = []) => ((await dataSource.query(sql, parameters)) as { n: number }[])[0].n;
+    const rows = async (sql: string, parameters: unknown[] = []) => (await dataSource.query<{ n: number }[]>(sql, parameters))[0].n;
     expect(await rows('SELECT count(*)::int AS n FROM user_session')).toBe(2); // every other session was deleted on the way
     // Expired by the clock clearsessions reads (the app's, in JavaScript).
-    await eventually('both sessions expired', async () => (await rows('SELECT count(*)::int AS n FROM user_session WHERE expire_date < $1', [new Date()])) === 2);
+    await eventually(
+      'both sessions expired',
+      async () => (await rows('SELECT count(*)::int AS n FROM user_session WHERE expire_date < $1', [new Date()])) === 2,
+    );
     expect(await example.app.get(ClearSessionsService).run()).toMatchObject({ status: 'cleared', deleted: 2 }); // expired 2
     expect(await rows('SELECT count(*)::int AS n FROM user_session')).toBe(0);
 

@@ -14,7 +14,10 @@ const ROOT = resolve(__dirname, '../..');
 function typeormCli(command: 'migration:run' | 'migration:revert', databaseUrl: string): Promise<{ code: number | null; output: string }> {
   return new Promise((done, fail) => {
     const bin = resolve(ROOT, 'node_modules/.bin/typeorm-ts-node-commonjs');
-    const child = spawn(bin, [command, '-d', 'ormconfig.ts'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: databaseUrl, TS_NODE_TRANSPILE_ONLY: 'true' } });
+    const child = spawn(bin, [command, '-d', 'ormconfig.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl, TS_NODE_TRANSPILE_ONLY: 'true' },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -27,7 +30,9 @@ async function tables(url: string): Promise<string[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+    const { rows } = await client.query<{ name: string }>(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    );
     return rows.map((row) => row.name);
   } finally {
     await client.end();

@@ -4,7 +4,6 @@
  * change signed out, a stolen session cycling its key through "log out my other devices", and a
  * signed-in session whose expiry was raised after login on the cache engine.
  */
-import type { INestApplication } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,11 +30,36 @@ interface StoreSetUp {
 
 const SET_UPS: Record<string, StoreSetUp> = {
   'db on SQLite, Express': { engine: 'db', database: 'sqlite', env: () => ({ SESSION_ENGINE: 'db' }), cap: true },
-  'db on PostgreSQL, Fastify': { engine: 'db', database: 'postgres', env: () => ({ SESSION_ENGINE: 'db', HTTP_PLATFORM: 'fastify' }), cap: true },
-  'cached_db on PostgreSQL + Redis, Express': { engine: 'cached_db', database: 'postgres', env: ({ namespace }) => ({ SESSION_ENGINE: 'cached_db', REDIS_URL, REDIS_NAMESPACE: namespace }), cap: true },
-  'cache on Redis, Express': { engine: 'cache', database: 'sqlite', env: ({ namespace }) => ({ SESSION_ENGINE: 'cache', REDIS_URL, REDIS_NAMESPACE: namespace }), cap: true },
-  'cache in memory, Fastify': { engine: 'cache', database: 'sqlite', env: () => ({ SESSION_ENGINE: 'cache', HTTP_PLATFORM: 'fastify' }), cap: true },
-  'file, Express': { engine: 'file', database: 'sqlite', env: ({ directory }) => ({ SESSION_ENGINE: 'file', SESSION_FILE_PATH: directory }), cap: false },
+  'db on PostgreSQL, Fastify': {
+    engine: 'db',
+    database: 'postgres',
+    env: () => ({ SESSION_ENGINE: 'db', HTTP_PLATFORM: 'fastify' }),
+    cap: true,
+  },
+  'cached_db on PostgreSQL + Redis, Express': {
+    engine: 'cached_db',
+    database: 'postgres',
+    env: ({ namespace }) => ({ SESSION_ENGINE: 'cached_db', REDIS_URL, REDIS_NAMESPACE: namespace }),
+    cap: true,
+  },
+  'cache on Redis, Express': {
+    engine: 'cache',
+    database: 'sqlite',
+    env: ({ namespace }) => ({ SESSION_ENGINE: 'cache', REDIS_URL, REDIS_NAMESPACE: namespace }),
+    cap: true,
+  },
+  'cache in memory, Fastify': {
+    engine: 'cache',
+    database: 'sqlite',
+    env: () => ({ SESSION_ENGINE: 'cache', HTTP_PLATFORM: 'fastify' }),
+    cap: true,
+  },
+  'file, Express': {
+    engine: 'file',
+    database: 'sqlite',
+    env: ({ directory }) => ({ SESSION_ENGINE: 'file', SESSION_FILE_PATH: directory }),
+    cap: false,
+  },
 };
 
 /** A browser: its own session cookie. */
@@ -48,7 +72,7 @@ class Client {
 
   async send(method: 'get' | 'post', path: string, body?: object) {
     const res = await request(this.app.server)[method](path).set('Cookie', this.jar.header).set('User-Agent', this.userAgent).send(body);
-    this.jar.update(res.headers as Record<string, unknown>);
+    this.jar.update(res.headers);
     return res;
   }
 }
@@ -59,7 +83,13 @@ describe.each(Object.entries(SET_UPS))('the user index under attack: %s', (_labe
   let directory: string;
   const opened: ExampleApp[] = [];
   const open = async (env: Record<string, string>) => {
-    const app = await startExampleApp({ DATABASE_URL: database.url, USER_SESSIONS: 'true', LOGIN_RATE_LIMIT: '1000', ...setUp.env({ namespace, directory }), ...env });
+    const app = await startExampleApp({
+      DATABASE_URL: database.url,
+      USER_SESSIONS: 'true',
+      LOGIN_RATE_LIMIT: '1000',
+      ...setUp.env({ namespace, directory }),
+      ...env,
+    });
     opened.push(app);
     return app;
   };
@@ -72,7 +102,7 @@ describe.each(Object.entries(SET_UPS))('the user index under attack: %s', (_labe
   });
   afterAll(async () => {
     for (const app of opened.splice(0)) {
-      if (setUp.env({ namespace, directory }).REDIS_NAMESPACE) await (app.app as INestApplication).get<SessionsCache>(SESSIONS_CACHE).cache.stores[0].clear(); // this namespace's keys only
+      if (setUp.env({ namespace, directory }).REDIS_NAMESPACE) await app.app.get<SessionsCache>(SESSIONS_CACHE).cache.stores[0].clear(); // this namespace's keys only
       await app.close();
     }
     await database?.drop();
@@ -101,7 +131,7 @@ describe.each(Object.entries(SET_UPS))('the user index under attack: %s', (_labe
       expect((await alice.send('get', '/me')).status).toBe(200);
     });
 
-    it('3. a session a password change signed out cannot list the user\'s devices nor sign out the login made with the new password', async () => {
+    it("3. a session a password change signed out cannot list the user's devices nor sign out the login made with the new password", async () => {
       await insertDjangoUser(database, { username: 'bruno', password: 'old password' });
       const stale = await signIn('bruno', 'old password');
       await setDjangoPassword(database, 'bruno', 'new password');
@@ -113,31 +143,33 @@ describe.each(Object.entries(SET_UPS))('the user index under attack: %s', (_labe
     });
 
     // The file engine refuses a cap (no lock to enforce it): nothing to test there.
-    if (setUp.cap) describe('MAX_SESSIONS_PER_USER=3, MAX_SESSIONS_POLICY=refuse', () => {
-      let capped: ExampleApp;
-      beforeAll(async () => {
-        capped = await open({ DJANGO_AUTH: 'true', MAX_SESSIONS_PER_USER: '3', MAX_SESSIONS_POLICY: 'refuse' });
-      });
-      const login = async (username: string, password: string) => {
-        const client = new Client(capped);
-        return { client, status: (await client.send('post', '/auth/login', { username, password })).status };
-      };
+    if (setUp.cap)
+      describe('MAX_SESSIONS_PER_USER=3, MAX_SESSIONS_POLICY=refuse', () => {
+        let capped: ExampleApp;
+        beforeAll(async () => {
+          capped = await open({ DJANGO_AUTH: 'true', MAX_SESSIONS_PER_USER: '3', MAX_SESSIONS_POLICY: 'refuse' });
+        });
+        const login = async (username: string, password: string) => {
+          const client = new Client(capped);
+          return { client, status: (await client.send('post', '/auth/login', { username, password })).status };
+        };
 
-      it('4. three anonymous sessions writing the user\'s id do not lock the user out', async () => {
-        const id = await insertDjangoUser(database, { username: 'carla', password: 'carla-password' });
-        for (let i = 0; i < 3; i++) await new Client(capped).send('post', '/session', { _auth_user_id: String(id), _auth_user_backend: MODEL_BACKEND });
-        expect((await login('carla', 'carla-password')).status).toBe(200);
-      });
+        it("4. three anonymous sessions writing the user's id do not lock the user out", async () => {
+          const id = await insertDjangoUser(database, { username: 'carla', password: 'carla-password' });
+          for (let i = 0; i < 3; i++)
+            await new Client(capped).send('post', '/session', { _auth_user_id: String(id), _auth_user_backend: MODEL_BACKEND });
+          expect((await login('carla', 'carla-password')).status).toBe(200);
+        });
 
-      it('4. sessions a password change signed out no longer count: the login with the new password is let in, and the cap still holds', async () => {
-        await insertDjangoUser(database, { username: 'dario', password: 'old password' });
-        for (let i = 0; i < 3; i++) expect((await login('dario', 'old password')).status).toBe(200);
-        expect((await login('dario', 'old password')).status).toBe(409); // the cap counts live logins
-        await setDjangoPassword(database, 'dario', 'new password');
-        for (let i = 0; i < 3; i++) expect((await login('dario', 'new password')).status).toBe(200);
-        expect((await login('dario', 'new password')).status).toBe(409);
+        it('4. sessions a password change signed out no longer count: the login with the new password is let in, and the cap still holds', async () => {
+          await insertDjangoUser(database, { username: 'dario', password: 'old password' });
+          for (let i = 0; i < 3; i++) expect((await login('dario', 'old password')).status).toBe(200);
+          expect((await login('dario', 'old password')).status).toBe(409); // the cap counts live logins
+          await setDjangoPassword(database, 'dario', 'new password');
+          for (let i = 0; i < 3; i++) expect((await login('dario', 'new password')).status).toBe(200);
+          expect((await login('dario', 'new password')).status).toBe(409);
+        });
       });
-    });
   });
 
   describe('with the demo login (USER_SESSIONS=true)', () => {
@@ -171,9 +203,8 @@ describe.each(Object.entries(SET_UPS))('the user index under attack: %s', (_labe
     });
 
     // The file engine keeps no activity of its own (a file's last write is its lastActivity).
-    if (setUp.engine !== 'file') it(
-      '8. a signed-in session\'s first use within activityInterval (60 s) of its login leaves last_activity as the login wrote it; one after it records the use',
-      async () => {
+    if (setUp.engine !== 'file')
+      it("8. a signed-in session's first use within activityInterval (60 s) of its login leaves last_activity as the login wrote it; one after it records the use", async () => {
         const realNow = Date.now.bind(Date);
         let offset = 0;
         const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offset);
@@ -182,7 +213,9 @@ describe.each(Object.entries(SET_UPS))('the user index under attack: %s', (_labe
           for (const client of [soon, later, observer]) await client.send('post', '/login', { userId: 'activity' });
           // Read through a third device: a listing is a use of the session asking.
           const activityOf = async (client: Client) =>
-            ((await observer.send('get', '/me/sessions')).body as { userAgent: string; lastActivity: string }[]).find((s) => s.userAgent === client.userAgent)!.lastActivity;
+            ((await observer.send('get', '/me/sessions')).body as { userAgent: string; lastActivity: string }[]).find(
+              (s) => s.userAgent === client.userAgent,
+            )!.lastActivity;
           const [soonAtLogin, laterAtLogin] = [await activityOf(soon), await activityOf(later)];
           offset = 10_000;
           await soon.send('get', '/counter'); // 10 s after its login
@@ -190,18 +223,17 @@ describe.each(Object.entries(SET_UPS))('the user index under attack: %s', (_labe
           await later.send('get', '/counter'); // 61 s after its login
           // The later write is recorded (not awaited by the request): wait for it, so the earlier one, sent first, would be in too.
           const deadline = realNow() + 5000;
-          while ((await activityOf(later)) === laterAtLogin && realNow() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+          while ((await activityOf(later)) === laterAtLogin && realNow() < deadline)
+            await new Promise((resolve) => setTimeout(resolve, 10));
           expect(await activityOf(later)).not.toBe(laterAtLogin);
           expect(await activityOf(soon)).toBe(soonAtLogin);
         } finally {
           clock.mockRestore();
         }
-      },
-    );
+      });
 
-    if (setUp.engine === 'cache') it(
-      "1. cache engine: a session whose expiry was raised after login stays in its user's index past its login-time expiry",
-      async () => {
+    if (setUp.engine === 'cache')
+      it("1. cache engine: a session whose expiry was raised after login stays in its user's index past its login-time expiry", async () => {
         const [phone, laptop] = [new Client(app), new Client(app)];
         await phone.send('post', '/session/expiry', { seconds: 1 });
         await phone.send('post', '/login', { userId: 'raised' });
@@ -211,7 +243,6 @@ describe.each(Object.entries(SET_UPS))('the user index under attack: %s', (_labe
         expect(((await laptop.send('get', '/me/sessions')).body as unknown[]).length).toBe(2);
         expect((await laptop.send('post', '/me/sessions/revoke-others')).body).toEqual({ revoked: 1 });
         expect((await phone.send('get', '/me/sessions')).status).toBe(401);
-      },
-    );
+      });
   });
 });

@@ -21,7 +21,15 @@ import type { INestApplication, LoggerService } from '@nestjs/common';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { StatementRecorder } from '../support/statements';
-import { CACHED_DB_KEY_PREFIX, ClearSessionsService, SessionStore, USER_AGENT_MAX_LENGTH, type DbSessionStore, type SessionsCache, type UserSessionsOptions } from '../../src/sessions';
+import {
+  CACHED_DB_KEY_PREFIX,
+  ClearSessionsService,
+  SessionStore,
+  USER_AGENT_MAX_LENGTH,
+  type DbSessionStore,
+  type SessionsCache,
+  type UserSessionsOptions,
+} from '../../src/sessions';
 import { SESSIONS_CACHE } from '../../src/sessions/sessions.constants';
 import { responseCookie, type HttpPlatform } from '../support/app';
 import { privateRedis, REDIS_URL, uniqueNamespace } from '../support/caches';
@@ -41,14 +49,27 @@ const logs: LogLine[] = [];
 const record =
   (level: string) =>
   (message: unknown): void =>
-    void logs.push({ level, message: typeof message === 'string' ? message : message instanceof Error ? `${message.name}: ${message.message}` : JSON.stringify(message) });
-const capture: LoggerService = { log: record('log'), error: record('error'), warn: record('warn'), debug: record('debug'), verbose: record('verbose'), fatal: record('fatal') };
-const problems = (since: number) => logs.slice(since).filter((line) => line.level === 'error' || line.level === 'warn' || line.level === 'fatal');
+    void logs.push({
+      level,
+      message:
+        typeof message === 'string' ? message : message instanceof Error ? `${message.name}: ${message.message}` : JSON.stringify(message),
+    });
+const capture: LoggerService = {
+  log: record('log'),
+  error: record('error'),
+  warn: record('warn'),
+  debug: record('debug'),
+  verbose: record('verbose'),
+  fatal: record('fatal'),
+};
+const problems = (since: number) =>
+  logs.slice(since).filter((line) => line.level === 'error' || line.level === 'warn' || line.level === 'fatal');
 
 // ----- statements on the user index's table -----
 
 /** The load of a session by its key (Django's `_get_session_from_db`). */
-const LOAD_BY_KEY = /^SELECT "session_data" AS session_data, "expire_date" AS expire_date FROM "user_session" WHERE "session_key" = \S+ AND "expire_date" > \S+$/;
+const LOAD_BY_KEY =
+  /^SELECT "session_data" AS session_data, "expire_date" AS expire_date FROM "user_session" WHERE "session_key" = \S+ AND "expire_date" > \S+$/;
 
 // ----- stores and app instances -----
 
@@ -98,14 +119,17 @@ async function boot({ store, platform = 'express', env = {}, userSessions = {}, 
     {
       logger: capture,
       typeOrm: { logging: true, logger: statements },
-      configure: (config) => ({ ...config, sessions: { ...config.sessions, userSessions: { ...config.sessions.userSessions, ...userSessions } } }),
+      configure: (config) => ({
+        ...config,
+        sessions: { ...config.sessions, userSessions: { ...config.sessions.userSessions, ...userSessions } },
+      }),
     },
   );
   statements.reset();
   return {
     app,
     server,
-    store: app.get(SessionStore) as DbSessionStore,
+    store: app.get<DbSessionStore>(SessionStore),
     statements,
     database,
     close: async () => {
@@ -117,7 +141,11 @@ async function boot({ store, platform = 'express', env = {}, userSessions = {}, 
 }
 
 /** Two instances on one database (and, for cached_db, one Redis namespace). */
-async function bootPair(store: StoreName, env: Record<string, string> = {}, platform: HttpPlatform = 'express'): Promise<{ first: Instance; second: Instance; close(): Promise<void> }> {
+async function bootPair(
+  store: StoreName,
+  env: Record<string, string> = {},
+  platform: HttpPlatform = 'express',
+): Promise<{ first: Instance; second: Instance; close(): Promise<void> }> {
   const database = await createTestDatabase(STORES[store].database);
   const shared = { database, namespace: uniqueNamespace('user-sessions-pair') };
   const first = await boot({ store, platform, env, shared });
@@ -185,11 +213,15 @@ function appStatements(instance: Instance, witness?: ActivityWitness): string[] 
 /** The user's live rows in `user_session`, read straight from the database. */
 async function liveRows(instance: Instance, userId: string): Promise<{ sessionKey: string; lastActivity: Date | null }[]> {
   const { store } = instance;
-  const rows: { session_key: string; user_id: string | null; expire_date: unknown; last_activity: unknown }[] = await store.dataSource.query(`${OWN_READ}SELECT session_key, user_id, expire_date, last_activity FROM user_session`);
+  const rows: { session_key: string; user_id: string | null; expire_date: unknown; last_activity: unknown }[] =
+    await store.dataSource.query(`${OWN_READ}SELECT session_key, user_id, expire_date, last_activity FROM user_session`);
   const now = Date.now();
   return rows
     .filter((row) => row.user_id === userId && store.fromDatabaseDate(row.expire_date).getTime() > now)
-    .map((row) => ({ sessionKey: row.session_key, lastActivity: row.last_activity === null ? null : store.fromDatabaseDate(row.last_activity) }));
+    .map((row) => ({
+      sessionKey: row.session_key,
+      lastActivity: row.last_activity === null ? null : store.fromDatabaseDate(row.last_activity),
+    }));
 }
 
 async function allRows(instance: Instance): Promise<{ session_key: string; user_id: string | null }[]> {
@@ -197,14 +229,20 @@ async function allRows(instance: Instance): Promise<{ session_key: string; user_
 }
 
 /** The `user_session` row of a session key, read straight from the database. */
-async function rowOf(instance: Instance, sessionKey: string | undefined): Promise<{ userAgent: string | null; lastActivity: Date; expireDate: Date }> {
+async function rowOf(
+  instance: Instance,
+  sessionKey: string | undefined,
+): Promise<{ userAgent: string | null; lastActivity: Date; expireDate: Date }> {
   const { store } = instance;
-  const rows: { session_key: string; user_agent: string | null; last_activity: unknown; expire_date: unknown }[] = await store.dataSource.query(
-    `${OWN_READ}SELECT session_key, user_agent, last_activity, expire_date FROM user_session`,
-  );
+  const rows: { session_key: string; user_agent: string | null; last_activity: unknown; expire_date: unknown }[] =
+    await store.dataSource.query(`${OWN_READ}SELECT session_key, user_agent, last_activity, expire_date FROM user_session`);
   const row = rows.find((r) => r.session_key === sessionKey);
   if (!row) throw new Error(`no user_session row for ${String(sessionKey)}`);
-  return { userAgent: row.user_agent, lastActivity: store.fromDatabaseDate(row.last_activity), expireDate: store.fromDatabaseDate(row.expire_date) };
+  return {
+    userAgent: row.user_agent,
+    lastActivity: store.fromDatabaseDate(row.last_activity),
+    expireDate: store.fromDatabaseDate(row.expire_date),
+  };
 }
 
 /** Resolves once `condition` holds (asked every 10 ms); fails naming `what` after 5 s. */
@@ -292,7 +330,7 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
       return devices;
     }
 
-    it('1. three devices each list the three sessions: current flag, user agent, ip, ISO dates, opaque ids; not another user\'s', async () => {
+    it("1. three devices each list the three sessions: current flag, user agent, ip, ISO dates, opaque ids; not another user's", async () => {
       const started = Date.now();
       const user = newUser();
       const other = new Device('Other-User Edge/126.0');
@@ -349,7 +387,7 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
       expect(listed.userAgent).toBe(device.userAgent.slice(0, USER_AGENT_MAX_LENGTH));
     });
 
-    it('2. revoking one session (DELETE /me/sessions/:id): its next request is anonymous; unknown and other users\' ids are 404', async () => {
+    it("2. revoking one session (DELETE /me/sessions/:id): its next request is anonymous; unknown and other users' ids are 404", async () => {
       const user = newUser();
       const [a, b, c] = await threeDevices(user);
       const intruder = new Device('Intruder');
@@ -432,7 +470,9 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
       const queries = appStatements(t, witness);
       const loads = queries.filter((s) => LOAD_BY_KEY.test(s));
       const others = queries.filter((s) => !LOAD_BY_KEY.test(s));
-      console.log(`${storeName} (${platform}), 20 reads, activityInterval 60: ${loads.length} loads, other statements: ${JSON.stringify(others)}`);
+      console.log(
+        `${storeName} (${platform}), 20 reads, activityInterval 60: ${loads.length} loads, other statements: ${JSON.stringify(others)}`,
+      );
       expect(loads).toHaveLength(STORES[storeName].engine === 'cached_db' ? 0 : 20); // cached_db: served by Redis
       expect(others.length).toBeLessThanOrEqual(1);
       for (const statement of others) expect(statement).toMatch(/^UPDATE "user_session" SET "last_activity"/);
@@ -536,7 +576,10 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
       expect((await b.login(t, user)).status).toBe(200);
       const refused = await c.login(t, user);
       expect(refused.status).toBe(409);
-      expect(refused.body).toMatchObject({ statusCode: 409, message: expect.stringMatching(/already has 2 active sessions.*sign out on another device/) });
+      expect(refused.body).toMatchObject({
+        statusCode: 409,
+        message: expect.stringMatching(/already has 2 active sessions.*sign out on another device/),
+      });
       expect(responseCookie(refused.headers)).toBeUndefined();
       expect(c.jar.value).toBeUndefined();
       await expectAnonymous(c, t);
@@ -560,7 +603,7 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
       expect((await allRows(t)).length).toBe(before);
     });
 
-    it('4c. a refused login leaves the visitor\'s anonymous session (e.g. a cart) as it was', async () => {
+    it("4c. a refused login leaves the visitor's anonymous session (e.g. a cart) as it was", async () => {
       const user = newUser();
       const [a, b, c] = ['A', 'B', 'C'].map((name) => new Device(`Device-${name}`));
       expect((await a.login(t, user)).status).toBe(200);
@@ -600,177 +643,193 @@ describe.each(COMBOS)('user index: %s (%s)', (storeName, platform) => {
   });
 });
 
-describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Redis'] as StoreName[])('activityInterval on %s (express)', (storeName) => {
-  // activityInterval 0: README and noteActivity (src/sessions/engines/db/db-user-index.ts) say "on every use" —
-  // every load of a signed-in session writes last_activity (with ip and user agent).
-  describe('userSessions.activityInterval: 0 (written on every use)', () => {
-    let t: Instance;
-    beforeAll(async () => {
-      t = await boot({ store: storeName, userSessions: { activityInterval: 0 } });
-    });
-    afterAll(() => t?.close());
+describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Redis'] as StoreName[])(
+  'activityInterval on %s (express)',
+  (storeName) => {
+    // activityInterval 0: README and noteActivity (src/sessions/engines/db/db-user-index.ts) say "on every use" —
+    // every load of a signed-in session writes last_activity (with ip and user agent).
+    describe('userSessions.activityInterval: 0 (written on every use)', () => {
+      let t: Instance;
+      beforeAll(async () => {
+        t = await boot({ store: storeName, userSessions: { activityInterval: 0 } });
+      });
+      afterAll(() => t?.close());
 
-    it('7. every read of a signed-in session writes last_activity: one conditional UPDATE per read', async () => {
-      const device = new Device('Reader');
-      const user = newUser();
-      expect((await device.login(t, user)).status).toBe(200);
-      const [afterReadsWitness, afterAnonymousWitness] = [await activityWitness(t), await activityWitness(t)];
-      const [atLogin] = await liveRows(t, user);
-      await clockPast(atLogin.lastActivity!); // the reads' writes are then later than the login's
-      t.statements.reset();
-      for (let i = 0; i < 20; i++) expect((await device.send(t, 'get', '/session')).body).toEqual({ _auth_user_id: user });
-      await afterReadsWitness.observed();
-      const writes = appStatements(t, afterReadsWitness).filter((s) => !LOAD_BY_KEY.test(s));
-      expect(writes).toHaveLength(20);
-      for (const statement of writes) expect(statement).toMatch(/^UPDATE "user_session" SET "last_activity"/);
-      const [afterReads] = await liveRows(t, user);
-      expect(afterReads.lastActivity!.getTime()).toBeGreaterThan(atLogin.lastActivity!.getTime());
-      // Anonymous sessions are not indexed: their reads write nothing.
-      const anonymous = new Device('Anonymous');
-      expect((await anonymous.send(t, 'post', '/session', { cart: [1] })).status).toBe(200);
-      t.statements.reset();
-      for (let i = 0; i < 5; i++) expect((await anonymous.send(t, 'get', '/session')).body).toEqual({ cart: [1] });
-      await afterAnonymousWitness.observed();
-      expect(appStatements(t, afterAnonymousWitness).filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
-    });
-  });
-
-  describe('userSessions.activityInterval: 1 (and MAX_SESSIONS_PER_USER=2, evict)', () => {
-    let t: Instance;
-    beforeAll(async () => {
-      t = await boot({ store: storeName, env: { MAX_SESSIONS_PER_USER: '2', MAX_SESSIONS_POLICY: 'evict' }, userSessions: { activityInterval: 1 } });
-    });
-    afterAll(() => t?.close());
-
-    it('7. a read after the interval moves last_activity (one UPDATE); reads within it write nothing', async () => {
-      const device = new Device('Reader');
-      const user = newUser();
-      expect((await device.login(t, user)).status).toBe(200);
-      const witness = await activityWitness(t);
-      const [atLogin] = await liveRows(t, user);
-      await clockPast(atLogin.lastActivity!, 1000); // the interval has passed since the login's write
-      t.statements.reset();
-      expect((await device.send(t, 'get', '/session')).status).toBe(200);
-      await eventually("the read's activity write", async () => (await rowOf(t, device.jar.value)).lastActivity.getTime() > atLogin.lastActivity!.getTime());
-      const writes = appStatements(t).filter((s) => !LOAD_BY_KEY.test(s));
-      expect(writes).toHaveLength(1);
-      expect(writes[0]).toMatch(/^UPDATE "user_session" SET "last_activity"/);
-      const [afterRead] = await liveRows(t, user);
-      expect(afterRead.lastActivity!.getTime()).toBeGreaterThanOrEqual(atLogin.lastActivity!.getTime() + 1000);
-      t.statements.reset();
-      for (let i = 0; i < 10; i++) expect((await device.send(t, 'get', '/session')).status).toBe(200);
-      await witness.observed();
-      expect(appStatements(t, witness).filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
-      const listed = (await device.sessions(t))[0];
-      expect(Date.parse(listed.lastActivity!)).toBe(afterRead.lastActivity!.getTime());
+      it('7. every read of a signed-in session writes last_activity: one conditional UPDATE per read', async () => {
+        const device = new Device('Reader');
+        const user = newUser();
+        expect((await device.login(t, user)).status).toBe(200);
+        const [afterReadsWitness, afterAnonymousWitness] = [await activityWitness(t), await activityWitness(t)];
+        const [atLogin] = await liveRows(t, user);
+        await clockPast(atLogin.lastActivity!); // the reads' writes are then later than the login's
+        t.statements.reset();
+        for (let i = 0; i < 20; i++) expect((await device.send(t, 'get', '/session')).body).toEqual({ _auth_user_id: user });
+        await afterReadsWitness.observed();
+        const writes = appStatements(t, afterReadsWitness).filter((s) => !LOAD_BY_KEY.test(s));
+        expect(writes).toHaveLength(20);
+        for (const statement of writes) expect(statement).toMatch(/^UPDATE "user_session" SET "last_activity"/);
+        const [afterReads] = await liveRows(t, user);
+        expect(afterReads.lastActivity!.getTime()).toBeGreaterThan(atLogin.lastActivity!.getTime());
+        // Anonymous sessions are not indexed: their reads write nothing.
+        const anonymous = new Device('Anonymous');
+        expect((await anonymous.send(t, 'post', '/session', { cart: [1] })).status).toBe(200);
+        t.statements.reset();
+        for (let i = 0; i < 5; i++) expect((await anonymous.send(t, 'get', '/session')).body).toEqual({ cart: [1] });
+        await afterAnonymousWitness.observed();
+        expect(appStatements(t, afterAnonymousWitness).filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
+      });
     });
 
-    it('7b. a use after the interval records the request\'s user agent', async () => {
-      const device = new Device('Browser/1.0');
-      const user = newUser();
-      expect((await device.login(t, user)).status).toBe(200);
-      await clockPast((await rowOf(t, device.jar.value)).lastActivity, 1000); // the interval has passed since the login's write
-      const upgraded = new Device('Browser/2.0');
-      upgraded.jar.value = device.jar.value;
-      expect((await upgraded.send(t, 'get', '/session')).status).toBe(200);
-      // Read from the table, not through a listing: a listing is itself a use, which would record the agent too.
-      await eventually("the use's user agent", async () => (await rowOf(t, device.jar.value)).userAgent === 'Browser/2.0');
-      expect((await upgraded.sessions(t)).map((s) => s.userAgent)).toEqual(['Browser/2.0']);
-    });
+    describe('userSessions.activityInterval: 1 (and MAX_SESSIONS_PER_USER=2, evict)', () => {
+      let t: Instance;
+      beforeAll(async () => {
+        t = await boot({
+          store: storeName,
+          env: { MAX_SESSIONS_PER_USER: '2', MAX_SESSIONS_POLICY: 'evict' },
+          userSessions: { activityInterval: 1 },
+        });
+      });
+      afterAll(() => t?.close());
 
-    it('4b. activity counts, not login order: A logs in, B logs in, A is used after the interval, C logs in → B is evicted', async () => {
-      const user = newUser();
-      const [a, b, c] = ['A', 'B', 'C'].map((name) => new Device(`Device-${name}`));
-      expect((await a.login(t, user)).status).toBe(200);
-      await clockPast((await rowOf(t, a.jar.value)).lastActivity); // B's login is then more recent than A's
-      expect((await b.login(t, user)).status).toBe(200);
-      const bAtLogin = (await rowOf(t, b.jar.value)).lastActivity;
-      await clockPast(bAtLogin, 1000); // the interval has passed since both logins
-      expect((await a.send(t, 'get', '/session')).body).toEqual({ _auth_user_id: user });
-      // The activity write is not awaited by the request: C logs in once it has landed.
-      await eventually("A's activity write", async () => (await rowOf(t, a.jar.value)).lastActivity.getTime() > bAtLogin.getTime());
-      expect((await c.login(t, user)).status).toBe(200);
-      await expectAnonymous(b, t);
-      expect(await signedIn(a, t)).toBe(true);
-      expect(await signedIn(c, t)).toBe(true);
+      it('7. a read after the interval moves last_activity (one UPDATE); reads within it write nothing', async () => {
+        const device = new Device('Reader');
+        const user = newUser();
+        expect((await device.login(t, user)).status).toBe(200);
+        const witness = await activityWitness(t);
+        const [atLogin] = await liveRows(t, user);
+        await clockPast(atLogin.lastActivity!, 1000); // the interval has passed since the login's write
+        t.statements.reset();
+        expect((await device.send(t, 'get', '/session')).status).toBe(200);
+        await eventually(
+          "the read's activity write",
+          async () => (await rowOf(t, device.jar.value)).lastActivity.getTime() > atLogin.lastActivity!.getTime(),
+        );
+        const writes = appStatements(t).filter((s) => !LOAD_BY_KEY.test(s));
+        expect(writes).toHaveLength(1);
+        expect(writes[0]).toMatch(/^UPDATE "user_session" SET "last_activity"/);
+        const [afterRead] = await liveRows(t, user);
+        expect(afterRead.lastActivity!.getTime()).toBeGreaterThanOrEqual(atLogin.lastActivity!.getTime() + 1000);
+        t.statements.reset();
+        for (let i = 0; i < 10; i++) expect((await device.send(t, 'get', '/session')).status).toBe(200);
+        await witness.observed();
+        expect(appStatements(t, witness).filter((s) => !LOAD_BY_KEY.test(s))).toEqual([]);
+        const listed = (await device.sessions(t))[0];
+        expect(Date.parse(listed.lastActivity!)).toBe(afterRead.lastActivity!.getTime());
+      });
+
+      it("7b. a use after the interval records the request's user agent", async () => {
+        const device = new Device('Browser/1.0');
+        const user = newUser();
+        expect((await device.login(t, user)).status).toBe(200);
+        await clockPast((await rowOf(t, device.jar.value)).lastActivity, 1000); // the interval has passed since the login's write
+        const upgraded = new Device('Browser/2.0');
+        upgraded.jar.value = device.jar.value;
+        expect((await upgraded.send(t, 'get', '/session')).status).toBe(200);
+        // Read from the table, not through a listing: a listing is itself a use, which would record the agent too.
+        await eventually("the use's user agent", async () => (await rowOf(t, device.jar.value)).userAgent === 'Browser/2.0');
+        expect((await upgraded.sessions(t)).map((s) => s.userAgent)).toEqual(['Browser/2.0']);
+      });
+
+      it('4b. activity counts, not login order: A logs in, B logs in, A is used after the interval, C logs in → B is evicted', async () => {
+        const user = newUser();
+        const [a, b, c] = ['A', 'B', 'C'].map((name) => new Device(`Device-${name}`));
+        expect((await a.login(t, user)).status).toBe(200);
+        await clockPast((await rowOf(t, a.jar.value)).lastActivity); // B's login is then more recent than A's
+        expect((await b.login(t, user)).status).toBe(200);
+        const bAtLogin = (await rowOf(t, b.jar.value)).lastActivity;
+        await clockPast(bAtLogin, 1000); // the interval has passed since both logins
+        expect((await a.send(t, 'get', '/session')).body).toEqual({ _auth_user_id: user });
+        // The activity write is not awaited by the request: C logs in once it has landed.
+        await eventually("A's activity write", async () => (await rowOf(t, a.jar.value)).lastActivity.getTime() > bAtLogin.getTime());
+        expect((await c.login(t, user)).status).toBe(200);
+        await expectAnonymous(b, t);
+        expect(await signedIn(a, t)).toBe(true);
+        expect(await signedIn(c, t)).toBe(true);
+      });
     });
-  });
-});
+  },
+);
 
 describe('two app instances on one database', () => {
-  describe.each(['evict', 'refuse'] as const)('5. PostgreSQL, MAX_SESSIONS_PER_USER=2, policy %s: 10 concurrent logins split between the instances', (policy) => {
-    let pair: Awaited<ReturnType<typeof bootPair>>;
-    beforeAll(async () => {
-      pair = await bootPair('db on PostgreSQL', { MAX_SESSIONS_PER_USER: '2', MAX_SESSIONS_POLICY: policy });
-    });
-    afterAll(() => pair?.close());
+  describe.each(['evict', 'refuse'] as const)(
+    '5. PostgreSQL, MAX_SESSIONS_PER_USER=2, policy %s: 10 concurrent logins split between the instances',
+    (policy) => {
+      let pair: Awaited<ReturnType<typeof bootPair>>;
+      beforeAll(async () => {
+        pair = await bootPair('db on PostgreSQL', { MAX_SESSIONS_PER_USER: '2', MAX_SESSIONS_POLICY: policy });
+      });
+      afterAll(() => pair?.close());
 
-    it('the user ends with exactly 2 live sessions', async () => {
-      const since = logs.length;
-      const user = newUser();
-      const devices = Array.from({ length: 10 }, (_, i) => new Device(`Concurrent-${i}`));
-      const instanceOf = (i: number) => (i % 2 === 0 ? pair.first : pair.second);
-      const responses = await Promise.all(devices.map((device, i) => device.login(instanceOf(i), user)));
-      const statuses = responses.map((res) => res.status);
-      console.log(`two PostgreSQL instances, ${policy}, 10 concurrent logins: statuses ${statuses.join(' ')}`);
-      if (policy === 'refuse') expect([...statuses].sort()).toEqual([200, 200, 409, 409, 409, 409, 409, 409, 409, 409]);
-      else for (const status of statuses) expect([200, 400]).toContain(status);
-      expect(await liveRows(pair.first, user)).toHaveLength(2);
-      const signedInDevices = [];
-      for (const [i, device] of devices.entries()) if (await signedIn(device, instanceOf(i + 1))) signedInDevices.push(device);
-      expect(signedInDevices).toHaveLength(2);
-      expect(problems(since)).toEqual([]);
-    });
-  });
+      it('the user ends with exactly 2 live sessions', async () => {
+        const since = logs.length;
+        const user = newUser();
+        const devices = Array.from({ length: 10 }, (_, i) => new Device(`Concurrent-${i}`));
+        const instanceOf = (i: number) => (i % 2 === 0 ? pair.first : pair.second);
+        const responses = await Promise.all(devices.map((device, i) => device.login(instanceOf(i), user)));
+        const statuses = responses.map((res) => res.status);
+        console.log(`two PostgreSQL instances, ${policy}, 10 concurrent logins: statuses ${statuses.join(' ')}`);
+        if (policy === 'refuse') expect([...statuses].sort()).toEqual([200, 200, 409, 409, 409, 409, 409, 409, 409, 409]);
+        else for (const status of statuses) expect([200, 400]).toContain(status);
+        expect(await liveRows(pair.first, user)).toHaveLength(2);
+        const signedInDevices = [];
+        for (const [i, device] of devices.entries()) if (await signedIn(device, instanceOf(i + 1))) signedInDevices.push(device);
+        expect(signedInDevices).toHaveLength(2);
+        expect(problems(since)).toEqual([]);
+      });
+    },
+  );
 
-  describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Redis'] as StoreName[])('6. %s: a revocation through the second instance is seen by the first at once', (storeName) => {
-    let pair: Awaited<ReturnType<typeof bootPair>>;
-    beforeAll(async () => {
-      pair = await bootPair(storeName);
-    });
-    afterAll(() => pair?.close());
+  describe.each(['db on SQLite', 'db on PostgreSQL', 'cached_db on PostgreSQL + Redis'] as StoreName[])(
+    '6. %s: a revocation through the second instance is seen by the first at once',
+    (storeName) => {
+      let pair: Awaited<ReturnType<typeof bootPair>>;
+      beforeAll(async () => {
+        pair = await bootPair(storeName);
+      });
+      afterAll(() => pair?.close());
 
-    it('revoke one (DELETE /me/sessions/:id) via instance 2: the next request on instance 1 is anonymous', async () => {
-      const { first, second } = pair;
-      const user = newUser();
-      const [a, b] = [new Device('Device-A'), new Device('Device-B')];
-      expect((await a.login(first, user)).status).toBe(200);
-      expect((await a.send(first, 'get', '/counter')).body).toEqual({ count: 1 });
-      expect((await a.send(first, 'get', '/counter')).body).toEqual({ count: 2 });
-      expect((await a.send(second, 'get', '/session')).body).toEqual({ _auth_user_id: user, count: 2 });
-      expect((await a.send(first, 'get', '/session')).body).toEqual({ _auth_user_id: user, count: 2 });
-      const aKey = a.jar.value;
+      it('revoke one (DELETE /me/sessions/:id) via instance 2: the next request on instance 1 is anonymous', async () => {
+        const { first, second } = pair;
+        const user = newUser();
+        const [a, b] = [new Device('Device-A'), new Device('Device-B')];
+        expect((await a.login(first, user)).status).toBe(200);
+        expect((await a.send(first, 'get', '/counter')).body).toEqual({ count: 1 });
+        expect((await a.send(first, 'get', '/counter')).body).toEqual({ count: 2 });
+        expect((await a.send(second, 'get', '/session')).body).toEqual({ _auth_user_id: user, count: 2 });
+        expect((await a.send(first, 'get', '/session')).body).toEqual({ _auth_user_id: user, count: 2 });
+        const aKey = a.jar.value;
 
-      expect((await b.login(second, user)).status).toBe(200);
-      const aId = (await b.sessions(second)).find((s) => !s.current)!.id;
-      expect((await b.send(second, 'delete', `/me/sessions/${encodeURIComponent(aId)}`)).body).toEqual({ revoked: true });
+        expect((await b.login(second, user)).status).toBe(200);
+        const aId = (await b.sessions(second)).find((s) => !s.current)!.id;
+        expect((await b.send(second, 'delete', `/me/sessions/${encodeURIComponent(aId)}`)).body).toEqual({ revoked: true });
 
-      // The counter restarts under a new cookie: a new anonymous session, without the user.
-      const counted = await a.send(first, 'get', '/counter');
-      expect(counted.body).toEqual({ count: 1 });
-      expect(a.jar.value).not.toBe(aKey);
-      expect((await a.send(first, 'get', '/me/sessions')).status).toBe(401);
-      expect((await a.send(first, 'get', '/session')).body).toEqual({ count: 1 });
-      expect(await signedIn(b, first)).toBe(true);
-    });
+        // The counter restarts under a new cookie: a new anonymous session, without the user.
+        const counted = await a.send(first, 'get', '/counter');
+        expect(counted.body).toEqual({ count: 1 });
+        expect(a.jar.value).not.toBe(aKey);
+        expect((await a.send(first, 'get', '/me/sessions')).status).toBe(401);
+        expect((await a.send(first, 'get', '/session')).body).toEqual({ count: 1 });
+        expect(await signedIn(b, first)).toBe(true);
+      });
 
-    it('revoke-others via instance 2: the other sessions are anonymous on instance 1 at once', async () => {
-      const { first, second } = pair;
-      const user = newUser();
-      const [a, b, c] = [new Device('Device-A'), new Device('Device-B'), new Device('Device-C')];
-      for (const device of [a, b]) {
-        expect((await device.login(first, user)).status).toBe(200);
-        expect((await device.send(first, 'get', '/counter')).body).toEqual({ count: 1 });
-        expect((await device.send(second, 'get', '/session')).body).toEqual({ _auth_user_id: user, count: 1 });
-        expect((await device.send(first, 'get', '/session')).body).toEqual({ _auth_user_id: user, count: 1 });
-      }
-      expect((await c.login(second, user)).status).toBe(200);
-      expect((await c.send(second, 'post', '/me/sessions/revoke-others')).body).toEqual({ revoked: 2 });
-      await expectAnonymous(a, first);
-      await expectAnonymous(b, first);
-      expect(await c.sessions(first)).toHaveLength(1);
-    });
-  });
+      it('revoke-others via instance 2: the other sessions are anonymous on instance 1 at once', async () => {
+        const { first, second } = pair;
+        const user = newUser();
+        const [a, b, c] = [new Device('Device-A'), new Device('Device-B'), new Device('Device-C')];
+        for (const device of [a, b]) {
+          expect((await device.login(first, user)).status).toBe(200);
+          expect((await device.send(first, 'get', '/counter')).body).toEqual({ count: 1 });
+          expect((await device.send(second, 'get', '/session')).body).toEqual({ _auth_user_id: user, count: 1 });
+          expect((await device.send(first, 'get', '/session')).body).toEqual({ _auth_user_id: user, count: 1 });
+        }
+        expect((await c.login(second, user)).status).toBe(200);
+        expect((await c.send(second, 'post', '/me/sessions/revoke-others')).body).toEqual({ revoked: 2 });
+        await expectAnonymous(a, first);
+        await expectAnonymous(b, first);
+        expect(await c.sessions(first)).toHaveLength(1);
+      });
+    },
+  );
 });
 
 describe('cached_db: a read racing a revocation (two instances on PostgreSQL + Redis)', () => {
@@ -815,7 +874,9 @@ describe('cached_db: a read racing a revocation (two instances on PostgreSQL + R
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         atCacheWrite,
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`the read never wrote to the cache (${writers.join(', ')})`)), 5000))),
+        new Promise(
+          (_, reject) => (timer = setTimeout(() => reject(new Error(`the read never wrote to the cache (${writers.join(', ')})`)), 5000)),
+        ),
       ]).finally(() => clearTimeout(timer));
       const aId = (await b.sessions(second)).find((s) => !s.current)!.id;
       expect((await b.send(second, 'delete', `/me/sessions/${encodeURIComponent(aId)}`)).body).toEqual({ revoked: true });
@@ -838,7 +899,11 @@ describe('cached_db with its Redis stopped (the cache is best effort): revocatio
   let t: Instance;
   beforeAll(async () => {
     await redis.start();
-    t = await boot({ store: 'cached_db on PostgreSQL + Redis', env: { MAX_SESSIONS_PER_USER: '2', MAX_SESSIONS_POLICY: 'evict' }, redisUrl: redis.url });
+    t = await boot({
+      store: 'cached_db on PostgreSQL + Redis',
+      env: { MAX_SESSIONS_PER_USER: '2', MAX_SESSIONS_POLICY: 'evict' },
+      redisUrl: redis.url,
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -864,7 +929,15 @@ describe('cached_db with its Redis stopped (the cache is best effort): revocatio
       revoke: { status: revoke.status, body: revoke.body },
       dSignedIn: await signedIn(d, t),
     };
-    console.log(`Redis stopped: ${JSON.stringify(outcome)}; logged: ${JSON.stringify(problems(since).map((line) => line.message.slice(0, 160)))}`);
-    expect(outcome).toEqual({ login: 200, aSignedIn: false, cSignedIn: true, revoke: { status: 200, body: { revoked: true } }, dSignedIn: false });
+    console.log(
+      `Redis stopped: ${JSON.stringify(outcome)}; logged: ${JSON.stringify(problems(since).map((line) => line.message.slice(0, 160)))}`,
+    );
+    expect(outcome).toEqual({
+      login: 200,
+      aSignedIn: false,
+      cSignedIn: true,
+      revoke: { status: 200, body: { revoked: true } },
+      dSignedIn: false,
+    });
   });
 });

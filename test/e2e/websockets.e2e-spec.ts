@@ -67,9 +67,21 @@ const logs: LogLine[] = [];
 const record =
   (level: string) =>
   (message: unknown): void =>
-    void logs.push({ level, message: typeof message === 'string' ? message : message instanceof Error ? `${message.name}: ${message.message}` : JSON.stringify(message) });
-const capture: LoggerService = { log: record('log'), error: record('error'), warn: record('warn'), debug: record('debug'), verbose: record('verbose'), fatal: record('fatal') };
-const problems = (since: number) => logs.slice(since).filter((line) => line.level === 'error' || line.level === 'warn' || line.level === 'fatal');
+    void logs.push({
+      level,
+      message:
+        typeof message === 'string' ? message : message instanceof Error ? `${message.name}: ${message.message}` : JSON.stringify(message),
+    });
+const capture: LoggerService = {
+  log: record('log'),
+  error: record('error'),
+  warn: record('warn'),
+  debug: record('debug'),
+  verbose: record('verbose'),
+  fatal: record('fatal'),
+};
+const problems = (since: number) =>
+  logs.slice(since).filter((line) => line.level === 'error' || line.level === 'warn' || line.level === 'fatal');
 
 // ----- deadlines -----
 
@@ -104,10 +116,18 @@ interface SocketApp {
  * adapter; test/support/example-app.ts sets none), in-process on 127.0.0.1 and a free port, with
  * `providers` (test gateways) beside its own.
  */
-async function startSocketApp(env: Record<string, string | undefined>, providers: NonNullable<Parameters<typeof Test.createTestingModule>[0]['providers']> = []): Promise<SocketApp> {
+async function startSocketApp(
+  env: Record<string, string | undefined>,
+  providers: NonNullable<Parameters<typeof Test.createTestingModule>[0]['providers']> = [],
+): Promise<SocketApp> {
   const loaded = loadConfig({ SECRET_KEY: TEST_SECRET_KEY, CLEARSESSIONS_CRON: 'false', LOG_LEVEL: 'error', ...env });
-  const config = { ...loaded, sessions: { ...loaded.sessions, websockets: { ...loaded.sessions.websockets, revalidateInterval: REVALIDATE_INTERVAL_MS } } };
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)], providers }).setLogger(capture).compile();
+  const config = {
+    ...loaded,
+    sessions: { ...loaded.sessions, websockets: { ...loaded.sessions.websockets, revalidateInterval: REVALIDATE_INTERVAL_MS } },
+  };
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)], providers })
+    .setLogger(capture)
+    .compile();
   const app =
     config.httpPlatform === 'fastify'
       ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: capture })
@@ -122,7 +142,7 @@ async function startSocketApp(env: Record<string, string | undefined>, providers
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     transport,
     sockets: app.get(SocketSessions),
-    store: app.get(SessionStore) as DbSessionStore,
+    store: app.get<DbSessionStore>(SessionStore),
     close: () => app.close(),
   };
 }
@@ -185,7 +205,10 @@ function openSocket(t: SocketApp, options: OpenOptions = {}): Promise<TestSocket
   const headers: Record<string, string> = {};
   if (options.cookie !== undefined) headers.Cookie = `sessionid=${options.cookie}`;
   if (options.origin !== undefined) headers.Origin = options.origin;
-  const handshake = t.transport === 'ws' ? openWs(t, options.route ?? '/ws', headers) : openIo(t, options.route ?? '/', headers, options.transports ?? ['websocket']);
+  const handshake =
+    t.transport === 'ws'
+      ? openWs(t, options.route ?? '/ws', headers)
+      : openIo(t, options.route ?? '/', headers, options.transports ?? ['websocket']);
   return within('the handshake', handshake, REPLY_DEADLINE_MS).then((socket) => {
     opened.add(socket);
     return socket;
@@ -199,7 +222,7 @@ function openWs(t: SocketApp, path: string, headers: Record<string, string>): Pr
     let markEnded!: (ended: Ended) => void;
     const ended = new Promise<Ended>((resolveEnded) => (markEnded = resolveEnded));
     ws.on('message', (raw) => {
-      const reply = JSON.parse(String(raw)) as Reply;
+      const reply = JSON.parse((raw as Buffer).toString()) as Reply;
       const index = waiting.findIndex((waiter) => waiter.events.includes(reply.event));
       if (index >= 0) waiting.splice(index, 1)[0].resolve(reply);
     });
@@ -214,7 +237,11 @@ function openWs(t: SocketApp, path: string, headers: Record<string, string>): Pr
         ask: (event, data = {}) => {
           const reply = new Promise<Reply>((resolveReply) => waiting.push({ events: [event, 'exception'], resolve: resolveReply }));
           ws.send(JSON.stringify({ event, data }));
-          return within(`the reply to ${event}`, Promise.race([reply, ended.then((e) => Promise.reject(new Error(`closed before answering ${event}: ${e.code} ${e.reason}`)))]), REPLY_DEADLINE_MS);
+          return within(
+            `the reply to ${event}`,
+            Promise.race([reply, ended.then((e) => Promise.reject(new Error(`closed before answering ${event}: ${e.code} ${e.reason}`)))]),
+            REPLY_DEADLINE_MS,
+          );
         },
         ended,
         isOpen: () => ws.readyState === WebSocket.OPEN,
@@ -229,7 +256,12 @@ function openWs(t: SocketApp, path: string, headers: Record<string, string>): Pr
   });
 }
 
-function openIo(t: SocketApp, namespace: string, headers: Record<string, string>, transports: ('polling' | 'websocket')[]): Promise<TestSocket> {
+function openIo(
+  t: SocketApp,
+  namespace: string,
+  headers: Record<string, string>,
+  transports: ('polling' | 'websocket')[],
+): Promise<TestSocket> {
   return new Promise((resolve, reject) => {
     const socket: IoClientSocket = io(`${t.url}${namespace}`, { transports, extraHeaders: headers, reconnection: false, forceNew: true });
     let markEnded!: (ended: Ended) => void;
@@ -255,7 +287,11 @@ function openIo(t: SocketApp, namespace: string, headers: Record<string, string>
             socket.on('exception', onException);
           });
           socket.emit(event, data);
-          return within(`the reply to ${event}`, Promise.race([reply, ended.then((e) => Promise.reject(new Error(`disconnected before answering ${event}: ${e.reason}`)))]), REPLY_DEADLINE_MS);
+          return within(
+            `the reply to ${event}`,
+            Promise.race([reply, ended.then((e) => Promise.reject(new Error(`disconnected before answering ${event}: ${e.reason}`)))]),
+            REPLY_DEADLINE_MS,
+          );
         },
         ended,
         isOpen: () => socket.connected,
@@ -271,7 +307,12 @@ function openIo(t: SocketApp, namespace: string, headers: Record<string, string>
 }
 
 /** Waits for the server to close the socket because its session ended (the deadline fails the test), and checks how. */
-async function expectClosedByServer(socket: TestSocket, transport: Transport, reason: 'session ended' | 'signed out', deadline = CLOSE_DEADLINE_MS): Promise<Ended> {
+async function expectClosedByServer(
+  socket: TestSocket,
+  transport: Transport,
+  reason: 'session ended' | 'signed out',
+  deadline = CLOSE_DEADLINE_MS,
+): Promise<Ended> {
   const ended = await within('the socket closing', socket.ended, deadline);
   if (transport === 'ws') expect({ code: ended.code, reason: ended.reason }).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason });
   else expect(ended.reason).toBe('io server disconnect');
@@ -325,7 +366,13 @@ describe.each(MATRIX)('WebSockets on the example app: %s on %s, USER_SESSIONS=tr
   /** Two instances on one database. */
   let a: SocketApp;
   let b: SocketApp;
-  const env = () => ({ WEBSOCKETS: transport, HTTP_PLATFORM: platform, DATABASE_URL: database.url, USER_SESSIONS: 'true', WS_ALLOWED_ORIGINS });
+  const env = () => ({
+    WEBSOCKETS: transport,
+    HTTP_PLATFORM: platform,
+    DATABASE_URL: database.url,
+    USER_SESSIONS: 'true',
+    WS_ALLOWED_ORIGINS,
+  });
   let logsFrom = 0;
 
   beforeAll(async () => {
@@ -401,14 +448,26 @@ describe.each(MATRIX)('WebSockets on the example app: %s on %s, USER_SESSIONS=tr
       const socket = await openSocket(a, { cookie: browser.cookie, origin });
       expect(await whoami(socket)).toBe(user);
     }
-    for (const origin of ['https://evil.example', `http://127.0.0.1:${ownPort === 65535 ? ownPort - 1 : ownPort + 1}`, 'http://allowed.example', 'https://untrusted.example', 'null']) {
+    for (const origin of [
+      'https://evil.example',
+      `http://127.0.0.1:${ownPort === 65535 ? ownPort - 1 : ownPort + 1}`,
+      'http://allowed.example',
+      'https://untrusted.example',
+      'null',
+    ]) {
       const refused = openSocket(a, { cookie: browser.cookie, origin });
       if (transport === 'ws') {
         await expect(refused).rejects.toMatchObject({ name: 'HandshakeRefused', status: 403 });
       } else {
-        await expect(refused).rejects.toMatchObject({ name: 'HandshakeRefused', message: expect.stringMatching(/^connect_error: /) as unknown });
+        await expect(refused).rejects.toMatchObject({
+          name: 'HandshakeRefused',
+          message: expect.stringMatching(/^connect_error: /) as unknown,
+        });
         // Polling's handshake: engine.io answers allowRequest's refusal 403.
-        await expect(openSocket(a, { cookie: browser.cookie, origin, transports: ['polling'] })).rejects.toMatchObject({ name: 'HandshakeRefused', status: 403 });
+        await expect(openSocket(a, { cookie: browser.cookie, origin, transports: ['polling'] })).rejects.toMatchObject({
+          name: 'HandshakeRefused',
+          status: 403,
+        });
         const handshake = await request(a.server).get('/socket.io/?EIO=4&transport=polling').set('Origin', origin);
         expect(handshake.status).toBe(403);
         expect(handshake.body).toEqual({ code: 4, message: 'Origin not allowed' });
@@ -448,7 +507,7 @@ describe.each(MATRIX)('WebSockets on the example app: %s on %s, USER_SESSIONS=tr
     expect(await counter(anonymous)).toBe(3);
   });
 
-  it('revoking a session (DELETE /me/sessions/:id from another session of the user) closes its socket; the other session\'s socket stays', async () => {
+  it("revoking a session (DELETE /me/sessions/:id from another session of the user) closes its socket; the other session's socket stays", async () => {
     const user = newUser();
     const phone = await signedIn(user);
     const laptop = await signedIn(user);
@@ -462,7 +521,7 @@ describe.each(MATRIX)('WebSockets on the example app: %s on %s, USER_SESSIONS=tr
     expect(await whoami(laptopSocket)).toBe(user);
   });
 
-  it('POST /me/sessions/revoke-others closes the sockets of the other sessions, on both instances, not the asking one\'s', async () => {
+  it("POST /me/sessions/revoke-others closes the sockets of the other sessions, on both instances, not the asking one's", async () => {
     const user = newUser();
     const [first, second, third] = [await signedIn(user), await signedIn(user), await signedIn(user)];
     const firstSocket = await socketOf(first, user);
@@ -486,7 +545,7 @@ describe.each(MATRIX)('WebSockets on the example app: %s on %s, USER_SESSIONS=tr
     expect(a.sockets.size).toBe(0);
   });
 
-  it('a new login in the same browser (POST /login with its cookie) rotates the session away and closes its socket; the new cookie\'s socket knows the new user', async () => {
+  it("a new login in the same browser (POST /login with its cookie) rotates the session away and closes its socket; the new cookie's socket knows the new user", async () => {
     const first = newUser();
     const browser = await signedIn(first);
     const oldKey = browser.cookie;
@@ -504,7 +563,10 @@ describe.each(MATRIX)('WebSockets on the example app: %s on %s, USER_SESSIONS=tr
     const browser = await signedIn(user);
     const socket = await socketOf(browser, user);
     expect((await browser.send(a, 'post', '/session/expiry', { seconds: 2 })).body).toEqual({ expiryAge: 2, expireAtBrowserClose: false });
-    const [row] = await a.store.dataSource.query<{ expire_date: unknown }[]>('SELECT expire_date FROM user_session WHERE session_key = $1', [browser.cookie]);
+    const [row] = await a.store.dataSource.query<{ expire_date: unknown }[]>(
+      'SELECT expire_date FROM user_session WHERE session_key = $1',
+      [browser.cookie],
+    );
     const expireDate = a.store.fromDatabaseDate(row.expire_date).getTime();
     const ended = await expectClosedByServer(socket, transport, 'session ended', 2000 + CLOSE_DEADLINE_MS);
     expect(ended.at).toBeGreaterThanOrEqual(expireDate);
@@ -556,7 +618,13 @@ describe.each(MATRIX)('WebSockets with DJANGO_AUTH=true: %s on %s, db on Postgre
   let database: TestDatabase;
   let a: SocketApp;
   let b: SocketApp;
-  const env = () => ({ WEBSOCKETS: transport, HTTP_PLATFORM: platform, DATABASE_URL: database.url, DJANGO_AUTH: 'true', LOGIN_RATE_LIMIT: '1000' });
+  const env = () => ({
+    WEBSOCKETS: transport,
+    HTTP_PLATFORM: platform,
+    DATABASE_URL: database.url,
+    DJANGO_AUTH: 'true',
+    LOGIN_RATE_LIMIT: '1000',
+  });
   const guarded = transport === 'socket.io' ? GuardedIoGateway : GuardedWsGateway;
   /** The guarded gateway: socket.io's namespace, ws's path. */
   const guardedRoute = '/guarded';
@@ -656,7 +724,7 @@ describe.each(MATRIX)('WebSockets with DJANGO_AUTH=true: %s on %s, db on Postgre
     expect(await whoami(await openSocket(a, { cookie: browser.cookie }))).toBe(String(other.id));
   });
 
-  describeWithDjango("a django_session row deleted by Django", () => {
+  describeWithDjango('a django_session row deleted by Django', () => {
     let django: DjangoPeer;
     beforeAll(() => {
       django = new DjangoPeer(database.url, TEST_SECRET_KEY);

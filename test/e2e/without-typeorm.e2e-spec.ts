@@ -6,6 +6,7 @@
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -22,25 +23,41 @@ class CounterController {
   }
 }
 
-describe.each<SessionEngineName>(['signed_cookies', 'cache', 'file'])('SessionsModule.forRoot({ engine: %j }) in an app without TypeORM', (engine) => {
-  let app: INestApplication;
-  const directory = mkdtempSync(join(tmpdir(), 'without-typeorm-'));
-  beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, engine, filePath: engine === 'file' ? directory : undefined, clearExpired: { cron: false } })],
-      controllers: [CounterController],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-  });
-  afterAll(async () => {
-    await app?.close();
-    rmSync(directory, { recursive: true, force: true });
-  });
+describe.each<SessionEngineName>(['signed_cookies', 'cache', 'file'])(
+  'SessionsModule.forRoot({ engine: %j }) in an app without TypeORM',
+  (engine) => {
+    let app: INestApplication;
+    const directory = mkdtempSync(join(tmpdir(), 'without-typeorm-'));
+    beforeAll(async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          SessionsModule.forRoot({
+            secretKey: TEST_SECRET_KEY,
+            engine,
+            filePath: engine === 'file' ? directory : undefined,
+            clearExpired: { cron: false },
+          }),
+        ],
+        controllers: [CounterController],
+      }).compile();
+      app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+    });
+    afterAll(async () => {
+      await app?.close();
+      rmSync(directory, { recursive: true, force: true });
+    });
 
-  it('starts and keeps a session', async () => {
-    const first = await request(app.getHttpServer()).get('/counter');
-    const cookie = ([] as string[]).concat(first.headers['set-cookie'])[0].split(';')[0];
-    expect((await request(app.getHttpServer()).get('/counter').set('Cookie', cookie)).body).toEqual({ count: 2 });
-  });
-});
+    it('starts and keeps a session', async () => {
+      const first = await request(app.getHttpServer() as Server).get('/counter');
+      const cookie = ([] as string[]).concat(first.headers['set-cookie'])[0].split(';')[0];
+      expect(
+        (
+          await request(app.getHttpServer() as Server)
+            .get('/counter')
+            .set('Cookie', cookie)
+        ).body,
+      ).toEqual({ count: 2 });
+    });
+  },
+);

@@ -3,7 +3,15 @@
  * changed atomically by any process; a JSON map changed one write at a time in the process
  * elsewhere), kept on login, cycleKey, flush, expiry and revocation.
  */
-import { CacheSession, CacheSessionStore, resolveSessionsOptions, SessionLimitReachedException, SessionsCache, UserSessionsService, type SessionsModuleOptions } from '../../src/sessions';
+import {
+  CacheSession,
+  CacheSessionStore,
+  resolveSessionsOptions,
+  SessionLimitReachedException,
+  SessionsCache,
+  UserSessionsService,
+  type SessionsModuleOptions,
+} from '../../src/sessions';
 import { CACHE_KINDS, createTestCache, type TestCache } from '../support/caches';
 
 describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
@@ -11,7 +19,12 @@ describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
   let store: CacheSessionStore;
   let service: UserSessionsService;
   let user: string;
-  const options = (): SessionsModuleOptions => ({ secretKey: 'cache-user-sessions-secret', engine: 'cache', cache: testCache.cache, userSessions: {} });
+  const options = (): SessionsModuleOptions => ({
+    secretKey: 'cache-user-sessions-secret',
+    engine: 'cache',
+    cache: testCache.cache,
+    userSessions: {},
+  });
 
   beforeAll(async () => {
     testCache = await createTestCache(kind);
@@ -31,7 +44,7 @@ describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
     return session;
   }
 
-  it('lists a signed-in user\'s sessions with client and times, the current one marked; anonymous and other users\' sessions are not listed', async () => {
+  it("lists a signed-in user's sessions with client and times, the current one marked; anonymous and other users' sessions are not listed", async () => {
     const [phone, laptop] = [await signIn('phone'), await signIn('laptop')];
     const anonymous = store.session();
     anonymous.set('cart', [1]);
@@ -133,7 +146,7 @@ describe.each(CACHE_KINDS)('user sessions on the cache engine (%s)', (kind) => {
       }
     }
 
-    it('a third login evicts the least recently active session, or is refused leaving the visitor\'s session as it was', async () => {
+    it("a third login evicts the least recently active session, or is refused leaving the visitor's session as it was", async () => {
       const [one] = instances(1);
       const first = (await login(one)) as CacheSession;
       const second = (await login(one)) as CacheSession;

@@ -152,7 +152,9 @@ describe.each(CACHE_KINDS)('cache engine on %s', (kind) => {
         }),
       );
       // On @keyv/redis the reads go to node-redis itself; elsewhere through cache-manager.
-      const reader = (kind === 'redis' ? (testCache.cache.stores[0].store as KeyvRedis<unknown>).client : testCache.cache) as unknown as Record<'mget' | 'get', () => unknown>;
+      const reader = (kind === 'redis'
+        ? (testCache.cache.stores[0].store as KeyvRedis<unknown>).client
+        : testCache.cache) as unknown as Record<'mget' | 'get', () => unknown>;
       const [manyName, oneName] = kind === 'redis' ? (['mGet', 'get'] as const) : (['mget', 'get'] as const);
       const mget = jest.spyOn(reader, manyName as 'mget');
       const get = jest.spyOn(reader, oneName);
@@ -206,7 +208,7 @@ describe('cache engine: a cache that does not store', () => {
     }
   }
 
-  it('create() gives up after 10 000 attempts with Django\'s message', async () => {
+  it("create() gives up after 10 000 attempts with Django's message", async () => {
     const cache = createCache({ stores: [new Keyv({ store: new DroppingMap() })] });
     const session = cacheStore(resolveSessionsOptions({ secretKey: SECRET_KEY, cache })).session();
     const reads = jest.spyOn(cache, 'get');
@@ -234,7 +236,9 @@ describe('cache engine: a cache that does not answer', () => {
       await jest.advanceTimersByTimeAsync(CACHE_OPERATION_TIMEOUT_MS);
       expect(await loading).toEqual({});
       expect(session.sessionKey).toBeNull();
-      expect(String(warn.mock.calls.at(-1)?.[0])).toMatch(/^Error reading from cache \(HangingMap\), treated as a miss: cache read took longer than/);
+      expect(String(warn.mock.calls.at(-1)?.[0])).toMatch(
+        /^Error reading from cache \(HangingMap\), treated as a miss: cache read took longer than/,
+      );
     } finally {
       jest.useRealTimers();
       warn.mockRestore();

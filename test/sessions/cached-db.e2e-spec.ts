@@ -197,7 +197,13 @@ describe.each(COMBINATIONS)('cached_db engine on %s with the %s cache', (databas
       reopened.set('n', 4);
       await reopened.save();
       expect(await cachedData(testCache.cache, `${CACHED_DB_KEY_PREFIX}${session.sessionKey}`)).toEqual({ n: 4 });
-      expect(store.getDecoded(await dataSource.query(`SELECT session_data AS "sessionData" FROM django_session WHERE session_key = '${session.sessionKey}'`).then((rows: { sessionData: string }[]) => rows[0]))).toEqual({ n: 4 });
+      expect(
+        store.getDecoded(
+          await dataSource
+            .query(`SELECT session_data AS "sessionData" FROM django_session WHERE session_key = '${session.sessionKey}'`)
+            .then((rows: { sessionData: string }[]) => rows[0]),
+        ),
+      ).toEqual({ n: 4 });
     });
 
     it('flush deletes the session from both the database and the cache', async () => {

@@ -47,7 +47,6 @@ class CustomDbSessionStore extends DbSessionStore {
     return CustomSession;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override async createModelInstance(session: DbSession<any>, data: SessionData): Promise<SessionRow> {
     const row = await super.createModelInstance(session, data);
     const accountId = Number(data._auth_user_id);
@@ -70,7 +69,12 @@ interface DbFixture {
   close(): Promise<void>;
 }
 
-async function openDbFixture(kind: DatabaseKind, custom: boolean, options: Partial<SessionsModuleOptions> = {}, queries?: QueryCounter): Promise<DbFixture> {
+async function openDbFixture(
+  kind: DatabaseKind,
+  custom: boolean,
+  options: Partial<SessionsModuleOptions> = {},
+  queries?: QueryCounter,
+): Promise<DbFixture> {
   const logging = queries ? { logging: true, logger: queries } : {};
   const { dataSource, close } = await openTestDataSource(kind, { entities: [SessionEntity, CustomSession], ...logging });
   if (custom) await createCustomSessionTable(dataSource);
@@ -111,7 +115,9 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
       beforeEach(() => fixture.dataSource.getRepository(Model).clear());
 
       const findRow = (key: string | null) =>
-        fixture.dataSource.getRepository<AbstractBaseSession & Partial<CustomSession>>(Model).findOneByOrFail({ sessionKey: key as string });
+        fixture.dataSource
+          .getRepository<AbstractBaseSession & Partial<CustomSession>>(Model)
+          .findOneByOrFail({ sessionKey: key as string });
 
       it('test_session_str: a row reads as its session key', async () => {
         const session = fixture.store.session();
@@ -165,7 +171,7 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
       });
 
       // Also run with TZ=America/New_York: TypeORM must read the SQLite text as UTC.
-      it('the row has Django\'s columns and expire date', async () => {
+      it("the row has Django's columns and expire date", async () => {
         const session = fixture.store.session();
         session.set('x', 1);
         await session.save();
@@ -190,7 +196,7 @@ describe.each(DATABASE_KINDS)('db engine on %s', (kind) => {
 
         // CustomDatabaseSessionTests' overrides: the mixin's test_default_expiry and
         // test_custom_expiry_reset with cookieAge 86400 (see mixinTarget).
-        it('test_default_expiry/test_custom_expiry_reset: the custom store\'s default age is one day', () => {
+        it("test_default_expiry/test_custom_expiry_reset: the custom store's default age is one day", () => {
           const session = fixture.store.session();
           expect(session.getExpiryAge()).toBe(86400);
           session.setExpiry(0);
@@ -233,7 +239,8 @@ describe('statement batching on PostgreSQL', () => {
     return sessions.sort((a, b) => a.sessionKey!.localeCompare(b.sessionKey!));
   }
 
-  const reload = (store: DbSessionStore, sessions: DbSession[]) => Promise.all(sessions.map((s) => store.session(s.sessionKey).ensureLoaded()));
+  const reload = (store: DbSessionStore, sessions: DbSession[]) =>
+    Promise.all(sessions.map((s) => store.session(s.sessionKey).ensureLoaded()));
 
   it('loads of one turn share one SELECT; an unknown key among them loads empty and loses its key', async () => {
     const { store } = await open();
@@ -274,7 +281,7 @@ describe('statement batching on PostgreSQL', () => {
     expect((await reload(store, [session]))[0].get('n')).toBe('second');
   });
 
-  it('a lone load or save runs Django\'s single-row statement', async () => {
+  it("a lone load or save runs Django's single-row statement", async () => {
     const { store } = await open();
     const [session] = await savedSessions(store, 1);
     const loaded = await store.session(session.sessionKey).ensureLoaded();
@@ -304,7 +311,7 @@ describe('statement batching on PostgreSQL', () => {
     expect((await reload(store, sessions)).map((s) => s.get('n'))).toEqual([100, 99, 98]);
   });
 
-  it('a custom entity\'s saves, which write its extra columns, go one by one; its loads are batched', async () => {
+  it("a custom entity's saves, which write its extra columns, go one by one; its loads are batched", async () => {
     const { store, dataSource } = await open(true);
     const sessions = await reload(store, await savedSessions(store, 3));
     expect(queries.queries).toHaveLength(1);
@@ -328,7 +335,8 @@ describe('statement batching on PostgreSQL', () => {
       a.set('n', 'a saved');
       b.set('n', 'b saved');
       const saves = Promise.all([a.save(), b.save()]);
-      const waiting = async () => (await dataSource.query('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted'))[0].n as number;
+      const waiting = async () =>
+        (await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted'))[0].n;
       while ((await waiting()) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
       await other.query('UPDATE django_session SET session_data = session_data WHERE session_key = $1', [a.sessionKey]);
       await other.commitTransaction();

@@ -137,7 +137,7 @@ describe('no resurrection: a logout racing saves of the same session', () => {
       await turns(3);
       if (existsSync(file)) problems.push(`round ${round}: a save brought the file back`);
       for (const { startedAfterDelete, error } of outcomes) {
-        if (error !== undefined && !(error instanceof UpdateError)) problems.push(`round ${round}: ${String(error)}`);
+        if (error !== undefined && !(error instanceof UpdateError)) problems.push(`round ${round}: ${(error as Error).toString()}`);
         if (startedAfterDelete && error === undefined) problems.push(`round ${round}: a save started after the delete succeeded`);
       }
     }
@@ -161,7 +161,10 @@ describe('no resurrection: a logout racing saves of the same session', () => {
       await utimes(file, past(3600), past(3600));
       const saving = (async () => {
         await turns(round % 4);
-        return writer.save().then(() => true, () => false);
+        return writer.save().then(
+          () => true,
+          () => false,
+        );
       })();
       const reading = round % 2 ? store.clearExpired() : store.session(key).ensureLoaded();
       const [saved] = await Promise.all([saving, reading]);
@@ -309,7 +312,9 @@ describe('only regular files are read', () => {
     const expiredTarget = join(outside, `sessionid${newSessionKey()}`);
     await writeFile(expiredTarget, scanner.session().encode({ old: true }));
     await utimes(expiredTarget, old, old);
-    const [link, fifo, folder, expired] = [newSessionKey(), newSessionKey(), newSessionKey(), newSessionKey()].map((key) => join(scan, `sessionid${key}`));
+    const [link, fifo, folder, expired] = [newSessionKey(), newSessionKey(), newSessionKey(), newSessionKey()].map((key) =>
+      join(scan, `sessionid${key}`),
+    );
     await symlink(expiredTarget, link);
     execFileSync('mkfifo', ['-m', '600', fifo]);
     await mkdir(folder);

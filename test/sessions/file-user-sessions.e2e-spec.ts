@@ -11,7 +11,8 @@ describe('user sessions on the file engine (by scanning)', () => {
   let directory: string;
   let store: FileSessionStore;
   let service: UserSessionsService;
-  const config = () => resolveSessionsOptions({ secretKey: 'file-user-sessions-secret', engine: 'file', filePath: directory, userSessions: {} });
+  const config = () =>
+    resolveSessionsOptions({ secretKey: 'file-user-sessions-secret', engine: 'file', filePath: directory, userSessions: {} });
 
   beforeEach(async () => {
     directory = await mkdtemp(join(tmpdir(), 'file-user-sessions-'));
@@ -56,7 +57,11 @@ describe('user sessions on the file engine (by scanning)', () => {
   });
 
   it('has no cap: maxSessionsPerUser needs a database engine', () => {
-    expect(() => resolveSessionsOptions({ secretKey: 'x', engine: 'file', userSessions: { maxSessionsPerUser: 2 } })).toThrow(SessionsOptionsError);
-    expect(() => resolveSessionsOptions({ secretKey: 'x', engine: 'signed_cookies', userSessions: {} })).toThrow(/cannot be revoked|no server-side record/);
+    expect(() => resolveSessionsOptions({ secretKey: 'x', engine: 'file', userSessions: { maxSessionsPerUser: 2 } })).toThrow(
+      SessionsOptionsError,
+    );
+    expect(() => resolveSessionsOptions({ secretKey: 'x', engine: 'signed_cookies', userSessions: {} })).toThrow(
+      /cannot be revoked|no server-side record/,
+    );
   });
 });

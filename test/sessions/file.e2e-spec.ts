@@ -77,7 +77,6 @@ describe('FileSessionTests', () => {
     const session = new FileSessionStore(fileConfig(directory.path)).session();
     expect(() => session.keyToFile('a/b/c')).toThrow(InvalidSessionKey);
   });
-
 });
 
 describe('file engine storage (`django/contrib/sessions/backends/file.py`)', () => {
@@ -201,7 +200,13 @@ describe('file engine storage (`django/contrib/sessions/backends/file.py`)', () 
   it('clearExpired leaves temporary files, invalid names and other files alone', async () => {
     const path = await mkdtemp(join(directory.path, 'scan-'));
     const old = past(86400 * 30);
-    const names = ['sessionidabcdefgh12345678_out_x1y2', 'sessionidUPPERCASEKEY1234', 'sessionid1234567', 'other-file', 'sessionidexpired000000000000000000'];
+    const names = [
+      'sessionidabcdefgh12345678_out_x1y2',
+      'sessionidUPPERCASEKEY1234',
+      'sessionid1234567',
+      'other-file',
+      'sessionidexpired000000000000000000',
+    ];
     for (const name of names) {
       await writeFile(join(path, name), 'whatever');
       await utimes(join(path, name), old, old);
@@ -230,7 +235,11 @@ describe('file engine storage (`django/contrib/sessions/backends/file.py`)', () 
     await Promise.all([writer(1), writer(2), reader(), reader(), reader()]);
     for (const data of seen) {
       expect(typeof data.blob).toBe('string');
-      expect(createHash('sha256').update(data.blob as string).digest('hex')).toBe(data.check);
+      expect(
+        createHash('sha256')
+          .update(data.blob as string)
+          .digest('hex'),
+      ).toBe(data.check);
     }
     expect((await readdir(directory.path)).filter((name) => name.includes('_out_'))).toEqual([]);
   });

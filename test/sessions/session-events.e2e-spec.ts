@@ -7,7 +7,15 @@ import { EventEmitterModule, EventEmitter2 } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
-import { ClearSessionsService, SessionEntity, SessionStore, UserSessionEntity, userSessionMigrations, UserSessionsService, type SessionEvent } from '../../src/sessions';
+import {
+  ClearSessionsService,
+  SessionEntity,
+  SessionStore,
+  UserSessionEntity,
+  userSessionMigrations,
+  UserSessionsService,
+  type SessionEvent,
+} from '../../src/sessions';
 import { sessionMigrations, SESSIONS_CONFIG, SessionsModule, type SessionsConfig } from '../../src/sessions';
 import { TEST_SECRET_KEY } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/databases';

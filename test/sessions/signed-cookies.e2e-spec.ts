@@ -29,12 +29,17 @@ function signedCookieStore(options: Partial<SessionsModuleOptions> = {}): Signed
 
 /** A cookie value as Django's signed_cookies engine signs it, at an optional timestamp (seconds). */
 function djangoCookie(data: unknown, options: { secret?: string; timestamp?: number } = {}): string {
-  return dumps(data, { secret: options.secret ?? TEST_SECRET_KEY, salt: SIGNED_COOKIES_SALT, compress: true, timestamp: options.timestamp });
+  return dumps(data, {
+    secret: options.secret ?? TEST_SECRET_KEY,
+    salt: SIGNED_COOKIES_SALT,
+    compress: true,
+    timestamp: options.timestamp,
+  });
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-describeSessionMixin('signed_cookies', 'signed_cookies', async () => {
+describeSessionMixin('signed_cookies', 'signed_cookies', () => {
   const config = resolveSessionsOptions({ secretKey: TEST_SECRET_KEY });
   const store = new SignedCookieSessionStore(config);
   const target: MixinTarget = {
@@ -45,7 +50,7 @@ describeSessionMixin('signed_cookies', 'signed_cookies', async () => {
       return { session: (key) => other.session(key) };
     },
   };
-  return { target, teardown: async () => undefined };
+  return Promise.resolve({ target, teardown: () => Promise.resolve() });
 });
 
 describe('CookieSessionTests', () => {
@@ -90,7 +95,10 @@ describe('signed_cookies engine (`django/contrib/sessions/backends/signed_cookie
 
   it('the session key is the signed, compressed data; saving re-signs it', async () => {
     const session = store.session();
-    session.set('list', Array.from({ length: 50 }, () => 'repeated'));
+    session.set(
+      'list',
+      Array.from({ length: 50 }, () => 'repeated'),
+    );
     await session.save();
     const key = session.sessionKey as string;
     expect(key.startsWith('.')).toBe(true); // zlib was shorter
@@ -213,10 +221,16 @@ describe.each(HTTP_PLATFORMS)('signed_cookies engine in the app (%s)', (platform
   it('an oversize session is a clear 500 naming the size, with no cookie', async () => {
     const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     try {
-      const res = await request(t.server).post('/session').send({ blob: randomBytes(3000).toString('hex') }).expect(500);
+      const res = await request(t.server)
+        .post('/session')
+        .send({ blob: randomBytes(3000).toString('hex') })
+        .expect(500);
       expect(res.headers['content-type']).toMatch(/application\/json/);
-      expect(res.body.statusCode).toBe(500);
-      expect(res.body.message).toMatch(/^The signed_cookies session does not fit in a cookie: its Set-Cookie header would be \d+ bytes, over the 4096 bytes/);
+      const body = res.body as { statusCode: number; message: string };
+      expect(body.statusCode).toBe(500);
+      expect(body.message).toMatch(
+        /^The signed_cookies session does not fit in a cookie: its Set-Cookie header would be \d+ bytes, over the 4096 bytes/,
+      );
       expect(res.headers['set-cookie']).toBeUndefined();
       expect(logged).toHaveBeenCalled();
     } finally {

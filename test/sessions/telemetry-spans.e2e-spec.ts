@@ -52,7 +52,7 @@ describe('without an OpenTelemetry SDK', () => {
   });
   afterAll(() => t?.close());
 
-  it('SessionTelemetry.fromApp() is null and nothing is wrapped: the store and its sessions keep their prototypes\' methods', async () => {
+  it("SessionTelemetry.fromApp() is null and nothing is wrapped: the store and its sessions keep their prototypes' methods", async () => {
     expect(SessionTelemetry.fromApp()).toBeNull();
     expect(t.app.get<SessionsConfig>(SESSIONS_CONFIG).telemetry).toBeNull();
     const store = t.store as DbSessionStore;
@@ -173,7 +173,11 @@ describe('with a tracer provider registered (db engine on SQLite)', () => {
     }
 
     // cycleKey's save (the new key's row) and the response's save: both children of the request's span.
-    const cycled = await request(t.server).post('/spans/cycle').set('Cookie', `sessionid=${responseSessionKey(first.headers)}`).set(TRACED, '1').expect(201);
+    const cycled = await request(t.server)
+      .post('/spans/cycle')
+      .set('Cookie', `sessionid=${responseSessionKey(first.headers)}`)
+      .set(TRACED, '1')
+      .expect(201);
     issuedKeys.push(responseSessionKey(cycled.headers)!);
     const cycleSpans = takeSpans();
     const cycleParent = cycleSpans.find((span) => span.name === 'test POST /spans/cycle')!;
@@ -199,7 +203,9 @@ describe('with a tracer provider registered (db engine on SQLite)', () => {
         ...Object.entries(span.attributes).flatMap(([name, value]) => [name, JSON.stringify(value)]),
         ...span.events.flatMap((event) => [event.name, JSON.stringify(event.attributes ?? {})]),
       ];
-      for (const needle of needles) if (texts.some((text) => text.includes(needle))) leaks.push(`${span.name} holds ${needle === MARKER ? 'session data' : 'a session key'}`);
+      for (const needle of needles)
+        if (texts.some((text) => text.includes(needle)))
+          leaks.push(`${span.name} holds ${needle === MARKER ? 'session data' : 'a session key'}`);
     }
     expect(leaks).toEqual([]);
     // Only these attributes, ever.

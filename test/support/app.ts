@@ -48,7 +48,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const queries = new QueryCounter();
   const moduleRef = await Test.createTestingModule({
     imports: [
-      TypeOrmModule.forRoot({ ...database.options, migrationsRun: true, logging: true, logger: queries } as DataSourceOptions),
+      TypeOrmModule.forRoot({ ...database.options, migrationsRun: true, logging: true, logger: queries }),
       SessionsModule.forRoot({ secretKey: TEST_SECRET_KEY, clearExpired: { cron: false }, ...options.sessions }),
       ...(options.imports ?? []),
     ],
@@ -81,8 +81,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 /** The `name=value` part of a response's Set-Cookie for `name`, or undefined. */
 export function responseCookie(headers: Record<string, unknown>, name = 'sessionid'): string | undefined {
   const setCookie = headers['set-cookie'];
-  const all = Array.isArray(setCookie) ? setCookie : setCookie ? [String(setCookie)] : [];
-  return all.find((c: string) => c.startsWith(`${name}=`));
+  const all = Array.isArray(setCookie) ? (setCookie as string[]) : setCookie ? [(setCookie as string | number).toString()] : [];
+  return all.find((c) => c.startsWith(`${name}=`));
 }
 
 /** The session key a response set in its cookie ('' for a deletion cookie), or undefined. */
@@ -94,5 +94,5 @@ export function responseSessionKey(headers: Record<string, unknown>, name = 'ses
 /** The data stored under a session key (read through the store), or null when the store has no such session. */
 export async function storedSessionData(store: SessionStore, key: string | null | undefined): Promise<Record<string, unknown> | null> {
   const session = await store.session(key).ensureLoaded();
-  return session.sessionKey === null ? null : (session.toJSON() as Record<string, unknown>);
+  return session.sessionKey === null ? null : session.toJSON();
 }

@@ -40,7 +40,7 @@ export async function createTestCache(kind: CacheKind, url = REDIS_URL): Promise
   try {
     await (keyv.store as KeyvRedis<unknown>).getClient();
   } catch (error) {
-    throw new Error(`Redis is unreachable at ${url} (tests need it): ${(error as Error).message}`);
+    throw new Error(`Redis is unreachable at ${url} (tests need it): ${(error as Error).message}`, { cause: error });
   }
   const cache = createCache({ stores: [keyv] });
   return {

@@ -28,7 +28,7 @@ async function adminQuery(sql: string): Promise<void> {
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(`PostgreSQL is unreachable at ${POSTGRES_ADMIN_URL} (tests need it): ${(error as Error).message}`);
+    throw new Error(`PostgreSQL is unreachable at ${POSTGRES_ADMIN_URL} (tests need it): ${(error as Error).message}`, { cause: error });
   }
   try {
     await client.query(sql);
@@ -38,7 +38,10 @@ async function adminQuery(sql: string): Promise<void> {
 }
 
 /** A fresh, empty database of this kind, private to the caller. */
-export async function createTestDatabase(kind: DatabaseKind, entities: DataSourceOptions['entities'] = [SessionEntity]): Promise<TestDatabase> {
+export async function createTestDatabase(
+  kind: DatabaseKind,
+  entities: DataSourceOptions['entities'] = [SessionEntity],
+): Promise<TestDatabase> {
   const common = { entities, migrations, migrationsTableName: 'typeorm_migrations', synchronize: false };
   if (kind === 'sqlite') {
     const file = `/tmp/sessions-test-${process.pid}-${randomBytes(4).toString('hex')}.sqlite3`;
@@ -65,7 +68,10 @@ export async function createTestDatabase(kind: DatabaseKind, entities: DataSourc
 }
 
 /** An initialised, migrated DataSource on a fresh database; `close()` also drops the database. */
-export async function openTestDataSource(kind: DatabaseKind, extra: Partial<DataSourceOptions> = {}): Promise<{ dataSource: DataSource; database: TestDatabase; close(): Promise<void> }> {
+export async function openTestDataSource(
+  kind: DatabaseKind,
+  extra: Partial<DataSourceOptions> = {},
+): Promise<{ dataSource: DataSource; database: TestDatabase; close: () => Promise<void> }> {
   const database = await createTestDatabase(kind);
   const dataSource = new DataSource({ ...database.options, ...extra } as DataSourceOptions);
   await dataSource.initialize();

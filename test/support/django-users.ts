@@ -3,7 +3,7 @@
  * leaves (read off `sqlite_master` and `pg_dump -s`), and users inserted as Django stores them.
  * The browser suite lets a real Django create it; these are for the suites that run without Django.
  */
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { makePassword } from '../../src/sessions/auth/password-hashers';
 import type { TestDatabase } from './databases';
 
@@ -23,9 +23,9 @@ export const TEST_PBKDF2_ITERATIONS = 1000;
 
 /** Runs `sql` with `params` ($1… on both) on the test database. */
 export async function djangoSql<T = Record<string, unknown>>(database: TestDatabase, sql: string, params: unknown[] = []): Promise<T[]> {
-  const dataSource = await new DataSource({ ...database.options, entities: [], migrations: [] } as DataSourceOptions).initialize();
+  const dataSource = await new DataSource({ ...database.options, entities: [], migrations: [] }).initialize();
   try {
-    return (await dataSource.query(database.kind === 'sqlite' ? sql.replace(/\$\d+/g, '?') : sql, params)) as T[];
+    return await dataSource.query<T[]>(database.kind === 'sqlite' ? sql.replace(/\$\d+/g, '?') : sql, params);
   } finally {
     await dataSource.destroy();
   }
@@ -51,12 +51,17 @@ export async function insertDjangoUser(database: TestDatabase, user: TestUser): 
     database,
     'INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) ' +
       "VALUES ($1, NULL, $2, $3, '', '', '', $4, $5, $6) RETURNING id",
-    database.kind === 'sqlite' ? [encoded, 0, user.username, 0, active ? 1 : 0, new Date().toISOString().replace('T', ' ').replace('Z', '')] : [encoded, false, user.username, false, active, new Date()],
+    database.kind === 'sqlite'
+      ? [encoded, 0, user.username, 0, active ? 1 : 0, new Date().toISOString().replace('T', ' ').replace('Z', '')]
+      : [encoded, false, user.username, false, active, new Date()],
   );
   return Number(row.id);
 }
 
 /** Sets a user's password as Django's `set_password` + `save` would (a password change "on Django"). */
 export async function setDjangoPassword(database: TestDatabase, username: string, password: string): Promise<void> {
-  await djangoSql(database, 'UPDATE auth_user SET password = $1 WHERE username = $2', [await makePassword(password, { iterations: TEST_PBKDF2_ITERATIONS }), username]);
+  await djangoSql(database, 'UPDATE auth_user SET password = $1 WHERE username = $2', [
+    await makePassword(password, { iterations: TEST_PBKDF2_ITERATIONS }),
+    username,
+  ]);
 }

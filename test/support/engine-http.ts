@@ -88,7 +88,11 @@ export function describeExampleAppFlows(label: string, sessionOptions: () => Par
  * key; with 'cookie' (signed_cookies) an unreadable cookie is re-issued holding `{}` instead of
  * deleted, and there is no stored session a concurrent logout could delete.
  */
-export function describeBehaviourMatrix(label: string, sessionOptions: () => Partial<SessionsModuleOptions>, storage: 'server' | 'cookie'): void {
+export function describeBehaviourMatrix(
+  label: string,
+  sessionOptions: () => Partial<SessionsModuleOptions>,
+  storage: 'server' | 'cookie',
+): void {
   describe.each(HTTP_PLATFORMS)(`SessionMiddleware.process_response cases: ${label} (%s)`, (platform) => {
     let t: TestApp;
     beforeAll(async () => {
@@ -96,10 +100,13 @@ export function describeBehaviourMatrix(label: string, sessionOptions: () => Par
     });
     afterAll(() => t.close());
 
-    const get = (path: string, cookie?: string) => request(t.server).get(path).set('Cookie', cookie === undefined ? [] : [cookie]);
+    const get = (path: string, cookie?: string) =>
+      request(t.server)
+        .get(path)
+        .set('Cookie', cookie === undefined ? [] : [cookie]);
     /** The cookie of a new session holding `hello: 'world'`. */
     const newSession = async () => `sessionid=${responseSessionKey((await get('/t/set').expect(200)).headers)}`;
-    const hello = async (cookie: string) => (await get('/t/read', cookie).expect(200)).body.hello;
+    const hello = async (cookie: string) => ((await get('/t/read', cookie).expect(200)).body as { hello?: unknown }).hello;
 
     it('untouched session without a cookie: no Set-Cookie, no Vary', async () => {
       const res = await get('/t/untouched').expect(200);
@@ -166,7 +173,7 @@ export function describeBehaviourMatrix(label: string, sessionOptions: () => Par
       const cookie = await newSession();
       if (storage === 'server') {
         const res = await get('/t/interrupted', cookie).expect(400);
-        expect(res.body.message).toBe(SESSION_INTERRUPTED_MESSAGE);
+        expect((res.body as { message: string }).message).toBe(SESSION_INTERRUPTED_MESSAGE);
         expect(res.headers['set-cookie']).toBeUndefined();
       } else {
         // Nothing is stored server-side: the modified session is simply issued.

@@ -24,7 +24,8 @@ const WAIT_LIMIT_MS = 20_000;
 function probeRedis(): string | null {
   for (const binary of ['redis-server', 'redis-cli']) {
     const probe = spawnSync(binary, ['--version'], { encoding: 'utf8' });
-    if (probe.status !== 0) return `${binary} is not runnable: ${(probe.error?.message ?? probe.stderr.trim()) || `exit ${String(probe.status)}`}`;
+    if (probe.status !== 0)
+      return `${binary} is not runnable: ${(probe.error?.message ?? probe.stderr.trim()) || `exit ${String(probe.status)}`}`;
   }
   return null;
 }
@@ -159,7 +160,10 @@ export async function startRedisCluster({ requireFullCoverage = true }: RedisClu
     },
     kill: (port) => stopServer(port, 'SIGKILL'),
     async waitForMaster(port) {
-      await waitFor(`node ${port} a master, cluster ok`, async () => (await role(port)) === 'master' && (await Promise.all(live().map(clusterOk))).every(Boolean));
+      await waitFor(
+        `node ${port} a master, cluster ok`,
+        async () => (await role(port)) === 'master' && (await Promise.all(live().map(clusterOk))).every(Boolean),
+      );
     },
     async stop() {
       await Promise.all(live().map((port) => stopServer(port, 'SIGTERM')));
@@ -173,15 +177,40 @@ export async function startRedisCluster({ requireFullCoverage = true }: RedisClu
         'redis-server',
         // No persistence: nodes-<port>.conf (the cluster's own state) is the only file written. A
         // replica's first sync starts at once (Redis waits 5 s for more replicas by default).
-        ['--port', String(port), '--cluster-port', String(ports[6 + i]), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
-          '--cluster-require-full-coverage', requireFullCoverage ? 'yes' : 'no', '--save', '', '--appendonly', 'no', '--dir', dir, '--repl-diskless-sync-delay', '0'],
+        [
+          '--port',
+          String(port),
+          '--cluster-port',
+          String(ports[6 + i]),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          String(NODE_TIMEOUT_MS),
+          '--cluster-require-full-coverage',
+          requireFullCoverage ? 'yes' : 'no',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--repl-diskless-sync-delay',
+          '0',
+        ],
         { stdio: 'ignore' },
       );
       servers.set(port, server);
     });
-    await waitFor('every node answering PING', async () => (await Promise.all(dataPorts.map((port) => cli(port, 'PING')))).every((reply) => reply.trim() === 'PONG'));
-    await run('redis-cli', ['--cluster', 'create', ...cluster.addresses, '--cluster-replicas', '1', '--cluster-yes'], { timeout: WAIT_LIMIT_MS });
+    await waitFor('every node answering PING', async () =>
+      (await Promise.all(dataPorts.map((port) => cli(port, 'PING')))).every((reply) => reply.trim() === 'PONG'),
+    );
+    await run('redis-cli', ['--cluster', 'create', ...cluster.addresses, '--cluster-replicas', '1', '--cluster-yes'], {
+      timeout: WAIT_LIMIT_MS,
+    });
     await waitFor('cluster_state:ok on every node', async () => (await Promise.all(dataPorts.map(clusterOk))).every(Boolean));
     // Failover tests need each replica in sync with its master.
     await waitFor('every replica linked to its master', async () => {

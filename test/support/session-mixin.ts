@@ -110,7 +110,8 @@ export function describeSessionMixin(
     /** Sessions of the same engine with SESSION_EXPIRE_AT_BROWSER_CLOSE set to `value`. */
     function browserCloseSessions(value: boolean): (key?: string | null) => AnySession {
       if (overrides.expireAtBrowserClose) return overrides.expireAtBrowserClose(value);
-      if (!target.withConfig) throw new Error('MixinTarget needs withConfig() (or overrides.expireAtBrowserClose) for test_get_expire_at_browser_close');
+      if (!target.withConfig)
+        throw new Error('MixinTarget needs withConfig() (or overrides.expireAtBrowserClose) for test_get_expire_at_browser_close');
       const other = target.withConfig({ expireAtBrowserClose: value });
       return (key) => other.session(key);
     }
@@ -151,7 +152,9 @@ export function describeSessionMixin(
     });
 
     it('test_pop_no_default_keyerror_raised: pop without a default of a missing key throws KeyError', () => {
-      expect(() => session.pop('some key')).toThrow(SessionKeyError);
+      expect(() => {
+        session.pop('some key');
+      }).toThrow(SessionKeyError);
     });
 
     it('test_setdefault', () => {
@@ -453,41 +456,50 @@ export function describeSessionMixin(
       expect(reopened.has('foo')).toBe(signedCookies);
     });
 
-    itWithServerStore('test_session_load_does_not_create_record: loading an unknown key creates no record', 'no external store to create records in', async () => {
-      const unknown = target.session('someunknownkey');
-      await unknown.load();
-      expect(unknown.sessionKey).toBeNull();
-      // The file engine's exists(null) invents a key as a side effect (Django quirk), hence the order.
-      expect(await unknown.exists(unknown.sessionKey)).toBe(false);
-      expect(unknown.sessionKey).not.toBe('someunknownkey');
-      extraKeys.push(unknown.sessionKey);
-    }, async () => {
-      // The key is the cookie itself: an unknown one reads as empty data, and nothing exists under it.
-      const unknown = target.session('someunknownkey');
-      expect(await unknown.load()).toEqual({});
-      expect(await unknown.exists(unknown.sessionKey)).toBe(false);
-    });
+    itWithServerStore(
+      'test_session_load_does_not_create_record: loading an unknown key creates no record',
+      'no external store to create records in',
+      async () => {
+        const unknown = target.session('someunknownkey');
+        await unknown.load();
+        expect(unknown.sessionKey).toBeNull();
+        // The file engine's exists(null) invents a key as a side effect (Django quirk), hence the order.
+        expect(await unknown.exists(unknown.sessionKey)).toBe(false);
+        expect(unknown.sessionKey).not.toBe('someunknownkey');
+        extraKeys.push(unknown.sessionKey);
+      },
+      async () => {
+        // The key is the cookie itself: an unknown one reads as empty data, and nothing exists under it.
+        const unknown = target.session('someunknownkey');
+        expect(await unknown.load()).toEqual({});
+        expect(await unknown.exists(unknown.sessionKey)).toBe(false);
+      },
+    );
 
-    itWithServerStore('test_session_save_does_not_resurrect_session_logged_out_in_other_context', 'the session is stored in the client and cannot be queried', async () => {
-      session.set('test_data', 'value1');
-      await session.save(true);
-      const other = target.session(session.sessionKey);
-      await other.delete();
-      session.set('test_data', 'value2');
-      await expect(session.save()).rejects.toThrow(UpdateError);
-      expect(await session.load()).toEqual({});
-    }, async () => {
-      // Nothing stored to delete: the save succeeds under a new cookie, and the issued cookie still reads its own data.
-      session.set('test_data', 'value1');
-      await session.save(true);
-      const issued = session.sessionKey;
-      await target.session(issued).delete();
-      session.set('test_data', 'value2');
-      await session.save();
-      expect(session.sessionKey).not.toBe(issued);
-      expect(await target.session(session.sessionKey).load()).toEqual({ test_data: 'value2' });
-      expect(await target.session(issued).load()).toEqual({ test_data: 'value1' });
-    });
+    itWithServerStore(
+      'test_session_save_does_not_resurrect_session_logged_out_in_other_context',
+      'the session is stored in the client and cannot be queried',
+      async () => {
+        session.set('test_data', 'value1');
+        await session.save(true);
+        const other = target.session(session.sessionKey);
+        await other.delete();
+        session.set('test_data', 'value2');
+        await expect(session.save()).rejects.toThrow(UpdateError);
+        expect(await session.load()).toEqual({});
+      },
+      async () => {
+        // Nothing stored to delete: the save succeeds under a new cookie, and the issued cookie still reads its own data.
+        session.set('test_data', 'value1');
+        await session.save(true);
+        const issued = session.sessionKey;
+        await target.session(issued).delete();
+        session.set('test_data', 'value2');
+        await session.save();
+        expect(session.sessionKey).not.toBe(issued);
+        expect(await target.session(session.sessionKey).load()).toEqual({ test_data: 'value2' });
+        expect(await target.session(issued).load()).toEqual({ test_data: 'value1' });
+      },
+    );
   });
 }
-

@@ -33,6 +33,7 @@ export class DjangoAuthGuard implements CanActivate {
 
 /** A gateway's refusal as its client sees it (`exception` event): WsException of `@nestjs/websockets`, present in any app with a gateway. */
 function wsException(message: string): Error {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peer, loaded only when a gateway refuses
   const { WsException } = require('@nestjs/websockets') as typeof import('@nestjs/websockets');
   return new WsException(message);
 }

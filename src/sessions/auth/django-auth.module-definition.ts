@@ -21,7 +21,10 @@ export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new
       global: extras.isGlobal,
       // Registers the user entity with the app's DataSource (autoLoadEntities picks it up).
       imports: [...(definition.imports ?? []), TypeOrmModule.forFeature([userEntity], extras.dataSource)],
-      providers: [...(definition.providers ?? []), { provide: DJANGO_USER_REPOSITORY, useExisting: getRepositoryToken(userEntity, extras.dataSource) }],
+      providers: [
+        ...(definition.providers ?? []),
+        { provide: DJANGO_USER_REPOSITORY, useExisting: getRepositoryToken(userEntity, extras.dataSource) },
+      ],
     };
   })
   .build();

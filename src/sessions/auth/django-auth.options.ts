@@ -57,7 +57,9 @@ export class DjangoAuthOptionsError extends SessionsError {
 function integer(value: number | undefined, fallback: number, name: string, min: 0 | 1 = 1): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min) {
-    throw new DjangoAuthOptionsError(`DjangoAuthModule option ${name} must be a ${min === 1 ? 'positive' : 'non-negative'} integer, got ${String(value)}`);
+    throw new DjangoAuthOptionsError(
+      `DjangoAuthModule option ${name} must be a ${min === 1 ? 'positive' : 'non-negative'} integer, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -75,7 +77,12 @@ export function resolveDjangoAuthOptions(options: DjangoAuthModuleOptions, defau
     passwordChecks: {
       concurrency: integer(options.passwordChecks?.concurrency, 2, 'passwordChecks.concurrency'),
       maxWaiting,
-      maxWaitingPerClient: integer(options.passwordChecks?.maxWaitingPerClient, Math.ceil(maxWaiting / 8), 'passwordChecks.maxWaitingPerClient', 0),
+      maxWaitingPerClient: integer(
+        options.passwordChecks?.maxWaitingPerClient,
+        Math.ceil(maxWaiting / 8),
+        'passwordChecks.maxWaitingPerClient',
+        0,
+      ),
     },
   };
 }

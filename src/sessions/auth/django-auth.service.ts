@@ -3,7 +3,15 @@
  * (ModelBackend), `login`, `logout` and `update_session_auth_hash`, writing and accepting exactly
  * what Django does, so a user signed in on either side is signed in on both.
  */
-import { HttpException, Inject, Injectable, Logger, Optional, ServiceUnavailableException, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  HttpException,
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  ServiceUnavailableException,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { In, type FindOptionsWhere, type ObjectLiteral, type Repository } from 'typeorm';
 import { RecentlyLogged, safeLogText } from '../log-text';
 import { sessionHttpError, SessionsError } from '../session.errors';
@@ -15,7 +23,13 @@ import { CSRF_CONFIG } from '../csrf/csrf.constants';
 import type { CsrfConfig } from '../csrf/csrf.options';
 import { rotateTokenOfSession } from '../csrf/csrf.request';
 import { signInUnderNewKey } from '../user-sessions/session-cap';
-import { BACKEND_SESSION_KEY, DJANGO_AUTH_MODULE_OPTIONS, DJANGO_USER_REPOSITORY, HASH_SESSION_KEY, SESSION_KEY } from './django-auth.constants';
+import {
+  BACKEND_SESSION_KEY,
+  DJANGO_AUTH_MODULE_OPTIONS,
+  DJANGO_USER_REPOSITORY,
+  HASH_SESSION_KEY,
+  SESSION_KEY,
+} from './django-auth.constants';
 import { resolveDjangoAuthOptions, type DjangoAuthConfig, type DjangoAuthModuleOptions } from './django-auth.options';
 import type { AbstractDjangoUser } from './django-user.entity';
 import { checkPassword, DEFAULT_PBKDF2_ITERATIONS, makePassword, MAX_PASSWORD_LENGTH } from './password-hashers';
@@ -88,13 +102,13 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
   async getUser(session: AnySession): Promise<User | null> {
     await session.ensureLoaded();
     if (!session.has(SESSION_KEY) || !session.has(BACKEND_SESSION_KEY)) return null;
-    const backend = session.get(BACKEND_SESSION_KEY);
+    const backend: unknown = session.get(BACKEND_SESSION_KEY);
     if (typeof backend !== 'string' || !this.config.backends.includes(backend)) return null;
     const id = this.primaryKeyOf(session.get(SESSION_KEY));
     if (id === null) return null; // Django raises on an id its field cannot read; here it is anonymous
     const user = await this.findUser({ [this.primaryKeyProperty]: id });
     if (!user || !userCanAuthenticate(user)) return null;
-    const stored = session.get(HASH_SESSION_KEY);
+    const stored: unknown = session.get(HASH_SESSION_KEY);
     const current = this.sessionAuthHash(user);
     if (sameHash(stored, current)) return user;
     if (stored && this.sessions.secretKeyFallbacks.some((secret) => sameHash(stored, sessionAuthHash(user.password ?? '', secret)))) {
@@ -125,7 +139,13 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
    * the check waits in the queue shared by all callers that name none.
    */
   async authenticate(username: unknown, password: unknown, request?: object): Promise<User | null> {
-    if (typeof username !== 'string' || typeof password !== 'string' || username.length > MAX_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return null;
+    if (
+      typeof username !== 'string' ||
+      typeof password !== 'string' ||
+      username.length > MAX_PASSWORD_LENGTH ||
+      password.length > MAX_PASSWORD_LENGTH
+    )
+      return null;
     // No user is named with a NUL: Django's forms refuse it (ticket #28201) and PostgreSQL cannot
     // compare text holding one (it would be a 503), so the name is unknown, at an unknown name's cost.
     const user = username.includes('\0') ? null : await this.findUser({ [this.config.usernameField]: username });
@@ -181,7 +201,8 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     await session.ensureLoaded();
     await session.cycleKey();
     const signedIn = this.primaryKeyOf(session.get(SESSION_KEY));
-    if (signedIn !== null && String(signedIn) === String(this.primaryKeyValue(user))) session.set(HASH_SESSION_KEY, this.sessionAuthHash(user));
+    if (signedIn !== null && String(signedIn) === String(this.primaryKeyValue(user)))
+      session.set(HASH_SESSION_KEY, this.sessionAuthHash(user));
   }
 
   /** Django's `make_password` with this module's iterations (run through the password-check slots). */
@@ -222,7 +243,9 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     const user = id === null ? null : await this.findUser({ [this.primaryKeyProperty]: id });
     if (!user || !userCanAuthenticate(user)) return () => false;
     const signedInId = String(this.primaryKeyValue(user));
-    const hashes = [this.sessions.secretKey, ...this.sessions.secretKeyFallbacks].map((secret) => sessionAuthHash(user.password ?? '', secret));
+    const hashes = [this.sessions.secretKey, ...this.sessions.secretKeyFallbacks].map((secret) =>
+      sessionAuthHash(user.password ?? '', secret),
+    );
     return (data) => {
       const backend = data[BACKEND_SESSION_KEY];
       if (typeof backend !== 'string' || !this.config.backends.includes(backend)) return false;
@@ -247,7 +270,9 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     for (let start = 0; start < ids.length; start += 500) {
       let users: User[];
       try {
-        users = await this.users.find({ where: { [this.primaryKeyProperty]: In(ids.slice(start, start + 500)) } as FindOptionsWhere<User> });
+        users = await this.users.find({
+          where: { [this.primaryKeyProperty]: In(ids.slice(start, start + 500)) } as FindOptionsWhere<User>,
+        });
       } catch (error) {
         throw userDatabaseError(error);
       }
@@ -309,7 +334,12 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
  * PostgreSQL would refuse ("invalid input syntax for type uuid").
  */
 function canonicalUuid(text: string): string | null {
-  const hex = text.replace(/^urn:/i, '').replace(/^uuid:/i, '').replace(/^\{|\}$/g, '').replaceAll('-', '').toLowerCase();
+  const hex = text
+    .replace(/^urn:/i, '')
+    .replace(/^uuid:/i, '')
+    .replace(/^\{|\}$/g, '')
+    .replaceAll('-', '')
+    .toLowerCase();
   if (!/^[0-9a-f]{32}$/.test(hex)) return null;
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
@@ -329,7 +359,8 @@ const userDatabaseFailuresLogged = new RecentlyLogged(100, 10_000);
 function userDatabaseError(error: unknown): HttpException {
   if (error instanceof HttpException) return error;
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  if (userDatabaseFailuresLogged.firstTime(message)) new Logger('DjangoAuth').error(`The user table could not be read or written (answered 503): ${safeLogText(message, 500)}`);
+  if (userDatabaseFailuresLogged.firstTime(message))
+    new Logger('DjangoAuth').error(`The user table could not be read or written (answered 503): ${safeLogText(message, 500)}`);
   return new ServiceUnavailableException('The user database is unavailable');
 }
 

@@ -23,12 +23,20 @@ const vectors = JSON.parse(readFileSync(join(__dirname, '../../../test/fixtures/
 const SMALL_WORK_FACTOR = { iterations: 1 };
 
 describe(`session auth hash = Django ${vectors.django}'s get_session_auth_hash`, () => {
-  it.each(vectors.sessionAuthHash.map((v) => [v.password.slice(0, 24), v.secret.slice(0, 16), v]))('password %j under secret %j', (_p, _s, v) => {
-    expect(sessionAuthHash(v.password, v.secret)).toBe(v.hash);
-  });
+  it.each(vectors.sessionAuthHash.map((v) => [v.password.slice(0, 24), v.secret.slice(0, 16), v]))(
+    'password %j under secret %j',
+    (_p, _s, v) => {
+      expect(sessionAuthHash(v.password, v.secret)).toBe(v.hash);
+    },
+  );
 
   it('a fallback key gives another hash than the current key (so rotation is observable)', () => {
-    const [current, fallback] = [vectors.sessionAuthHash[0], vectors.sessionAuthHash.find((v) => v.password === vectors.sessionAuthHash[0].password && v.secret !== vectors.sessionAuthHash[0].secret)!];
+    const [current, fallback] = [
+      vectors.sessionAuthHash[0],
+      vectors.sessionAuthHash.find(
+        (v) => v.password === vectors.sessionAuthHash[0].password && v.secret !== vectors.sessionAuthHash[0].secret,
+      )!,
+    ];
     expect(fallback.hash).not.toBe(current.hash);
     expect(sameHash(fallback.hash, sessionAuthHash(current.password, fallback.secret))).toBe(true);
     expect(sameHash(fallback.hash, sessionAuthHash(current.password, current.secret))).toBe(false);
@@ -40,11 +48,14 @@ describe(`session auth hash = Django ${vectors.django}'s get_session_auth_hash`,
 });
 
 describe(`password hashers = Django ${vectors.django}'s`, () => {
-  it.each(vectors.passwords.map((v) => [v.algorithm, v.iterations, v.password.slice(0, 20), v]))('%s, %d iterations, %j: encodes byte for byte and checks', async (_a, _i, _p, v) => {
-    expect(await makePassword(v.password, { algorithm: v.algorithm, iterations: v.iterations, salt: v.salt })).toBe(v.encoded);
-    expect(await checkPassword(v.password, v.encoded)).toBe(true);
-    expect(await checkPassword(`${v.password}x`, v.encoded, SMALL_WORK_FACTOR)).toBe(false);
-  });
+  it.each(vectors.passwords.map((v) => [v.algorithm, v.iterations, v.password.slice(0, 20), v]))(
+    '%s, %d iterations, %j: encodes byte for byte and checks',
+    async (_a, _i, _p, v) => {
+      expect(await makePassword(v.password, { algorithm: v.algorithm, iterations: v.iterations, salt: v.salt })).toBe(v.encoded);
+      expect(await checkPassword(v.password, v.encoded)).toBe(true);
+      expect(await checkPassword(`${v.password}x`, v.encoded, SMALL_WORK_FACTOR)).toBe(false);
+    },
+  );
 
   it.each(vectors.defaultPasswords.map((v) => [v.password, v]))("make_password(%j) with Django's defaults checks", async (_p, v) => {
     expect(await checkPassword(v.password, v.encoded)).toBe(true);
@@ -71,7 +82,7 @@ describe(`password hashers = Django ${vectors.django}'s`, () => {
     expect(isCheckablePassword(encoded)).toBe(true);
   });
 
-  it('new salts are 22 characters of Django\'s alphabet, and differ', async () => {
+  it("new salts are 22 characters of Django's alphabet, and differ", async () => {
     const [a, b] = await Promise.all([makePassword('p', { iterations: 1 }), makePassword('p', { iterations: 1 })]);
     expect(a.split('$')[2]).toMatch(/^[a-zA-Z0-9]{22}$/);
     expect(a).not.toBe(b);
@@ -116,7 +127,7 @@ describe('PasswordCheckSlots', () => {
     expect(await Promise.all(accepted)).toEqual(['1', '2', '3', '4']);
     expect(state.peak).toBe(2);
     expect(state.started).toEqual(['1', '2', '3', '4']);
-    expect(await slots.run('10.0.0.1', async () => 'free again')).toBe('free again');
+    expect(await slots.run('10.0.0.1', () => Promise.resolve('free again'))).toBe('free again');
   });
 
   it('a flooding client holds at most `maxWaitingPerClient` places: another client is accepted and runs within one turn per client ahead', async () => {
@@ -158,7 +169,7 @@ describe('PasswordCheckSlots', () => {
   it('a failing check frees its slot', async () => {
     const slots = new PasswordCheckSlots(1, 0, 0);
     await expect(slots.run('10.0.0.1', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    expect(await slots.run('10.0.0.1', async () => 1)).toBe(1);
+    expect(await slots.run('10.0.0.1', () => Promise.resolve(1))).toBe(1);
   });
 });
 
@@ -170,17 +181,30 @@ describe('DjangoAuthModule options', () => {
       pbkdf2Iterations: 1000,
       passwordChecks: { concurrency: 2, maxWaiting: 64, maxWaitingPerClient: 8 },
     });
-    expect(resolveDjangoAuthOptions({ passwordChecks: { maxWaiting: 10 } }, 1000).passwordChecks).toEqual({ concurrency: 2, maxWaiting: 10, maxWaitingPerClient: 2 });
-    expect(resolveDjangoAuthOptions({ passwordChecks: { maxWaiting: 0, maxWaitingPerClient: 0 } }, 1000).passwordChecks).toEqual({ concurrency: 2, maxWaiting: 0, maxWaitingPerClient: 0 });
+    expect(resolveDjangoAuthOptions({ passwordChecks: { maxWaiting: 10 } }, 1000).passwordChecks).toEqual({
+      concurrency: 2,
+      maxWaiting: 10,
+      maxWaitingPerClient: 2,
+    });
+    expect(resolveDjangoAuthOptions({ passwordChecks: { maxWaiting: 0, maxWaitingPerClient: 0 } }, 1000).passwordChecks).toEqual({
+      concurrency: 2,
+      maxWaiting: 0,
+      maxWaitingPerClient: 0,
+    });
   });
 
-  it.each([[{ backends: [] }], [{ backends: [''] }], [{ pbkdf2Iterations: 0 }], [{ passwordChecks: { concurrency: 1.5 } }]])('refuses %j', (options) => {
-    expect(() => resolveDjangoAuthOptions(options, 1000)).toThrow(DjangoAuthOptionsError);
-  });
+  it.each([[{ backends: [] }], [{ backends: [''] }], [{ pbkdf2Iterations: 0 }], [{ passwordChecks: { concurrency: 1.5 } }]])(
+    'refuses %j',
+    (options) => {
+      expect(() => resolveDjangoAuthOptions(options, 1000)).toThrow(DjangoAuthOptionsError);
+    },
+  );
 
   it.each([[-1], [2.5], [Number.NaN]])('refuses passwordChecks.maxWaitingPerClient %p, naming the option', (maxWaitingPerClient) => {
     expect(() => resolveDjangoAuthOptions({ passwordChecks: { maxWaitingPerClient } }, 1000)).toThrow(
-      new DjangoAuthOptionsError(`DjangoAuthModule option passwordChecks.maxWaitingPerClient must be a non-negative integer, got ${String(maxWaitingPerClient)}`),
+      new DjangoAuthOptionsError(
+        `DjangoAuthModule option passwordChecks.maxWaitingPerClient must be a non-negative integer, got ${String(maxWaitingPerClient)}`,
+      ),
     );
   });
 });

@@ -10,5 +10,15 @@ export { DjangoAuthService, DjangoUserTableMissingError } from './django-auth.se
 export { AllowAnonymous, DjangoAuthGuard } from './django-auth.guard';
 export { DjangoUser } from './django-user.decorator';
 export { AbstractDjangoUser, DjangoUserEntity } from './django-user.entity';
-export { checkPassword, DEFAULT_PBKDF2_ITERATIONS, isCheckablePassword, makePassword, MAX_PASSWORD_LENGTH, UNUSABLE_PASSWORD_PREFIX, type CheckPasswordOptions, type MakePasswordOptions, type PasswordAlgorithm } from './password-hashers';
+export {
+  checkPassword,
+  DEFAULT_PBKDF2_ITERATIONS,
+  isCheckablePassword,
+  makePassword,
+  MAX_PASSWORD_LENGTH,
+  UNUSABLE_PASSWORD_PREFIX,
+  type CheckPasswordOptions,
+  type MakePasswordOptions,
+  type PasswordAlgorithm,
+} from './password-hashers';
 export { sessionAuthHash } from './session-auth-hash';

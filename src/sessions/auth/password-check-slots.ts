@@ -38,7 +38,8 @@ export class PasswordCheckSlots {
   private wait(client: PasswordCheckClient): Promise<void> {
     const queue = this.waiting.get(client) ?? [];
     const cap = client === undefined ? this.maxWaiting : this.maxWaitingPerClient;
-    if (this.waitingCount >= this.maxWaiting || queue.length >= cap) throw new ServiceUnavailableException('Too many sign-ins at once: try again in a moment');
+    if (this.waitingCount >= this.maxWaiting || queue.length >= cap)
+      throw new ServiceUnavailableException('Too many sign-ins at once: try again in a moment');
     this.waitingCount++;
     if (queue.length === 0) this.waiting.set(client, queue);
     return new Promise<void>((resolve) => queue.push(resolve));

@@ -22,7 +22,9 @@ type Digest = (typeof DIGESTS)[PasswordAlgorithm];
 /** PBKDF2 in libuv's thread pool; the key is as long as the digest, as Django's `pbkdf2` makes it. */
 function derive(password: string, salt: string, iterations: number, digest: Digest): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    pbkdf2(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, digest === 'sha256' ? 32 : 20, digest, (error, key) => (error ? reject(error) : resolve(key)));
+    pbkdf2(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, digest === 'sha256' ? 32 : 20, digest, (error, key) =>
+      error ? reject(error) : resolve(key),
+    );
   });
 }
 
@@ -95,7 +97,11 @@ export interface CheckPasswordOptions {
  * A password over MAX_PASSWORD_LENGTH (or no string) is wrong at once: its length is the client's,
  * so its timing tells nothing about the user.
  */
-export async function checkPassword(password: string, encoded: string | null | undefined, options: CheckPasswordOptions = {}): Promise<boolean> {
+export async function checkPassword(
+  password: string,
+  encoded: string | null | undefined,
+  options: CheckPasswordOptions = {},
+): Promise<boolean> {
   const { iterations = DEFAULT_PBKDF2_ITERATIONS } = options;
   if (typeof password !== 'string' || password.length > MAX_PASSWORD_LENGTH) return false;
   if (!isCheckablePassword(encoded)) {

@@ -5,7 +5,10 @@ const REQUEST_USER = Symbol('djangoAuth.user');
 type RequestWithUser = object & { [REQUEST_USER]?: Promise<AbstractDjangoUser | null> };
 
 /** The request's user, resolved by `resolve` on the first call only. */
-export function resolveRequestUser<User extends AbstractDjangoUser>(request: object, resolve: () => Promise<User | null>): Promise<User | null> {
+export function resolveRequestUser<User extends AbstractDjangoUser>(
+  request: object,
+  resolve: () => Promise<User | null>,
+): Promise<User | null> {
   return ((request as RequestWithUser)[REQUEST_USER] ??= resolve()) as Promise<User | null>;
 }
 

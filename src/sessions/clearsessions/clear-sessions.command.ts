@@ -38,7 +38,13 @@ const processIo: CommandIo = {
 
 /** Nest's console logger on stderr, so stdout carries only the command's result. */
 export class StderrLogger extends ConsoleLogger {
-  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, _stream?: 'stdout' | 'stderr', errorStack?: unknown): void {
+  protected override printMessages(
+    messages: unknown[],
+    context?: string,
+    logLevel?: LogLevel,
+    _stream?: 'stdout' | 'stderr',
+    errorStack?: unknown,
+  ): void {
     super.printMessages(messages, context, logLevel, 'stderr', errorStack);
   }
 }
@@ -82,7 +88,10 @@ export function parseClearSessionsArgs(argv: readonly string[]): ClearSessionsAr
 /** The module the file exports under `exportName`: a module class or a dynamic module (or a promise of one). */
 export async function loadAppModule(file: string, exportName: string): Promise<Type<unknown> | DynamicModule> {
   // Node cannot run TypeScript here (it would fail with "Invalid or unexpected token"): say what to pass instead.
-  if (/\.[cm]?tsx?$/.test(file)) throw new CommandUsageError(`${file} is TypeScript: build the app (nest build) and pass the compiled module, such as dist/app.module.js`);
+  if (/\.[cm]?tsx?$/.test(file))
+    throw new CommandUsageError(
+      `${file} is TypeScript: build the app (nest build) and pass the compiled module, such as dist/app.module.js`,
+    );
   const exports = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
   // A CommonJS file imported from here exposes its exports as named exports and as `default`.
   const value = await (exports[exportName] ?? (exports.default as Record<string, unknown> | undefined)?.[exportName]);
@@ -95,7 +104,11 @@ export async function loadAppModule(file: string, exportName: string): Promise<T
 }
 
 /** Runs the command; resolves to the process exit code. */
-export async function runClearSessionsCommand(argv: readonly string[], io: CommandIo = processIo, loadModule = loadAppModule): Promise<number> {
+export async function runClearSessionsCommand(
+  argv: readonly string[],
+  io: CommandIo = processIo,
+  loadModule = loadAppModule,
+): Promise<number> {
   let args: ClearSessionsArgs;
   try {
     args = parseClearSessionsArgs(argv);
@@ -111,7 +124,11 @@ export async function runClearSessionsCommand(argv: readonly string[], io: Comma
   return asClearSessionsCommand(() => clearSessions(() => loadModule(module.file, module.exportName), batchSize, io));
 }
 
-async function clearSessions(loadModule: () => Promise<Type<unknown> | DynamicModule>, batchSize: number | undefined, io: CommandIo): Promise<number> {
+async function clearSessions(
+  loadModule: () => Promise<Type<unknown> | DynamicModule>,
+  batchSize: number | undefined,
+  io: CommandIo,
+): Promise<number> {
   let app: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
   try {
     const module = await loadModule();
@@ -121,7 +138,11 @@ async function clearSessions(loadModule: () => Promise<Type<unknown> | DynamicMo
       progressIntervalMs: 1000,
       onProgress: (progress) => io.stderr(`${describeProgress(progress)}\n`),
     });
-    io.stdout(result.status === 'skipped' ? 'Another instance is clearing expired sessions: skipped.\n' : `Deleted ${result.deleted} expired sessions.\n`);
+    io.stdout(
+      result.status === 'skipped'
+        ? 'Another instance is clearing expired sessions: skipped.\n'
+        : `Deleted ${result.deleted} expired sessions.\n`,
+    );
     return 0;
   } catch (error) {
     const prefix = error instanceof ClearSessionsNotSupportedError ? '' : 'clearsessions: ';

@@ -38,11 +38,14 @@ export class ClearSessionsScheduler implements OnApplicationBootstrap, BeforeApp
     // An engine with nothing to purge (signed_cookies; a cache that expires entries itself): no job, no warning.
     if (cron === false || !this.store.keepsExpiredSessions || insideClearSessionsCommand()) return;
     // Loaded here: an app whose job is off never loads cron and its date library.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peer, loaded only when the job is on
     const { CronJob, CronTime } = require('cron') as typeof import('cron');
     try {
       new CronTime(cron, timeZone);
     } catch (error) {
-      throw new SessionsOptionsError(`SessionsModule option "clearExpired.cron" (${JSON.stringify(cron)}, time zone ${timeZone}) is invalid: ${(error as Error).message}`);
+      throw new SessionsOptionsError(
+        `SessionsModule option "clearExpired.cron" (${JSON.stringify(cron)}, time zone ${timeZone}) is invalid: ${(error as Error).message}`,
+      );
     }
     this.registry = appProviderOf<SchedulerRegistry>(this.moduleRef, '@nestjs/schedule', 'SchedulerRegistry');
     if (!this.registry) {

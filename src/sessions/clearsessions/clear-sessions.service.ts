@@ -91,7 +91,8 @@ export class ClearSessionsService {
       if (error instanceof NotImplementedError) throw new ClearSessionsNotSupportedError(this.store.engine);
       throw error;
     }
-    if (deleted > 0) this.config.events.emit({ type: 'session.expired', engine: this.store.engine, id: null, userId: null, count: deleted });
+    if (deleted > 0)
+      this.config.events.emit({ type: 'session.expired', engine: this.store.engine, id: null, userId: null, count: deleted });
     return { status: 'cleared', deleted, batches, elapsedMs: Date.now() - started };
   }
 

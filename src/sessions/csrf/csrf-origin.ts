@@ -33,11 +33,12 @@ export function parseTrustedOrigins(origins: readonly string[], fail: (message: 
   const hosts: string[] = [];
   for (const origin of origins) {
     const parsed = typeof origin === 'string' ? schemeAndNetloc(origin) : null;
-    if (!parsed || parsed.netloc === '') fail(`must hold origins with a scheme, such as "https://example.com" or "https://*.example.com", got ${JSON.stringify(origin)}`);
-    const netloc = parsed!.netloc.replace(/^\*+/, '');
+    if (!parsed || parsed.netloc === '')
+      fail(`must hold origins with a scheme, such as "https://example.com" or "https://*.example.com", got ${JSON.stringify(origin)}`);
+    const netloc = parsed.netloc.replace(/^\*+/, '');
     hosts.push(netloc);
     if (!origin.includes('*')) exact.add(origin);
-    else subdomains.set(parsed!.scheme, [...(subdomains.get(parsed!.scheme) ?? []), netloc]);
+    else subdomains.set(parsed.scheme, [...(subdomains.get(parsed.scheme) ?? []), netloc]);
   }
   return { exact, subdomains, hosts };
 }

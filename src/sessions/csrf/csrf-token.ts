@@ -71,7 +71,9 @@ export function tokenMatches(requestToken: string, secret: string): boolean {
   const size = CSRF_ALLOWED_CHARS.length;
   let difference = 0;
   for (let i = 0; i < CSRF_SECRET_LENGTH; i++) {
-    const candidate = masked ? (INDEX[requestToken.charCodeAt(CSRF_SECRET_LENGTH + i)] - INDEX[requestToken.charCodeAt(i)] + size) % size : INDEX[requestToken.charCodeAt(i)];
+    const candidate = masked
+      ? (INDEX[requestToken.charCodeAt(CSRF_SECRET_LENGTH + i)] - INDEX[requestToken.charCodeAt(i)] + size) % size
+      : INDEX[requestToken.charCodeAt(i)];
     difference |= candidate ^ INDEX[secret.charCodeAt(i)];
   }
   return difference === 0;

@@ -122,4 +122,3 @@ function isSecure(req: NestRequest, raw: IncomingMessage): boolean {
   if (raw.headers['x-forwarded-proto'] === undefined) return (raw.socket as { encrypted?: boolean } | null)?.encrypted === true;
   return req.secure ?? req.protocol === 'https';
 }
-

@@ -40,7 +40,16 @@ export interface CsrfModuleOptions {
 }
 
 export interface CsrfConfig {
-  cookie: { name: string; age: number | null; domain: string | null; path: string; secure: boolean; httpOnly: boolean; sameSite: CsrfSameSite; masked: boolean };
+  cookie: {
+    name: string;
+    age: number | null;
+    domain: string | null;
+    path: string;
+    secure: boolean;
+    httpOnly: boolean;
+    sameSite: CsrfSameSite;
+    masked: boolean;
+  };
   /** Lower-cased, as Node names request headers. */
   headerName: string;
   trustedOrigins: TrustedOrigins;
@@ -61,9 +70,11 @@ export function resolveCsrfOptions(options: CsrfModuleOptions): CsrfConfig {
   const name = options.cookieName ?? 'csrftoken';
   if (!COOKIE_NAME.test(name)) fail('cookieName', `must be a cookie name, got ${JSON.stringify(name)}`);
   const age = options.cookieAge === undefined ? 31_449_600 : options.cookieAge;
-  if (age !== null && (!Number.isSafeInteger(age) || age < 0)) fail('cookieAge', `must be a non-negative whole number of seconds or null, got ${JSON.stringify(age)}`);
+  if (age !== null && (!Number.isSafeInteger(age) || age < 0))
+    fail('cookieAge', `must be a non-negative whole number of seconds or null, got ${JSON.stringify(age)}`);
   const sameSite = options.cookieSameSite ?? 'Lax';
-  if (!['Lax', 'Strict', 'None', false].includes(sameSite)) fail('cookieSameSite', `must be "Lax", "Strict", "None" or false, got ${JSON.stringify(sameSite)}`);
+  if (!['Lax', 'Strict', 'None', false].includes(sameSite))
+    fail('cookieSameSite', `must be "Lax", "Strict", "None" or false, got ${JSON.stringify(sameSite)}`);
   const headerName = options.headerName ?? 'X-CSRFToken';
   if (!HEADER_NAME.test(headerName)) fail('headerName', `must be an HTTP header name, got ${JSON.stringify(headerName)}`);
   const trusted = options.trustedOrigins ?? [];

@@ -57,7 +57,8 @@ export function registerCsrf(req: AnyRequest, response: ServerResponse, config: 
   const request = rawRequest(req);
   const server = serverOf(request);
   if (server && !configs.has(server)) configs.set(server, config);
-  if (!server || responseOfRequest(request) === undefined) request[CSRF] ??= { config, request, response, incoming: undefined, outgoing: undefined };
+  if (!server || responseOfRequest(request) === undefined)
+    request[CSRF] ??= { config, request, response, incoming: undefined, outgoing: undefined };
 }
 
 function stateOf(req: AnyRequest): CsrfRequestState {
@@ -67,7 +68,8 @@ function stateOf(req: AnyRequest): CsrfRequestState {
   const server = serverOf(request);
   const config = server && configs.get(server);
   const response = responseOfRequest(request);
-  if (!config || !response) throw new SessionsSetupError('No CSRF state on this request: is CsrfModule imported, and is this an HTTP request Nest routed?');
+  if (!config || !response)
+    throw new SessionsSetupError('No CSRF state on this request: is CsrfModule imported, and is this an HTTP request Nest routed?');
   return (request[CSRF] = { config, request, response, incoming: undefined, outgoing: undefined });
 }
 
@@ -85,7 +87,10 @@ export async function incomingSecret(req: AnyRequest): Promise<IncomingSecret> {
   if (!state.config.useSessions) return (state.incoming = cookieSecret(state.request, state.config));
   const stored = (await getSession(state.request)).get(CSRF_SESSION_KEY);
   // Django does not check the session's value: anything but a well-formed secret counts as none.
-  state.incoming = typeof stored === 'string' ? { stored, secret: secretOf(stored), formatError: null } : { stored: null, secret: null, formatError: null };
+  state.incoming =
+    typeof stored === 'string'
+      ? { stored, secret: secretOf(stored), formatError: null }
+      : { stored: null, secret: null, formatError: null };
   return state.incoming;
 }
 
@@ -140,7 +145,8 @@ async function send(state: CsrfRequestState, secret: string): Promise<void> {
     return;
   }
   // The cookie of the latest secret, set once the response starts (after the session's own step).
-  if (first && !state.response.headersSent) runBeforeHeaders(state.response, () => headersStep({ setCookie: csrfCookie(config, state.outgoing!.stored), vary: true }));
+  if (first && !state.response.headersSent)
+    runBeforeHeaders(state.response, () => headersStep({ setCookie: csrfCookie(config, state.outgoing!.stored), vary: true }));
 }
 
 /** Django's `response.set_cookie(CSRF_COOKIE_NAME, …)` with the CSRF_COOKIE_* settings. */

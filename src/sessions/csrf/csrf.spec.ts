@@ -21,13 +21,16 @@ describe("Django's CSRF token functions", () => {
     expect(unmaskToken(MASKED_TEST_SECRET2)).toBe(TEST_SECRET);
   });
 
-  it.each([['a'.repeat(32)], [TEST_SECRET], ['da4SrUiHJYoJ0HYQ0vcgisoIuFOxx4ER']])('test_mask_cipher_secret: %s masks to 64 allowed characters that unmask to it, differently each time', (secret) => {
-    const [first, second] = [maskSecret(secret), maskSecret(secret)];
-    expect(first).toHaveLength(64);
-    expect([...first].every((char) => CSRF_ALLOWED_CHARS.includes(char))).toBe(true);
-    expect(unmaskToken(first)).toBe(secret);
-    expect(first).not.toBe(second);
-  });
+  it.each([['a'.repeat(32)], [TEST_SECRET], ['da4SrUiHJYoJ0HYQ0vcgisoIuFOxx4ER']])(
+    'test_mask_cipher_secret: %s masks to 64 allowed characters that unmask to it, differently each time',
+    (secret) => {
+      const [first, second] = [maskSecret(secret), maskSecret(secret)];
+      expect(first).toHaveLength(64);
+      expect([...first].every((char) => CSRF_ALLOWED_CHARS.includes(char))).toBe(true);
+      expect(unmaskToken(first)).toBe(secret);
+      expect(first).not.toBe(second);
+    },
+  );
 
   it('a given mask masks as Django does (the first vector, rebuilt from its mask)', () => {
     expect(maskSecret(TEST_SECRET, MASKED_TEST_SECRET1.slice(0, 32))).toBe(MASKED_TEST_SECRET1);
@@ -123,7 +126,16 @@ describe("Django's origin checks", () => {
 
   it("defaults to Django's settings", () => {
     const config = resolveCsrfOptions({});
-    expect(config.cookie).toEqual({ name: 'csrftoken', age: 31_449_600, domain: null, path: '/', secure: false, httpOnly: false, sameSite: 'Lax', masked: false });
+    expect(config.cookie).toEqual({
+      name: 'csrftoken',
+      age: 31_449_600,
+      domain: null,
+      path: '/',
+      secure: false,
+      httpOnly: false,
+      sameSite: 'Lax',
+      masked: false,
+    });
     expect([config.headerName, config.useSessions]).toEqual(['x-csrftoken', false]);
   });
 });

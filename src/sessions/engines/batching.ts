@@ -25,7 +25,8 @@ export interface StoreCall<K, V> {
  * request only, never its neighbours; a store that is really down fails each of them.
  */
 export function batchPerTurn<K, V>({ one, many, onShared }: StoreCall<K, V>): DataLoader<K, V> {
-  const eachAlone = (keys: readonly K[]) => Promise.all(keys.map((key) => one(key).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
+  const eachAlone = (keys: readonly K[]) =>
+    Promise.all(keys.map((key) => one(key).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
   const shared = (keys: readonly K[]) => {
     onShared?.(keys.length);
     return many(keys).catch(() => eachAlone(keys));

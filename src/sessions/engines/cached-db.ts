@@ -44,7 +44,10 @@ class StaleCacheEntries {
     this.#keys.add(key);
     if (this.#keys.size > MAX_STALE_ENTRIES) {
       this.#keys.delete(this.#keys.values().next().value!);
-      if (!this.#overflowReported) new Logger('Sessions').warn(`Over ${MAX_STALE_ENTRIES} cache entries may be older than their rows: the oldest are no longer skipped`);
+      if (!this.#overflowReported)
+        new Logger('Sessions').warn(
+          `Over ${MAX_STALE_ENTRIES} cache entries may be older than their rows: the oldest are no longer skipped`,
+        );
       this.#overflowReported = true;
     }
     this.#retries ??= setInterval(() => void this.retry(), STALE_RETRY_MS).unref();

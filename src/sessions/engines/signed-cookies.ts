@@ -40,7 +40,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 export class SignedCookieSession<TData extends object = SessionData> extends SessionBase<TData> {
   /** The module's whole settings (SessionBase needs only SessionSettings). */
-  protected declare readonly config: SessionsConfig;
+  declare protected readonly config: SessionsConfig;
 
   /** Django's rule: the key is the cookie itself, checked by its signature (and bounded by maxSessionBytes), never by a store. */
   protected override validateSessionKey(key: string | null | undefined): key is string {
@@ -86,7 +86,12 @@ export class SignedCookieSession<TData extends object = SessionData> extends Ses
   /** Signs the data into the new key (the cookie value); SessionCookieTooLargeException when it cannot fit. */
   override async save(_mustCreate = false): Promise<void> {
     await this.ensureLoaded();
-    const key = dumps(this.getSessionData(), { secret: this.config.secretKey, salt: SIGNED_COOKIES_SALT, compress: true, maxBytes: this.config.maxSessionBytes });
+    const key = dumps(this.getSessionData(), {
+      secret: this.config.secretKey,
+      salt: SIGNED_COOKIES_SALT,
+      compress: true,
+      maxBytes: this.config.maxSessionBytes,
+    });
     const bytes = Buffer.byteLength(sessionCookie(this.config, key, this.getExpireAtBrowserClose() ? undefined : this.getExpiryAge()));
     if (bytes > MAX_COOKIE_BYTES) {
       const error = new SessionCookieTooLargeException(bytes);

@@ -26,7 +26,9 @@ export function legacyLoads(sessionData: string, secrets: readonly string[], key
   const serialized = decoded.subarray(separator + 1);
   const legacySalt = keySalt.replace(/^django\.contrib\.sessions\./, 'django.contrib.sessions');
   for (const secret of secrets) {
-    const key = createHash('sha1').update(legacySalt + secret, 'utf8').digest();
+    const key = createHash('sha1')
+      .update(legacySalt + secret, 'utf8')
+      .digest();
     const expected = Buffer.from(createHmac('sha1', key).update(serialized).digest('hex'), 'latin1');
     if (expected.length === hash.length && timingSafeEqual(expected, hash)) return JSON.parse(serialized.toString('utf8'));
   }

@@ -11,7 +11,8 @@ export function isoformat(date: Date): string {
  * What Python's `datetime.fromisoformat` reads in the extended format: `isoformat()` output of any
  * Django (fractions of 1–6+ digits, offsets `±HH[:MM[:SS[.ffffff]]]`), plus `Z` and a space separator.
  */
-const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?)?$/;
+const ISO_DATETIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?)?$/;
 
 /** Python's `datetime.fromisoformat`; a naive value is taken as UTC (the port is UTC-only). */
 export function parseIsoDatetime(value: string): Date {
@@ -20,11 +21,20 @@ export function parseIsoDatetime(value: string): Date {
     const [year, month, day, hours, minutes, seconds] = match.slice(1, 7).map((part) => Number(part ?? 0));
     const millis = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3));
     const [sign, offsetHours, offsetMinutes = '0', offsetSeconds = '0', offsetFraction = '0'] = match.slice(9, 14);
-    const offset = sign ? (sign === '-' ? -1 : 1) * (Number(offsetHours) * 3600 + Number(offsetMinutes) * 60 + Number(`${offsetSeconds}.${offsetFraction}`)) : 0;
+    const offset = sign
+      ? (sign === '-' ? -1 : 1) * (Number(offsetHours) * 3600 + Number(offsetMinutes) * 60 + Number(`${offsetSeconds}.${offsetFraction}`))
+      : 0;
     const date = new Date(0);
     date.setUTCFullYear(year, month - 1, day);
     date.setUTCHours(hours, minutes, seconds, millis);
-    if (date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hours < 24 && minutes < 60 && seconds < 60 && Math.abs(offset) < 86400) {
+    if (
+      date.getUTCMonth() === month - 1 &&
+      date.getUTCDate() === day &&
+      hours < 24 &&
+      minutes < 60 &&
+      seconds < 60 &&
+      Math.abs(offset) < 86400
+    ) {
       return new Date(date.getTime() - offset * 1000);
     }
   }

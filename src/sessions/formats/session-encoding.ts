@@ -18,11 +18,19 @@ export function encodeSessionData(data: SessionData, settings: SessionSettings, 
  * before or after inflating) decodes to an empty session; `reportCorrupt` hears why (not for data
  * that merely fails to parse, which Django also drops silently).
  */
-export function decodeSessionData(sessionData: string, settings: SessionSettings, salt: string, reportCorrupt: (reason: string) => void): SessionData {
+export function decodeSessionData(
+  sessionData: string,
+  settings: SessionSettings,
+  salt: string,
+  reportCorrupt: (reason: string) => void,
+): SessionData {
   const { secretKeys: secrets, maxSessionBytes: maxBytes } = settings;
   try {
     if (sessionData.length > maxSignedLength(maxBytes)) throw new OversizedPayload(`${sessionData.length} characters of stored data`);
-    const value = settings.acceptLegacyFormat && isLegacySessionData(sessionData) ? legacyLoads(sessionData, secrets, salt) : loads(sessionData, { secrets, salt, maxBytes });
+    const value =
+      settings.acceptLegacyFormat && isLegacySessionData(sessionData)
+        ? legacyLoads(sessionData, secrets, salt)
+        : loads(sessionData, { secrets, salt, maxBytes });
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) return Object.assign(emptyData(), value);
     reportCorrupt('the signed value is not an object');
   } catch (error) {

@@ -4,7 +4,20 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { SessionBase, suspiciousSessionLogger } from '../session';
 import { resolveSessionsOptions } from '../sessions.options';
 import { SessionTooLargeException } from '../session.errors';
-import { b62decode, b62encode, BadSignature, dumps, incompressible, loads, maxSignedLength, OversizedPayload, pythonJsonDumps, signature, SignatureExpired, unsign } from './signing';
+import {
+  b62decode,
+  b62encode,
+  BadSignature,
+  dumps,
+  incompressible,
+  loads,
+  maxSignedLength,
+  OversizedPayload,
+  pythonJsonDumps,
+  signature,
+  SignatureExpired,
+  unsign,
+} from './signing';
 
 const SECRET = 'predictable-secret';
 const FROZEN = 123456789; // → base62 "8M0kX"
@@ -46,7 +59,9 @@ describe('base62', () => {
 
 describe('Django 5.2 vectors (`signing.dumps`, SECRET_KEY predictable-secret, time 123456789)', () => {
   it('A: uncompressed session data (timestamp passed)', () => {
-    expect(dumps({ 'a test key': 'a test value' }, { secret: SECRET, salt: SESSION_SALT, compress: true, timestamp: FROZEN })).toBe(VECTOR_A);
+    expect(dumps({ 'a test key': 'a test value' }, { secret: SECRET, salt: SESSION_SALT, compress: true, timestamp: FROZEN })).toBe(
+      VECTOR_A,
+    );
   });
 
   it('A: SessionBase.encode with the clock frozen', () => {
@@ -150,7 +165,12 @@ describe('tampering', () => {
   it('a changed payload, timestamp, signature or salt is a BadSignature', () => {
     const [payload, ts, sig] = VECTOR_A.split(':');
     const flip = (s: string) => (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
-    for (const token of [`${flip(payload)}:${ts}:${sig}`, `${payload}:8M0kY:${sig}`, `${payload}:${ts}:${flip(sig)}`, `${payload}:${ts}:${sig.slice(0, 20)}`]) {
+    for (const token of [
+      `${flip(payload)}:${ts}:${sig}`,
+      `${payload}:8M0kY:${sig}`,
+      `${payload}:${ts}:${flip(sig)}`,
+      `${payload}:${ts}:${sig.slice(0, 20)}`,
+    ]) {
       expect(() => loads(token, { secrets: [SECRET], salt: SESSION_SALT })).toThrow(BadSignature);
     }
     expect(() => loads(VECTOR_A, { secrets: [SECRET], salt: SIGNED_COOKIES_SALT })).toThrow(BadSignature);
@@ -214,7 +234,10 @@ describe('size bounds (maxSessionBytes)', () => {
     const warn = jest.spyOn(suspiciousSessionLogger, 'warn').mockImplementation(() => undefined);
     try {
       const session = codec(SECRET);
-      const stored = dumps({ a: '0'.repeat(2 * 1024 * 1024) }, { secret: SECRET, salt: 'django.contrib.sessions.SessionStore', compress: true });
+      const stored = dumps(
+        { a: '0'.repeat(2 * 1024 * 1024) },
+        { secret: SECRET, salt: 'django.contrib.sessions.SessionStore', compress: true },
+      );
       expect(session.decode(stored)).toEqual({});
       expect(warn.mock.calls[0][0]).toMatch(/^Session data corrupted: Compressed data inflating past 1048576 bytes$/);
     } finally {

@@ -49,10 +49,7 @@ export function b62decode(text: string): number {
  * exactly as its own (Django 5.2 decodes them as latin-1).
  */
 export function pythonJsonDumps(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u007f-\uffff]/g,
-    (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'),
-  );
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 /** `sha256` (Django 3.1+), or `sha1`: the signatures of Django < 3.1, still accepted by 3.1/3.2. */
@@ -64,9 +61,9 @@ const derivedKeys = new Map<SigningAlgorithm, Map<string, Map<string, Buffer>>>(
 /** `salted_hmac`'s derived key: HASH(key_salt + secret), memoised. */
 function derivedKey(keySalt: string, secret: string, algorithm: SigningAlgorithm): Buffer {
   let bySalt = derivedKeys.get(algorithm);
-  if (!bySalt) derivedKeys.set(algorithm, (bySalt = new Map()));
+  if (!bySalt) derivedKeys.set(algorithm, (bySalt = new Map<string, Map<string, Buffer>>()));
   let bySecret = bySalt.get(keySalt);
-  if (!bySecret) bySalt.set(keySalt, (bySecret = new Map()));
+  if (!bySecret) bySalt.set(keySalt, (bySecret = new Map<string, Buffer>()));
   let key = bySecret.get(secret);
   if (!key) {
     key = createHash(algorithm)
@@ -79,7 +76,9 @@ function derivedKey(keySalt: string, secret: string, algorithm: SigningAlgorithm
 
 /** Django's `django.utils.crypto.salted_hmac(key_salt, value, secret, algorithm=...)`, as its digest. */
 export function saltedHmac(keySalt: string, value: string, secret: string, algorithm: SigningAlgorithm = 'sha256'): Buffer {
-  return createHmac(algorithm, derivedKey(keySalt, secret, algorithm)).update(value, 'utf8').digest();
+  return createHmac(algorithm, derivedKey(keySalt, secret, algorithm))
+    .update(value, 'utf8')
+    .digest();
 }
 
 /** Django `Signer(key, salt=salt, algorithm=algorithm).signature(value)`: `salted_hmac(salt + "signer", …)`. */
@@ -169,7 +168,12 @@ export interface LoadsOptions {
 }
 
 /** Verifies the signature against every key (constant time) and returns the signed value. */
-export function unsign(token: string, secrets: readonly string[], salt: string, algorithms: readonly SigningAlgorithm[] = ['sha256']): string {
+export function unsign(
+  token: string,
+  secrets: readonly string[],
+  salt: string,
+  algorithms: readonly SigningAlgorithm[] = ['sha256'],
+): string {
   const sep = token.lastIndexOf(':');
   if (sep < 0) throw new BadSignature('No ":" found in value');
   const value = token.slice(0, sep);
@@ -186,7 +190,8 @@ export function unsign(token: string, secrets: readonly string[], salt: string, 
 /** `signing.loads(token, key=..., fallback_keys=..., salt=..., max_age=...)`. */
 export function loads<T = unknown>(token: string, options: LoadsOptions): T {
   const { maxBytes } = options;
-  if (maxBytes !== undefined && token.length > maxSignedLength(maxBytes)) throw new OversizedPayload(`Signed value of ${token.length} characters, over the bound`);
+  if (maxBytes !== undefined && token.length > maxSignedLength(maxBytes))
+    throw new OversizedPayload(`Signed value of ${token.length} characters, over the bound`);
   const value = unsign(token, options.secrets, options.salt, options.acceptSha1 ? ['sha256', 'sha1'] : ['sha256']);
   const sep = value.lastIndexOf(':');
   if (sep < 0) throw new BadSignature('No timestamp found in value');
@@ -202,7 +207,8 @@ export function loads<T = unknown>(token: string, options: LoadsOptions): T {
     try {
       bytes = inflateSync(Buffer.from(payload, 'base64url'), maxBytes === undefined ? {} : { maxOutputLength: maxBytes });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new OversizedPayload(`Compressed data inflating past ${maxBytes} bytes`);
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw new OversizedPayload(`Compressed data inflating past ${maxBytes} bytes`);
       throw error;
     }
   } else {

@@ -11,7 +11,10 @@ import { sessionViewOf } from './session-request';
 type FastifyRequestLike = { raw: IncomingMessage };
 
 export interface FastifyInstanceLike {
-  addHook(name: 'onRequest', hook: (request: FastifyRequestLike, reply: { raw: ServerResponse }, done: (error?: unknown) => void) => void): unknown;
+  addHook(
+    name: 'onRequest',
+    hook: (request: FastifyRequestLike, reply: { raw: ServerResponse }, done: (error?: unknown) => void) => void,
+  ): unknown;
   hasRequestDecorator(name: string): boolean;
   decorateRequest(name: string, accessor: { getter(this: FastifyRequestLike): unknown }): void;
 }

@@ -33,7 +33,7 @@ describe("Nest's route metadata", () => {
     expect(declaresSessionParam(Routes, 'withoutSession')).toBe(false);
   });
 
-  it('puts an interceptor first among the handler\'s own, once', () => {
+  it("puts an interceptor first among the handler's own, once", () => {
     const first = { name: 'first' };
     const handler = Routes.prototype.withSession;
     addInterceptorFirst(handler, first, (existing) => existing === first);

@@ -54,7 +54,9 @@ function standIn(method: HeldMethod, original: (res: ServerResponse) => Method):
 }
 
 /** Stand-ins put on a response itself, for as long as its hook holds (then removed). */
-const ownStandIns = Object.fromEntries(HELD_METHODS.map((method) => [method, standIn(method, (res) => (res as WithHook)[HOOK]!.original[method])])) as Methods;
+const ownStandIns = Object.fromEntries(
+  HELD_METHODS.map((method) => [method, standIn(method, (res) => (res as WithHook)[HOOK]!.original[method])]),
+) as Methods;
 
 class ResponseHook {
   holding = true;
@@ -73,7 +75,7 @@ class ResponseHook {
     this.steps = [step];
     // Before any stand-in is put on the response: deleting them later then restores its shape.
     (res as WithHook)[HOOK] = this;
-    const fromPrototype = prototypeOriginals.get(Object.getPrototypeOf(res));
+    const fromPrototype = prototypeOriginals.get(Object.getPrototypeOf(res) as object);
     const hasOwnMethods = HELD_METHODS.some((m) => Object.hasOwn(res, m));
     if (fromPrototype && !hasOwnMethods) {
       this.original = fromPrototype;
@@ -116,7 +118,9 @@ class ResponseHook {
   private runSteps(statusCode: number): ResponseStepResult | Promise<ResponseStepResult> {
     if (this.steps.length === 1) return this.steps[0](statusCode);
     const outcomes = this.steps.map((step) => step(statusCode));
-    return outcomes.some((outcome) => outcome instanceof Promise) ? Promise.all(outcomes).then(combined) : combined(outcomes as ResponseStepResult[]);
+    return outcomes.some((outcome) => outcome instanceof Promise)
+      ? Promise.all(outcomes).then(combined)
+      : combined(outcomes as ResponseStepResult[]);
   }
 
   /** The held `writeHead` arguments, when the response started with one. */
@@ -177,7 +181,8 @@ function combined(results: readonly ResponseStepResult[]): ResponseStepResult {
 /** Runs `step` before the response's headers go out (after the steps added to it before); nothing once it has started. */
 export function runBeforeHeaders(res: ServerResponse, step: ResponseStep): void {
   const hook = (res as WithHook)[HOOK];
-  if (!hook) new ResponseHook(res, step); // it puts itself on the response
+  if (!hook)
+    new ResponseHook(res, step); // it puts itself on the response
   else if (!hook.started) hook.add(step);
 }
 

@@ -124,7 +124,7 @@ export function attachSession(
 ): void {
   const raw = rawRequest(req);
   (raw as WithEntry)[ENTRY] = { request: raw, response, session: undefined, sessionKey, view: undefined, open, onFirstAccess };
-  if (!prototypesWithSessionAccessor.has(Object.getPrototypeOf(raw))) Object.defineProperty(raw, 'session', SESSION_PROPERTY);
+  if (!prototypesWithSessionAccessor.has(Object.getPrototypeOf(raw) as object)) Object.defineProperty(raw, 'session', SESSION_PROPERTY);
 }
 
 const prototypesWithSessionAccessor = new WeakSet<object>();

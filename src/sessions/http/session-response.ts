@@ -106,9 +106,7 @@ export async function saveForResponse(session: AnySession, statusCode: number, c
 
 /** Django's `patch_vary_headers(response, ["Cookie"])` on a header value. */
 export function addVaryCookie(vary: string | number | readonly string[] | undefined): string {
-  const existing = (Array.isArray(vary) ? vary.join(',') : String(vary ?? ''))
-    .split(/\s*,\s*/)
-    .filter((v) => v !== '');
+  const existing = (Array.isArray(vary) ? vary.join(',') : String(vary ?? '')).split(/\s*,\s*/).filter((v) => v !== '');
   if (existing.includes('*')) return '*';
   if (!existing.some((v) => v.toLowerCase() === 'cookie')) existing.push('Cookie');
   return existing.join(', ');
@@ -117,7 +115,7 @@ export function addVaryCookie(vary: string | number | readonly string[] | undefi
 /** Set-Cookie values with ours appended (another cookie of the response is never replaced). */
 export function appendSetCookie(current: string | number | readonly string[] | undefined, cookie: string): string[] {
   if (current === undefined) return [cookie];
-  return [...(Array.isArray(current) ? current : [String(current)]), cookie];
+  return [...(Array.isArray(current) ? (current as readonly string[]) : [String(current)]), cookie];
 }
 
 /** Applies session headers to a plain headers object (what Fastify passes to `writeHead`). */
@@ -160,7 +158,12 @@ function applySessionHeaders(res: ServerResponse, writeHeadHeaders: OutgoingHttp
  * the save, then its headers. A failure replaces the response: a 400 for SessionInterrupted, a 413
  * over maxSessionBytes, a 503 (logged) when the store failed — never a stack trace, never a cookie.
  */
-export function persistForResponse(session: AnySession, requestHadCookie: boolean, statusCode: number, config: SessionsConfig): ResponseStepResult | Promise<ResponseStepResult> {
+export function persistForResponse(
+  session: AnySession,
+  requestHadCookie: boolean,
+  statusCode: number,
+  config: SessionsConfig,
+): ResponseStepResult | Promise<ResponseStepResult> {
   let unsaved: SessionHeaders | undefined;
   try {
     unsaved = headersWithoutSaving(session, requestHadCookie, config);

@@ -79,6 +79,7 @@ function expectIntact(session: MemorySession, view: SessionView): void {
   }
   expect(view.then).toBeUndefined();
   expect(view.constructor).toBe(MemorySession);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the view's default string is what is checked
   expect(String(view)).toBe('[object Object]');
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   expect(Object.prototype).not.toHaveProperty('polluted');
@@ -95,7 +96,9 @@ describe('req.session view: data keys of any name', () => {
     expect(() => {
       for (const key in body) view[key] = body[key];
     }).toThrow(TypeError);
-    expect(() => Object.setPrototypeOf(view, body.__proto__ as object)).toThrow(TypeError);
+    expect(() => {
+      Object.setPrototypeOf(view, body.__proto__ as object);
+    }).toThrow(TypeError);
     expect(Reflect.setPrototypeOf(view, null)).toBe(false);
     expectIntact(session, view);
     expect(view.__proto__).toBe(MemorySession.prototype); // the member, as everywhere in JS
@@ -108,8 +111,12 @@ describe('req.session view: data keys of any name', () => {
     const before = view[name];
     expect(() => {
       view[name] = 'data';
-    }).toThrow(new TypeError(`Cannot assign req.session[${JSON.stringify(name)}]: ${JSON.stringify(name)} is a member of the session view, not session data; use req.session.set(${JSON.stringify(name)}, value), req.session.pop(${JSON.stringify(name)}, undefined) or req.session.get(${JSON.stringify(name)}) for data under that name`));
-    expect(() => Object.assign(view, JSON.parse(`{${JSON.stringify(name)}: "data"}`))).toThrow(TypeError);
+    }).toThrow(
+      new TypeError(
+        `Cannot assign req.session[${JSON.stringify(name)}]: ${JSON.stringify(name)} is a member of the session view, not session data; use req.session.set(${JSON.stringify(name)}, value), req.session.pop(${JSON.stringify(name)}, undefined) or req.session.get(${JSON.stringify(name)}) for data under that name`,
+      ),
+    );
+    expect(() => Object.assign(view, JSON.parse(`{${JSON.stringify(name)}: "data"}`) as object)).toThrow(TypeError);
     expect(() => delete view[name]).toThrow(TypeError);
     expect(() => Object.defineProperty(view, name, { value: 'data' })).toThrow(TypeError);
     expect(view[name]).toBe(before);
@@ -149,8 +156,10 @@ describe('req.session view: data keys of any name', () => {
     expectIntact(session, view);
     for (const name of MEMBER_NAMES.filter((n) => n !== 'then')) expect(name in view).toBe(true);
     expect('then' in view).toBe(false);
+    /* eslint-disable no-prototype-builtins -- Object.prototype's methods called on the view is what is checked */
     expect(view.hasOwnProperty('cookie')).toBe(true); // Object.prototype's methods answer for the view
     expect(view.hasOwnProperty('save')).toBe(false);
+    /* eslint-enable no-prototype-builtins */
     // The session API reaches all of it, and saving keeps it.
     expect(view.get('save')).toEqual({ from: 'store', i: 1 });
     expect(view.get('__proto__')).toEqual({ from: 'store', i: MEMBER_NAMES.indexOf('__proto__') });
@@ -186,7 +195,9 @@ describe('req.session view: data keys of any name', () => {
     }
     view.modified = false;
     view.accessed = false;
-    expect(expectEnumerationMatchesReads(view).sort()).toEqual([...DATA_NAMES, '', '0', 'constructor.prototype', '__proto__ ', 'a b'].sort());
+    expect(expectEnumerationMatchesReads(view).sort()).toEqual(
+      [...DATA_NAMES, '', '0', 'constructor.prototype', '__proto__ ', 'a b'].sort(),
+    );
     expectIntact(session, view);
   });
 

@@ -138,8 +138,7 @@ export function createSessionView(session: AnySession, host: SessionViewHost): S
         await session.delete();
         host.replace(null);
       }, callback),
-    save: (callback) =>
-      typeof callback === 'function' ? settle(() => session.save(), callback) : session.save(callback),
+    save: (callback) => (typeof callback === 'function' ? settle(() => session.save(), callback) : session.save(callback)),
     destroy: (callback) => settle(() => session.flush(), callback),
     reload: (callback) =>
       settle(async () => {
@@ -149,13 +148,15 @@ export function createSessionView(session: AnySession, host: SessionViewHost): S
         if (hadKey && fresh.sessionKey === null) throw new UpdateError('failed to load session: it was deleted');
       }, callback),
     // What JSON.stringify(req.session) gives: the enumerated data (fromEntries keeps `__proto__` an own key).
-    toJSON: () => Object.fromEntries(visibleKeys(session, classMembers).map((key) => [key, session.get(key)])) as SessionData,
+    toJSON: () => Object.fromEntries<unknown>(visibleKeys(session, classMembers).map((key) => [key, session.get(key)])),
   };
   let bound: Map<PropertyKey, unknown> | undefined;
 
   return new Proxy(session, {
-    get(target, prop) {
+    get(target, prop): unknown {
       if (typeof prop === 'string') {
+        // compat's members are arrow functions: nothing to bind.
+        // eslint-disable-next-line @typescript-eslint/unbound-method
         if (VIEW_MEMBERS.has(prop)) return prop === 'then' ? undefined : compat[prop as keyof typeof compat];
         if (!isSessionMember(target, classMembers, prop)) return target.get(prop);
       }
@@ -184,8 +185,10 @@ export function createSessionView(session: AnySession, host: SessionViewHost): S
     defineProperty(target, prop, descriptor) {
       if (typeof prop !== 'string') return Reflect.defineProperty(target, prop, descriptor);
       if (isMember(target, classMembers, prop)) throw memberError('define', prop);
-      const plain = 'value' in descriptor && descriptor.writable !== false && descriptor.enumerable !== false && descriptor.configurable !== false;
-      if (!plain) throw new TypeError(`Cannot define req.session[${JSON.stringify(prop)}]: session data are plain writable, enumerable properties`);
+      const plain =
+        'value' in descriptor && descriptor.writable !== false && descriptor.enumerable !== false && descriptor.configurable !== false;
+      if (!plain)
+        throw new TypeError(`Cannot define req.session[${JSON.stringify(prop)}]: session data are plain writable, enumerable properties`);
       target.set(prop, descriptor.value);
       return true;
     },
@@ -202,7 +205,7 @@ export function createSessionView(session: AnySession, host: SessionViewHost): S
     },
     getOwnPropertyDescriptor(target, prop) {
       if (typeof prop !== 'string' || isMember(target, classMembers, prop) || !target.isLoaded || !target.has(prop)) return undefined;
-      return { value: target.get(prop), writable: true, enumerable: true, configurable: true };
+      return { value: target.get(prop) as unknown, writable: true, enumerable: true, configurable: true };
     },
     // The view keeps the session's prototype (`instanceof SessionBase`) and stays extensible (its data
     // properties come and go).

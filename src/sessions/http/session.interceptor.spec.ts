@@ -61,7 +61,7 @@ class MixedController {
 }
 
 describe('interceptSessionHandlers', () => {
-  const interceptorsOf = (handler: object): unknown[] => Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? [];
+  const interceptorsOf = (handler: object) => (Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? []) as unknown[];
 
   it("puts the interceptor first on handlers that declare Nest's @Session(), on no other, once", () => {
     const first = new SessionInterceptor();

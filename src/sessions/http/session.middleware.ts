@@ -54,7 +54,8 @@ export class SessionMiddleware implements NestMiddleware {
     const requestHadCookie = cookie !== undefined;
     const hookResponse = () => {
       // The request's session at the time of the response: `req.session.regenerate()` may replace it.
-      if (!res.headersSent) runBeforeHeaders(res, (statusCode) => persistForResponse(sessionOf(req) as AnySession, requestHadCookie, statusCode, this.config));
+      if (!res.headersSent)
+        runBeforeHeaders(res, (statusCode) => persistForResponse(sessionOf(req) as AnySession, requestHadCookie, statusCode, this.config));
     };
     const changesResponse = this.changesResponse(cookie);
     const open = this.config.userSessions ? (key: string | null) => withClient(this.store.session(key), req) : this.openSession;

@@ -23,6 +23,7 @@ type OpenTelemetryApi = typeof import('@opentelemetry/api');
 
 function loadApi(): OpenTelemetryApi | undefined {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peer: no telemetry when it is not installed
     return require('@opentelemetry/api') as OpenTelemetryApi;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
@@ -65,10 +66,19 @@ export class SessionTelemetry {
     const sessions = { unit: '{session}' };
     this.#created = meter.createCounter('session.created', { ...sessions, description: 'Sessions stored for the first time' });
     this.#rotated = meter.createCounter('session.rotated', { ...sessions, description: 'Session keys replaced by cycleKey (logins)' });
-    this.#destroyed = meter.createCounter('session.destroyed', { ...sessions, description: 'Sessions ended by flush (logout), revocation or the cap' });
+    this.#destroyed = meter.createCounter('session.destroyed', {
+      ...sessions,
+      description: 'Sessions ended by flush (logout), revocation or the cap',
+    });
     this.#expired = meter.createCounter('session.expired', { ...sessions, description: 'Expired sessions clearsessions deleted' });
-    const seconds = { unit: 's', advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] } };
-    this.#loadDuration = meter.createHistogram('session.load.duration', { ...seconds, description: 'Time to load a session from its store' });
+    const seconds = {
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] },
+    };
+    this.#loadDuration = meter.createHistogram('session.load.duration', {
+      ...seconds,
+      description: 'Time to load a session from its store',
+    });
     this.#saveDuration = meter.createHistogram('session.save.duration', { ...seconds, description: 'Time to save a session to its store' });
     this.#failures = meter.createCounter('session.store.failures', { unit: '{failure}', description: 'Store calls that failed, by kind' });
     this.#batchSize = meter.createHistogram('session.store.batch.size', {
@@ -76,20 +86,36 @@ export class SessionTelemetry {
       description: 'Requests served by one shared store call (batchStoreCalls)',
       advice: { explicitBucketBoundaries: [2, 4, 8, 16, 32, 64, 128, 200] },
     });
-    this.#cap = meter.createCounter('session.user.cap', { unit: '{login}', description: "Logins over a user's cap (maxSessionsPerUser), by outcome" });
+    this.#cap = meter.createCounter('session.user.cap', {
+      unit: '{login}',
+      description: "Logins over a user's cap (maxSessionsPerUser), by outcome",
+    });
   }
 
   /** Times the session's loads and saves (and traces them): its own methods are wrapped, so every caller is seen. */
   instrument<S extends AnySession>(session: S, engine: string): S {
-    const load = session.load;
-    const save = session.save;
-    session.load = () => this.timed('load', engine, () => load.call(session), (data: SessionData) => (Object.keys(data).length > 0 ? 'hit' : 'miss'));
+    const load = session.load.bind(session);
+    const save = session.save.bind(session);
+    session.load = () =>
+      this.timed(
+        'load',
+        engine,
+        () => load(),
+        (data: SessionData) => (Object.keys(data).length > 0 ? 'hit' : 'miss'),
+      );
     // A save of a session without a key creates it through its own save(true) (createUnderNewKey):
     // one save, timed (and failed) once, by the outer call.
     session.save = (mustCreate?: boolean) =>
       savingSession.getStore() === session
-        ? save.call(session, mustCreate)
-        : savingSession.run(session, () => this.timed('save', engine, () => save.call(session, mustCreate), () => 'ok'));
+        ? save(mustCreate)
+        : savingSession.run(session, () =>
+            this.timed(
+              'save',
+              engine,
+              () => save(mustCreate),
+              () => 'ok',
+            ),
+          );
     return session;
   }
 
@@ -132,7 +158,8 @@ export class SessionTelemetry {
     const attributes: Attributes = { 'session.engine': event.engine };
     if (event.type === 'session.created') this.#created.add(1, attributes);
     else if (event.type === 'session.rotated') this.#rotated.add(1, attributes);
-    else if (event.type === 'session.destroyed') this.#destroyed.add(1, { ...attributes, 'session.destroyed.reason': event.reason ?? 'flush' });
+    else if (event.type === 'session.destroyed')
+      this.#destroyed.add(1, { ...attributes, 'session.destroyed.reason': event.reason ?? 'flush' });
     else if (event.type === 'session.expired') this.#expired.add(event.count ?? 0, attributes);
   };
 }
@@ -142,7 +169,13 @@ export class SessionTelemetry {
  * the app (a session over maxSessionBytes, a login over maxSessionsPerUser with `refuse`).
  */
 function failureKind(error: unknown): StoreFailureKind | undefined {
-  if (error instanceof UpdateError || error instanceof CreateError || error instanceof ReplacedKeyGoneError || error instanceof SessionInterruptedException) return 'interrupted';
+  if (
+    error instanceof UpdateError ||
+    error instanceof CreateError ||
+    error instanceof ReplacedKeyGoneError ||
+    error instanceof SessionInterruptedException
+  )
+    return 'interrupted';
   if (error instanceof HttpException) return undefined;
   return 'unavailable';
 }

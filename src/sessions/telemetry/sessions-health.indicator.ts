@@ -34,7 +34,10 @@ export class SessionsHealthIndicator {
       ]);
       return indicator.up({ engine: this.store.engine });
     } catch (error) {
-      return indicator.down({ engine: this.store.engine, message: safeLogText(error instanceof Error ? error.message : String(error), 200) });
+      return indicator.down({
+        engine: this.store.engine,
+        message: safeLogText(error instanceof Error ? error.message : String(error), 200),
+      });
     } finally {
       clearTimeout(timer);
     }

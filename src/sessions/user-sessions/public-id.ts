@@ -6,5 +6,9 @@ import { createHmac } from 'node:crypto';
  * lists, revocations and events show, never keys.
  */
 export function publicSessionId(secretKey: string, storedKey: string): string {
-  return createHmac('sha256', secretKey).update(`nest-django-sessions.user-session:${storedKey}`).digest().subarray(0, 16).toString('base64url');
+  return createHmac('sha256', secretKey)
+    .update(`nest-django-sessions.user-session:${storedKey}`)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
 }

@@ -11,7 +11,8 @@ describe("a session's user (userSessions.userKey)", () => {
     const path = resolveSessionsOptions({ secretKey: 'x', userSessions: {} }).userSessions!.userKeyPath;
     expect(userOfData(data({ _auth_user_id: '42' }), path)).toBe('42');
     expect(userOfData(data({ _auth_user_id: 42 }), path)).toBe('42');
-    for (const value of [undefined, null, true, 1.5, { id: 1 }, ['42']]) expect(userOfData(data({ _auth_user_id: value }), path)).toBeNull();
+    for (const value of [undefined, null, true, 1.5, { id: 1 }, ['42']])
+      expect(userOfData(data({ _auth_user_id: value }), path)).toBeNull();
   });
 
   it("follows a dotted path, such as passport's passport.user", () => {
@@ -36,7 +37,14 @@ describe('UserSessionsService without the userSessions option', () => {
     const store = new SignedCookieSessionStore(config);
     const service = new UserSessionsService(store, config);
     const session = store.session();
-    for (const call of [() => service.userOf(session), () => service.login(session, '42'), () => service.list('42'), () => service.count('42'), () => service.revokeAll('42'), () => service.revokeOthers(session)]) {
+    for (const call of [
+      () => service.userOf(session),
+      () => service.login(session, '42'),
+      () => service.list('42'),
+      () => service.count('42'),
+      () => service.revokeAll('42'),
+      () => service.revokeOthers(session),
+    ]) {
       await expect(call()).rejects.toThrow(/userSessions option of SessionsModule/);
     }
   });

@@ -41,7 +41,10 @@ export function isUserSessionIndex(store: object): store is UserSessionIndex {
 export function userOfData(data: SessionData, path: readonly string[]): string | null {
   let value: unknown = data;
   for (const part of path) {
-    value = value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, part) ? (value as SessionData)[part] : undefined;
+    value =
+      value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, part)
+        ? (value as SessionData)[part]
+        : undefined;
   }
   return typeof value === 'string' || Number.isSafeInteger(value) ? String(value) : null;
 }

@@ -32,7 +32,10 @@ export interface UserSessionsConfig {
   maxSessionsPolicy: MaxSessionsPolicy;
 }
 
-export function resolveUserSessionsOptions(options: UserSessionsOptions, fail: (option: string, message: string) => never): UserSessionsConfig {
+export function resolveUserSessionsOptions(
+  options: UserSessionsOptions,
+  fail: (option: string, message: string) => never,
+): UserSessionsConfig {
   const userKey = options.userKey ?? '_auth_user_id';
   if (typeof userKey !== 'string' || userKey === '' || userKey.split('.').some((part) => part === '')) {
     fail('userSessions.userKey', `must be a data key or a dotted path, got ${JSON.stringify(userKey)}`);
@@ -42,8 +45,10 @@ export function resolveUserSessionsOptions(options: UserSessionsOptions, fail: (
     fail('userSessions.activityInterval', `must be a non-negative number of seconds, got ${JSON.stringify(activityInterval)}`);
   }
   const max = options.maxSessionsPerUser ?? null;
-  if (max !== null && (!Number.isSafeInteger(max) || max < 1)) fail('userSessions.maxSessionsPerUser', `must be a positive integer, got ${JSON.stringify(max)}`);
+  if (max !== null && (!Number.isSafeInteger(max) || max < 1))
+    fail('userSessions.maxSessionsPerUser', `must be a positive integer, got ${JSON.stringify(max)}`);
   const policy = options.maxSessionsPolicy ?? 'evict';
-  if (policy !== 'evict' && policy !== 'refuse') fail('userSessions.maxSessionsPolicy', `must be "evict" or "refuse", got ${JSON.stringify(policy)}`);
+  if (policy !== 'evict' && policy !== 'refuse')
+    fail('userSessions.maxSessionsPolicy', `must be "evict" or "refuse", got ${JSON.stringify(policy)}`);
   return { userKeyPath: userKey.split('.'), activityInterval, maxSessionsPerUser: max, maxSessionsPolicy: policy };
 }

@@ -37,7 +37,9 @@ export class UserSessionsService {
   /** The store's user index; calls with the feature off fail, naming the option, instead of answering as if no one were signed in. */
   private get index(): UserSessionIndex {
     if (!this.config.userSessions || !isUserSessionIndex(this.store)) {
-      throw new SessionsSetupError(`UserSessionsService needs the userSessions option of SessionsModule (${engineList(USER_INDEX_ENGINES.index)} engine)`);
+      throw new SessionsSetupError(
+        `UserSessionsService needs the userSessions option of SessionsModule (${engineList(USER_INDEX_ENGINES.index)} engine)`,
+      );
     }
     return this.store;
   }
@@ -65,9 +67,17 @@ export class UserSessionsService {
   /** Deletes, under the user's lock, the user's signed-in sessions `choose` picks; sends `session.destroyed` (reason `revoke`) for each. */
   private async revokeWhere(userId: string, choose: (rows: UserSessionRow[]) => UserSessionRow[]): Promise<number> {
     const signedIn = await this.config.users.signedInTest(userId);
-    const revoked = await this.index.revokeWhere(userId, (rows) => choose(rows.filter((row) => signedIn(row.data))).map((row) => row.storedKey));
+    const revoked = await this.index.revokeWhere(userId, (rows) =>
+      choose(rows.filter((row) => signedIn(row.data))).map((row) => row.storedKey),
+    );
     for (const storedKey of revoked) {
-      this.config.events.emit({ type: 'session.destroyed', engine: this.index.engine, id: this.publicId(storedKey), userId, reason: 'revoke' });
+      this.config.events.emit({
+        type: 'session.destroyed',
+        engine: this.index.engine,
+        id: this.publicId(storedKey),
+        userId,
+        reason: 'revoke',
+      });
     }
     return revoked.length;
   }
@@ -85,7 +95,10 @@ export class UserSessionsService {
    */
   async login(session: AnySession, userId: string): Promise<void> {
     void this.index;
-    if (this.config.users.verified) throw new SessionsSetupError('UserSessionsService.login stores no password hash: with DjangoAuthModule, sign in with DjangoAuthService.login');
+    if (this.config.users.verified)
+      throw new SessionsSetupError(
+        'UserSessionsService.login stores no password hash: with DjangoAuthModule, sign in with DjangoAuthService.login',
+      );
     await session.ensureLoaded();
     const path = this.config.userSessions?.userKeyPath ?? ['_auth_user_id'];
     await signInUnderNewKey(session, { [path[0]]: path.length === 1 ? userId : withPath(session.get(path[0]), path.slice(1), userId) });
@@ -130,7 +143,8 @@ export class UserSessionsService {
 
 /** A copy of `value` (an object or nothing) with `path` set to `leaf`. */
 function withPath(value: unknown, path: readonly string[], leaf: unknown): Record<string, unknown> {
-  const copy: Record<string, unknown> = value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
+  const copy: Record<string, unknown> =
+    value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
   copy[path[0]] = path.length === 1 ? leaf : withPath(copy[path[0]], path.slice(1), leaf);
   return copy;
 }

@@ -26,7 +26,7 @@ export class SessionsIoAdapter extends IoAdapter {
   }
 
   private get sockets(): SocketSessions {
-    return (this.#sockets ??= this.app.get(SocketSessions, { strict: false }) as SocketSessions);
+    return (this.#sockets ??= this.app.get<SocketSessions>(SocketSessions, { strict: false }));
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
@@ -40,7 +40,7 @@ export class SessionsIoAdapter extends IoAdapter {
           else done(null, true);
         });
       },
-    } as ServerOptions);
+    }) as Server;
   }
 
   override bindClientConnect(server: Server, callback: (socket: Socket) => void): void {
@@ -51,8 +51,15 @@ export class SessionsIoAdapter extends IoAdapter {
     });
   }
 
-  override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
-    const inMessage = handlers.map((handler) => ({ ...handler, callback: (...args: unknown[]) => inMessageOf(socket, () => handler.callback(...args)) }));
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const inMessage = handlers.map((handler) => ({
+      ...handler,
+      callback: (...args: unknown[]) => inMessageOf(socket, () => handler.callback(...args)),
+    }));
     super.bindMessageHandlers(socket, inMessage, transform);
   }
 }

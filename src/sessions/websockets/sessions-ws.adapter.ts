@@ -20,7 +20,10 @@ type WsClient = {
   once(event: 'close', listener: () => void): void;
   on(event: 'exception', listener: (payload: unknown) => void): void;
 };
-type VerifyClient = (info: { origin: string; req: IncomingMessage; secure: boolean }, done?: (result: boolean, code?: number, message?: string) => void) => boolean | void;
+type VerifyClient = (
+  info: { origin: string; req: IncomingMessage; secure: boolean },
+  done?: (result: boolean, code?: number, message?: string) => void,
+) => boolean | void;
 
 /**
  * Each socket gets the session of its handshake's cookie (`@Session()`, `getSession`, and with the
@@ -35,7 +38,7 @@ export class SessionsWsAdapter extends WsAdapter {
   }
 
   private get sockets(): SocketSessions {
-    return (this.#sockets ??= this.app.get(SocketSessions, { strict: false }) as SocketSessions);
+    return (this.#sockets ??= this.app.get<SocketSessions>(SocketSessions, { strict: false }));
   }
 
   override create(port: number, options: Record<string, unknown> & { verifyClient?: VerifyClient } = {}): unknown {
@@ -51,7 +54,10 @@ export class SessionsWsAdapter extends WsAdapter {
     return super.create(port, { ...options, verifyClient: verify });
   }
 
-  override bindClientConnect(server: { on(event: 'connection', listener: (client: WsClient, request: IncomingMessage) => void): void }, callback: (client: WsClient, request: IncomingMessage) => void): void {
+  override bindClientConnect(
+    server: { on(event: 'connection', listener: (client: WsClient, request: IncomingMessage) => void): void },
+    callback: (client: WsClient, request: IncomingMessage) => void,
+  ): void {
     server.on('connection', (client, request) => {
       this.sockets.open(client, request, (reason) => client.close(SESSION_ENDED_CLOSE_CODE, reason));
       client.once('close', () => this.sockets.closed(client));
@@ -61,8 +67,15 @@ export class SessionsWsAdapter extends WsAdapter {
     });
   }
 
-  override bindMessageHandlers(client: WsClient, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
-    const inMessage = handlers.map((handler) => ({ ...handler, callback: (...args: unknown[]) => inMessageOf(client, () => handler.callback(...args)) }));
+  override bindMessageHandlers(
+    client: WsClient,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const inMessage = handlers.map((handler) => ({
+      ...handler,
+      callback: (...args: unknown[]) => inMessageOf(client, () => handler.callback(...args)),
+    }));
     super.bindMessageHandlers(client, inMessage, transform);
   }
 }

@@ -74,7 +74,9 @@ export function messageRequestOf(client: object): object {
   const socket = openSocketOf(client);
   const message = messages.getStore();
   if (!socket || !message || message.client !== client) {
-    throw new SessionsSetupError('This WebSocket has no session: use SessionsIoAdapter (nest-django-sessions/socket.io) or SessionsWsAdapter (nest-django-sessions/ws) with app.useWebSocketAdapter()');
+    throw new SessionsSetupError(
+      'This WebSocket has no session: use SessionsIoAdapter (nest-django-sessions/socket.io) or SessionsWsAdapter (nest-django-sessions/ws) with app.useWebSocketAdapter()',
+    );
   }
   return (message.request ??= socket.owner.messageRequest(socket));
 }
@@ -109,7 +111,8 @@ export class SocketSessions implements OnModuleDestroy {
    * a cookie whose session is gone gives an anonymous socket.
    */
   async admit(handshake: IncomingMessage): Promise<{ status: 200 | 403 | 503; message: string }> {
-    if (!handshakeOriginAllowed(handshake.headers.origin, handshake.headers.host, this.config.websockets.allowedOrigins)) return { status: 403, message: 'Origin not allowed' };
+    if (!handshakeOriginAllowed(handshake.headers.origin, handshake.headers.host, this.config.websockets.allowedOrigins))
+      return { status: 403, message: 'Origin not allowed' };
     const key = cookieKey(handshake, this.config.cookie.name);
     let data: SessionData | undefined;
     try {
@@ -129,7 +132,15 @@ export class SocketSessions implements OnModuleDestroy {
     const seen = admitted.get(handshake);
     const socket: OpenSocket = seen
       ? { owner: this, handshake, close, key: seen.key, confirmed: true, signIn: seen.signIn, latest: undefined }
-      : { owner: this, handshake, close, key: cookieKey(handshake, this.config.cookie.name), confirmed: false, signIn: null, latest: undefined };
+      : {
+          owner: this,
+          handshake,
+          close,
+          key: cookieKey(handshake, this.config.cookie.name),
+          confirmed: false,
+          signIn: null,
+          latest: undefined,
+        };
     (client as WithSocket)[SOCKET] = socket;
     this.#sockets.add(socket);
     this.#timer ??= setInterval(() => this.sweepSoon(), this.config.websockets.revalidateInterval).unref();
@@ -183,7 +194,10 @@ export class SocketSessions implements OnModuleDestroy {
 
   private logFailure(error: unknown): void {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    if (this.#failures.firstTime(message)) this.#logger.warn(`The session store failed for WebSockets (open sockets stay open and are checked again later; handshakes get 503): ${safeLogText(message, 500)}`);
+    if (this.#failures.firstTime(message))
+      this.#logger.warn(
+        `The session store failed for WebSockets (open sockets stay open and are checked again later; handshakes get 503): ${safeLogText(message, 500)}`,
+      );
   }
 
   /** Resolves when no sweep is running (tests, shutdown). */
@@ -241,7 +255,11 @@ export class SocketSessions implements OnModuleDestroy {
       sockets.map(async (socket) => {
         const key = socket.key;
         const latest = socket.latest;
-        const data: SessionData | undefined = signInCheck ? (latest && latest.sessionKey === key && latest.isLoaded ? (latest.toJSON() as SessionData) : await this.store.session(key).load()) : undefined;
+        const data: SessionData | undefined = signInCheck
+          ? latest && latest.sessionKey === key && latest.isLoaded
+            ? (latest.toJSON() as SessionData)
+            : await this.store.session(key).load()
+          : undefined;
         if (socket.key !== key) return; // changed meanwhile: the next sweep looks again
         socket.signIn = data ? signInCheck!.signInOf(data) : null;
         socket.confirmed = true;
@@ -274,7 +292,11 @@ function currentKey(socket: OpenSocket): string | null {
  * unlike Channels: browsers always send Origin on a WebSocket, but not on socket.io's same-origin
  * polling GETs, and a client that sends none is not a browser a foreign page controls.
  */
-export function handshakeOriginAllowed(origin: string | undefined, host: string | undefined, allowed: SessionsConfig['websockets']['allowedOrigins']): boolean {
+export function handshakeOriginAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: SessionsConfig['websockets']['allowedOrigins'],
+): boolean {
   if (origin === undefined || allowed === 'any') return true;
   let originHost: string;
   try {

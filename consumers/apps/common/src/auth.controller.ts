@@ -18,7 +18,10 @@ export class AuthController {
 
   @Post('auth/login')
   @HttpCode(200)
-  async login(@Session() session: Session, @Body() body: { username?: unknown; password?: unknown }): Promise<{ id: number; username: string }> {
+  async login(
+    @Session() session: Session,
+    @Body() body: { username?: unknown; password?: unknown },
+  ): Promise<{ id: number; username: string }> {
     const user = await this.auth.authenticate(body?.username, body?.password);
     if (!user) throw new UnauthorizedException();
     await this.auth.login(session, user);

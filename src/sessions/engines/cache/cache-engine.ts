@@ -33,7 +33,7 @@ export const CACHE_UNAVAILABLE_MESSAGE = 'Unable to create a new session key. It
 
 export class CacheSession<TData extends object = SessionData> extends SessionBase<TData> {
   /** The module's whole settings (SessionBase needs only SessionSettings). */
-  protected declare readonly config: SessionsConfig;
+  declare protected readonly config: SessionsConfig;
 
   constructor(
     sessionKey: string | null | undefined,
@@ -95,7 +95,8 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
     const cacheKey = await this.cacheKey();
     if (mustCreate) {
       const data = this.getSessionData(true);
-      if (!(await this.cache.addIfAbsent(cacheKey, data, this.getExpiryAge()))) throw new CreateError(`Session key ${this.sessionKey} is taken`);
+      if (!(await this.cache.addIfAbsent(cacheKey, data, this.getExpiryAge())))
+        throw new CreateError(`Session key ${this.sessionKey} is taken`);
     } else {
       // Only an update of a session still in the cache: a deleted one (a logout elsewhere) stays deleted.
       await this.ensureLoaded();
@@ -125,7 +126,8 @@ export class CacheSession<TData extends object = SessionData> extends SessionBas
     if (!this.store || !this.config.userSessions) return;
     const user = this.userOf(this.getSessionData(true));
     const key = this.sessionKey!;
-    if (this.#indexedUser !== null && (this.#indexedUser !== user || replacedKey !== null)) await this.store.unindex(this.#indexedUser, [replacedKey ?? key]);
+    if (this.#indexedUser !== null && (this.#indexedUser !== user || replacedKey !== null))
+      await this.store.unindex(this.#indexedUser, [replacedKey ?? key]);
     if (user !== null && (created || user !== this.#indexedUser)) await this.store.index(user, key, this.client, this.getExpiryAge());
     this.#indexedUser = user;
   }
@@ -173,7 +175,12 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
   /** Indexes a session under its user (a login); the map lives as long as its longest session. */
   async index(userId: string, sessionKey: string, client: SessionClient | undefined, ageSeconds: number): Promise<void> {
     const now = Date.now();
-    const entry: IndexedSession = { created: now, lastActivity: now, ip: client?.ip ?? null, userAgent: client?.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null };
+    const entry: IndexedSession = {
+      created: now,
+      lastActivity: now,
+      ip: client?.ip ?? null,
+      userAgent: client?.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null,
+    };
     await this.cache.mapSet(CACHE_USER_INDEX_PREFIX + userId, sessionKey, JSON.stringify(entry), ageSeconds, CACHE_KEY_PREFIX + sessionKey);
   }
 
@@ -189,13 +196,19 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
    * sessions that still sign in as the user, `refuse` throws SessionLimitReachedException (409)
    * before anything is written.
    */
-  async underUserLock(userId: string, options: { cap: boolean; ownKeys: readonly (string | null)[] }, write: () => Promise<void>): Promise<void> {
+  async underUserLock(
+    userId: string,
+    options: { cap: boolean; ownKeys: readonly (string | null)[] },
+    write: () => Promise<void>,
+  ): Promise<void> {
     const signedIn = options.cap ? await this.config.users.signedInTest(userId) : null;
     await this.cache.withLock(CACHE_USER_INDEX_PREFIX + userId, async () => {
       let evicted: string[] = [];
       if (signedIn) {
         // userSessionRows lists the most recently active first.
-        const others = (await this.userSessionRows(userId)).filter((row) => !options.ownKeys.includes(row.storedKey) && signedIn(row.data)).map((row) => row.storedKey);
+        const others = (await this.userSessionRows(userId))
+          .filter((row) => !options.ownKeys.includes(row.storedKey) && signedIn(row.data))
+          .map((row) => row.storedKey);
         evicted = sessionsToEvict(others.reverse(), this.config);
         await this.deleteStoredKeys(userId, evicted);
       }
@@ -249,7 +262,15 @@ export class CacheSessionStore extends SessionStore implements UserSessionIndex 
         continue;
       }
       const entry = JSON.parse(json) as IndexedSession;
-      rows.push({ storedKey: key, expireDate, ip: entry.ip, userAgent: entry.userAgent, created: new Date(entry.created), lastActivity: new Date(entry.lastActivity), data });
+      rows.push({
+        storedKey: key,
+        expireDate,
+        ip: entry.ip,
+        userAgent: entry.userAgent,
+        created: new Date(entry.created),
+        lastActivity: new Date(entry.lastActivity),
+        data,
+      });
     }
     await this.unindex(userId, gone);
     return rows.sort(byRecentActivity);

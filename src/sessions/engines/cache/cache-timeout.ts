@@ -11,7 +11,10 @@ export const CACHE_OPERATION_TIMEOUT_MS = 2000;
 export function withTimeout<T>(operation: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`cache ${what} took longer than ${CACHE_OPERATION_TIMEOUT_MS} ms`)), CACHE_OPERATION_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`cache ${what} took longer than ${CACHE_OPERATION_TIMEOUT_MS} ms`)),
+      CACHE_OPERATION_TIMEOUT_MS,
+    );
   });
   return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
 }

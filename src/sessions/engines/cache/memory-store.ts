@@ -34,10 +34,14 @@ export class MemoryStore {
 
   /** cache-manager and Keyv are optional peers: loaded here, by the cache engines' apps only. */
   constructor({ maxEntries, maxBytes }: { maxEntries: number; maxBytes: number }) {
+    /* eslint-disable @typescript-eslint/no-require-imports -- optional peers, loaded only by the cache engines' apps */
     const { createCache } = require('cache-manager') as typeof import('cache-manager');
     const { Keyv } = require('keyv') as typeof import('keyv');
     const { LRUCache } = require('lru-cache') as typeof import('lru-cache');
-    new Logger('Sessions').log(`Session cache: in-memory (at most ${maxEntries} sessions, ${maxBytes} bytes), private to this process (pass a shared cache to run several instances)`);
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    new Logger('Sessions').log(
+      `Session cache: in-memory (at most ${maxEntries} sessions, ${maxBytes} bytes), private to this process (pass a shared cache to run several instances)`,
+    );
     this.#lru = new LRUCache<string, string>({
       max: maxEntries,
       maxSize: maxBytes,

@@ -193,7 +193,10 @@ export class SessionsCache implements OnModuleDestroy {
       return true;
     }
     const value = cacheValueOf(data, this.config.maxSessionBytes);
-    return withTimeout(this.retriedOnCluster(() => redis.write(key, value, ttl, 'XX')), 'write');
+    return withTimeout(
+      this.retriedOnCluster(() => redis.write(key, value, ttl, 'XX')),
+      'write',
+    );
   }
 
   /**
@@ -301,7 +304,10 @@ export class SessionsCache implements OnModuleDestroy {
   }
 
   async delete(key: string): Promise<void> {
-    await withTimeout(this.retriedOnCluster(() => this.cache.del(key)), 'delete');
+    await withTimeout(
+      this.retriedOnCluster(() => this.cache.del(key)),
+      'delete',
+    );
   }
 
   /**

@@ -19,7 +19,16 @@ import { DbSession, type DbSessionRows, type TransactionalWrite } from './db-ses
 import { DbUserIndex } from './db-user-index';
 import { findPreviousTable, takeFromPreviousTable } from './previous-table';
 import { rowBatches, type RowBatches } from './row-batches';
-import { DJANGO_ROW_PROPERTIES, fromDatabaseDate, hashSessionKey, SessionTable, toDatabaseDate, type LoadedRow, type SessionRow, type Statements } from './session-table';
+import {
+  DJANGO_ROW_PROPERTIES,
+  fromDatabaseDate,
+  hashSessionKey,
+  SessionTable,
+  toDatabaseDate,
+  type LoadedRow,
+  type SessionRow,
+  type Statements,
+} from './session-table';
 import { driverErrorCode, isUniqueViolation, StatementRunner, type Statement, type StatementResult } from './statement-runner';
 
 /** Keys per statement of `liveKeys` (the WebSockets' sweep), well under SQLite's parameter limit. */
@@ -89,13 +98,16 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
   /** The previous table of a `userSessions` switch, found again (at start-up, and once clearsessions purged it). */
   private async detectPreviousTable(): Promise<void> {
     this.#previous = null;
-    this.#previous = await findPreviousTable(this.dataSource, this.getModelClass(), this.sessionTable, (sql, parameters) => this.execute(sql, parameters));
+    this.#previous = await findPreviousTable(this.dataSource, this.getModelClass(), this.sessionTable, (sql, parameters) =>
+      this.execute(sql, parameters),
+    );
   }
 
   /** A live session of the previous table, moved into this one (its user indexed); null when it has none. */
   private takeFromPreviousTable(storedKey: string): Promise<LoadedRow | null> {
     if (!this.#previous) return Promise.resolve(null);
-    const moved = (row: SessionRow) => (this.config.userSessions ? { ...row, userId: this.userOf(this.getDecoded(row)), lastActivity: new Date() } : row);
+    const moved = (row: SessionRow) =>
+      this.config.userSessions ? { ...row, userId: this.userOf(this.getDecoded(row)), lastActivity: new Date() } : row;
     return takeFromPreviousTable(this.#previous, this.sessionTable, storedKey, (sql, parameters) => this.execute(sql, parameters), moved);
   }
 
@@ -105,7 +117,6 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
   }
 
   /** Django's `create_model_instance`: override to fill extra columns from the data (the user index fills its own). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async createModelInstance(session: DbSession<any>, data: SessionData): Promise<SessionRow> {
     const row: SessionRow = {
       sessionKey: await session.ensureSessionKey(),
@@ -115,7 +126,9 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
     if (!this.config.userSessions) return row;
     const userId = this.userOf(data);
     if (userId !== null && userId.length > USER_ID_MAX_LENGTH) {
-      throw new RangeError(`A session's user id is longer than the ${USER_ID_MAX_LENGTH} characters of ${this.metadata.tableName}.user_id: the session is not saved`);
+      throw new RangeError(
+        `A session's user id is longer than the ${USER_ID_MAX_LENGTH} characters of ${this.metadata.tableName}.user_id: the session is not saved`,
+      );
     }
     const indexed = { ...row, userId, lastActivity: new Date() };
     // Saved outside a request (a job, a script): the client recorded by the last request stays.
@@ -303,7 +316,10 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
   /** UPDATE of an existing row; returns the number of rows changed (0: the row is gone). */
   async updateRow(row: SessionRow): Promise<number> {
     // Rows with a custom entity's extra columns are written one by one (the batch writes Django's columns).
-    const affected = this.batches && Object.keys(row).join(',') === DJANGO_ROW_PROPERTIES ? await this.batches.updates.load(row) : await this.updateOne(row);
+    const affected =
+      this.batches && Object.keys(row).join(',') === DJANGO_ROW_PROPERTIES
+        ? await this.batches.updates.load(row)
+        : await this.updateOne(row);
     // A session read from elsewhere (cached_db's cache) whose row is still in the previous table: moved, then updated.
     if (affected === 0 && this.#previous && (await this.takeFromPreviousTable(this.storedKey(row.sessionKey)))) return this.updateOne(row);
     return affected;
@@ -324,8 +340,12 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
    * locks or bloats the table for long. On PostgreSQL, `FOR UPDATE SKIP LOCKED` makes overlapping
    * cleaners skip each other's rows instead of waiting on them.
    */
-  override async clearExpired({ batchSize = this.config.clearExpired.batchSize, onProgress }: ClearExpiredRunOptions = {}): Promise<number> {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
+  override async clearExpired({
+    batchSize = this.config.clearExpired.batchSize,
+    onProgress,
+  }: ClearExpiredRunOptions = {}): Promise<number> {
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
     const progress: ClearExpiredProgress = { batches: 0, deleted: 0 };
     for (const table of this.tables) await this.clearExpiredIn(table, batchSize, progress, onProgress);
     // The previous table is done with once no live session is left there.
@@ -333,7 +353,12 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
     return progress.deleted;
   }
 
-  private async clearExpiredIn(table: SessionTable, batchSize: number, progress: ClearExpiredProgress, onProgress: ClearExpiredRunOptions['onProgress']): Promise<void> {
+  private async clearExpiredIn(
+    table: SessionTable,
+    batchSize: number,
+    progress: ClearExpiredProgress,
+    onProgress: ClearExpiredRunOptions['onProgress'],
+  ): Promise<void> {
     const sql = table.clearExpiredStatement(batchSize);
     const now = this.toDatabaseDate(new Date());
     for (;;) {

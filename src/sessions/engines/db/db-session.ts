@@ -25,7 +25,6 @@ export interface DbSessionRows {
   storedKey(sessionKey: string): string;
   loadRow(sessionKey: string): Promise<LoadedRow | null>;
   existsRow(sessionKey: string): Promise<boolean>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   createModelInstance(session: DbSession<any>, data: SessionData): Promise<SessionRow>;
   insertRow(row: SessionRow): Promise<boolean>;
   updateRow(row: SessionRow): Promise<number>;
@@ -37,7 +36,7 @@ export interface DbSessionRows {
 
 export class DbSession<TData extends object = SessionData> extends SessionBase<TData> {
   /** The module's whole settings (SessionBase needs only SessionSettings). */
-  protected declare readonly config: SessionsConfig;
+  declare protected readonly config: SessionsConfig;
 
   constructor(
     sessionKey: string | null | undefined,
@@ -69,7 +68,7 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
     return {
       engine: this.store.engine,
       id: key === null ? null : publicSessionId(this.config.secretKey, this.store.storedKey(key)),
-      userId: this.config.userSessions && this.isLoaded ? this.store.userOf(this.toJSON() as SessionData) : this.#loadedUser,
+      userId: this.config.userSessions && this.isLoaded ? this.store.userOf(this.toJSON()) : this.#loadedUser,
     };
   }
 
@@ -80,7 +79,7 @@ export class DbSession<TData extends object = SessionData> extends SessionBase<T
    */
   protected rowData(row: LoadedRow): SessionData {
     if (row.expireDate === null) {
-      this.reportCorruptData('the row\'s expire_date is not a date');
+      this.reportCorruptData("the row's expire_date is not a date");
       return emptyData();
     }
     return this.decode(row.sessionData);

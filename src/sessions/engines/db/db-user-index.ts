@@ -63,13 +63,24 @@ export class DbUserIndex {
       this.store.storedKey(sessionKey),
       table.toDatabaseDate(new Date(now - interval * 1000)),
     ];
-    this.store.run(sql, parameters).catch((error: Error) => new Logger('Sessions').warn(`Could not record a session's activity: ${error.message}`));
+    this.store
+      .run(sql, parameters)
+      .catch((error: Error) => new Logger('Sessions').warn(`Could not record a session's activity: ${error.message}`));
   }
 
   /** The listing of a user's live sessions (with their data, for the verifier). */
   private userRowsStatement(userId: string): Statement {
     const { table } = this.store;
-    const [key, data, expire, user, ip, agent, created, activity] = ['sessionKey', 'sessionData', 'expireDate', 'userId', 'ip', 'userAgent', 'created', 'lastActivity'].map((p) => table.column(p));
+    const [key, data, expire, user, ip, agent, created, activity] = [
+      'sessionKey',
+      'sessionData',
+      'expireDate',
+      'userId',
+      'ip',
+      'userAgent',
+      'created',
+      'lastActivity',
+    ].map((p) => table.column(p));
     return {
       sql:
         `SELECT ${key} AS session_key, ${data} AS session_data, ${expire} AS expire_date, ${ip} AS ip, ${agent} AS user_agent, ${created} AS created, ${activity} AS last_activity ` +
@@ -100,10 +111,11 @@ export class DbUserIndex {
   }
 
   async revokeWhere(userId: string, choose: (rows: UserSessionRow[]) => string[]): Promise<string[]> {
-    const index = this;
     const { statements } = this.store.table;
+    const rowsStatement = () => this.userRowsStatement(userId);
+    const rowsOf = (records: readonly ObjectLiteral[]) => this.userRows(records);
     const chosen = await this.store.runner.transaction(userLock(userId), function* () {
-      const picked = choose(index.userRows((yield index.userRowsStatement(userId)).records));
+      const picked = choose(rowsOf((yield rowsStatement()).records));
       for (const storedKey of picked) yield { sql: statements.delete, parameters: [storedKey] };
       return picked;
     });
@@ -142,7 +154,8 @@ export class DbUserIndex {
         }
         for (const storedKey of chosen) yield { sql: statements.delete, parameters: [storedKey] };
         if ((yield statement).affected === 0 && !mustCreate) throw new UpdateError('The session row no longer exists');
-        if (replacedKey !== null && (yield { sql: statements.delete, parameters: [store.storedKey(replacedKey)] }).affected === 0) throw new ReplacedKeyGoneError();
+        if (replacedKey !== null && (yield { sql: statements.delete, parameters: [store.storedKey(replacedKey)] }).affected === 0)
+          throw new ReplacedKeyGoneError();
         return chosen;
       });
     } catch (error) {
@@ -156,7 +169,9 @@ export class DbUserIndex {
   /** The cap's listing of a user's other sessions, oldest activity first. */
   private capStatement(): string {
     const { table } = this.store;
-    const [key, data, expire, user, activity] = ['sessionKey', 'sessionData', 'expireDate', 'userId', 'lastActivity'].map((p) => table.column(p));
+    const [key, data, expire, user, activity] = ['sessionKey', 'sessionData', 'expireDate', 'userId', 'lastActivity'].map((p) =>
+      table.column(p),
+    );
     return `SELECT ${key} AS session_key, ${data} AS session_data FROM ${table.name} WHERE ${user} = ${table.placeholder(1)} AND ${expire} > ${table.placeholder(2)} ORDER BY ${activity} ASC`;
   }
 }

@@ -14,7 +14,12 @@ import { isUniqueViolation, type RunStatement } from './statement-runner';
 import { fromDatabaseDate, SessionTable, type LoadedRow, type SessionRow } from './session-table';
 
 /** The other default table of `current` (the store's table, of `entity`) while it holds live sessions; null otherwise. */
-export async function findPreviousTable(dataSource: DataSource, entity: EntityTarget<AbstractBaseSession>, current: SessionTable, run: RunStatement): Promise<SessionTable | null> {
+export async function findPreviousTable(
+  dataSource: DataSource,
+  entity: EntityTarget<AbstractBaseSession>,
+  current: SessionTable,
+  run: RunStatement,
+): Promise<SessionTable | null> {
   if (entity !== SessionEntity && entity !== UserSessionEntity) return null;
   let metadata: EntityMetadata;
   try {
@@ -30,9 +35,13 @@ export async function findPreviousTable(dataSource: DataSource, entity: EntityTa
   }
   const previous = new SessionTable(metadata, dataSource);
   const [key, expire] = [previous.column('sessionKey'), previous.column('expireDate')];
-  const { records } = await run(`SELECT ${key} AS session_key FROM ${previous.name} WHERE ${expire} > ${previous.placeholder(1)} LIMIT 1`, [previous.toDatabaseDate(new Date())]);
+  const { records } = await run(`SELECT ${key} AS session_key FROM ${previous.name} WHERE ${expire} > ${previous.placeholder(1)} LIMIT 1`, [
+    previous.toDatabaseDate(new Date()),
+  ]);
   if (records.length === 0) return null;
-  new Logger('Sessions').log(`Sessions left in "${metadata.tableName}" (userSessions was switched) move to "${current.metadata.tableName}" at their next use; clearsessions purges both`);
+  new Logger('Sessions').log(
+    `Sessions left in "${metadata.tableName}" (userSessions was switched) move to "${current.metadata.tableName}" at their next use; clearsessions purges both`,
+  );
   return previous;
 }
 
@@ -49,7 +58,12 @@ export async function takeFromPreviousTable(
 ): Promise<LoadedRow | null> {
   const [key, data, expire] = ['sessionKey', 'sessionData', 'expireDate'].map((p) => previous.column(p));
   const now = previous.toDatabaseDate(new Date());
-  const [found] = (await run(`SELECT ${data} AS session_data, ${expire} AS expire_date FROM ${previous.name} WHERE ${key} = ${previous.placeholder(1)} AND ${expire} > ${previous.placeholder(2)}`, [storedKey, now])).records;
+  const [found] = (
+    await run(
+      `SELECT ${data} AS session_data, ${expire} AS expire_date FROM ${previous.name} WHERE ${key} = ${previous.placeholder(1)} AND ${expire} > ${previous.placeholder(2)}`,
+      [storedKey, now],
+    )
+  ).records;
   if (!found) return null;
   const expireDate = fromDatabaseDate(found.expire_date);
   if (Number.isNaN(expireDate.getTime())) return null;

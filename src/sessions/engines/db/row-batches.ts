@@ -20,9 +20,9 @@ export interface RowBatches {
 export interface BatchedTable {
   table: SessionTable;
   run: RunStatement;
-  storedKey(sessionKey: string): string;
-  loadOne(storedKey: string): Promise<ObjectLiteral | undefined>;
-  updateOne(row: SessionRow): Promise<number>;
+  storedKey: (sessionKey: string) => string;
+  loadOne: (storedKey: string) => Promise<ObjectLiteral | undefined>;
+  updateOne: (row: SessionRow) => Promise<number>;
   /** A statement served `size` requests (telemetry). */
   onShared(operation: 'load' | 'update', size: number): void;
 }
@@ -30,7 +30,11 @@ export interface BatchedTable {
 export function rowBatches(store: BatchedTable): RowBatches {
   return {
     loads: batchPerTurn({ one: store.loadOne, many: (keys) => loadMany(store, keys), onShared: (size) => store.onShared('load', size) }),
-    updates: batchPerTurn({ one: store.updateOne, many: (rows) => updateMany(store, rows), onShared: (size) => store.onShared('update', size) }),
+    updates: batchPerTurn({
+      one: store.updateOne,
+      many: (rows) => updateMany(store, rows),
+      onShared: (size) => store.onShared('update', size),
+    }),
   };
 }
 
@@ -46,8 +50,12 @@ async function updateMany({ table, run, storedKey }: BatchedTable, rows: readonl
   const latest = new Map(rows.map((row, i) => [storedKeys[i], row]));
   // Rows in key order, so that overlapping batches of several processes take their locks in one order.
   const keys = [...latest.keys()].sort();
-  const parameters = [keys, keys.map((key) => latest.get(key)!.sessionData), keys.map((key) => table.toDatabaseDate(latest.get(key)!.expireDate))];
+  const parameters = [
+    keys,
+    keys.map((key) => latest.get(key)!.sessionData),
+    keys.map((key) => table.toDatabaseDate(latest.get(key)!.expireDate)),
+  ];
   // A failure (a deadlock, should the planner lock rows in another order; one row's bad value) sends each row alone (batchPerTurn).
-  const updated = new Set((await run(table.statements.updateMany, parameters)).records.map((record) => record.session_key));
+  const updated = new Set((await run(table.statements.updateMany, parameters)).records.map((record) => record.session_key as string));
   return storedKeys.map((key) => (updated.has(key) ? 1 : 0));
 }

@@ -122,7 +122,7 @@ export class SessionTable {
           : `UPDATE ${this.name} SET ${columns.map((c, i) => `${c} = ${this.placeholder(i + 1)}`).join(', ')} WHERE ${this.column('sessionKey')} = ${this.placeholder(columns.length + 1)}`;
       this.#writes.set(cacheKey, sql);
     }
-    const values = properties.map((p) => (row[p] instanceof Date ? this.toDatabaseDate(row[p] as Date) : row[p]));
+    const values = properties.map((p): unknown => (row[p] instanceof Date ? this.toDatabaseDate(row[p]) : row[p]));
     return { sql, parameters: kind === 'insert' ? [storedKey, ...values] : [...values, storedKey] };
   }
 
@@ -131,7 +131,10 @@ export class SessionTable {
     const [key, expire] = [this.column('sessionKey'), this.column('expireDate')];
     return this.isPostgres
       ? { sql: `SELECT ${key} AS session_key FROM ${this.name} WHERE ${key} = ANY($1) AND ${expire} > $2`, parameters: [storedKeys, now] }
-      : { sql: `SELECT ${key} AS session_key FROM ${this.name} WHERE ${key} IN (${storedKeys.map(() => '?').join(', ')}) AND ${expire} > ?`, parameters: [...storedKeys, now] };
+      : {
+          sql: `SELECT ${key} AS session_key FROM ${this.name} WHERE ${key} IN (${storedKeys.map(() => '?').join(', ')}) AND ${expire} > ?`,
+          parameters: [...storedKeys, now],
+        };
   }
 
   /** The DELETE of at most `batchSize` rows expired before its one parameter, the oldest first. */

@@ -52,7 +52,9 @@ interface SqliteDatabase {
 function runSqlite(statement: SqliteStatement, parameters: unknown[]): StatementResult {
   // better-sqlite3 binds no booleans (TypeORM converts them the same way).
   const values = parameters.map((p) => (typeof p === 'boolean' ? Number(p) : p));
-  return statement.reader ? { records: statement.all(...values), affected: 0 } : { records: [], affected: statement.run(...values).changes };
+  return statement.reader
+    ? { records: statement.all(...values), affected: 0 }
+    : { records: [], affected: statement.run(...values).changes };
 }
 
 /** What TypeORM's `QueryRunner.query(sql, parameters, true)` answers, as a StatementResult. */
@@ -75,13 +77,15 @@ function driverStatementRunner(dataSource: DataSource): RunStatement | undefined
         name = `django_session_${postgresStatementNames.size + 1}`;
         postgresStatementNames.set(text, name);
       }
-      const result = await pool.query({ name, text, values });
+      const result = await pool.query<ObjectLiteral>({ name, text, values });
       return { records: result.rows, affected: result.rowCount ?? 0 };
     };
   }
   if (dataSource.options.type === 'better-sqlite3' && driver.databaseConnection) {
     const database = driver.databaseConnection;
     const statements = new Map<string, SqliteStatement>();
+    // async: a statement that fails to prepare or run rejects, as on the other drivers, instead of throwing.
+    // eslint-disable-next-line @typescript-eslint/require-await
     return async (sql, parameters) => {
       let statement = statements.get(sql);
       if (!statement) {
@@ -154,7 +158,8 @@ export class StatementRunner {
       })();
     }
     return this.inTransaction(async (runner) => {
-      if (this.dataSource.options.type === 'postgres' && lock !== null) await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]);
+      if (this.dataSource.options.type === 'postgres' && lock !== null)
+        await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]);
       const steps = body();
       let step = steps.next();
       while (!step.done) step = steps.next(queryRunnerResult(await runner.query(step.value.sql, step.value.parameters, true)));

@@ -21,7 +21,16 @@ import type { SessionsConfig } from '../../sessions.options';
 import { KeyedQueue } from '../keyed-queue';
 import { SessionStore } from '../session-store';
 import { byRecentActivity, userOfData, type UserSessionIndex, type UserSessionRow } from '../../user-sessions/user-session-index';
-import { claimKey, deleteIfUnchanged, ignoreFileSystemError, readSessionFile, requireSessionFile, unlinkSessionFile, writeAtomically, type SessionFile } from './session-files';
+import {
+  claimKey,
+  deleteIfUnchanged,
+  ignoreFileSystemError,
+  readSessionFile,
+  requireSessionFile,
+  unlinkSessionFile,
+  writeAtomically,
+  type SessionFile,
+} from './session-files';
 import { checkStorageDirectory, privateStorageDirectory } from './storage-directory';
 
 /**
@@ -36,7 +45,7 @@ export type StoredFile = { data: SessionData; modified: Date } | 'missing' | 'ex
 
 export class FileSession<TData extends object = SessionData> extends SessionBase<TData> {
   /** The module's whole settings (SessionBase needs only SessionSettings). */
-  protected declare readonly config: SessionsConfig;
+  declare protected readonly config: SessionsConfig;
 
   constructor(
     sessionKey: string | null | undefined,

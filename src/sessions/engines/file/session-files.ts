@@ -155,4 +155,3 @@ export async function deleteIfUnchanged(path: string, read: Stats): Promise<void
     if (current?.ino === read.ino && current.mtimeMs === read.mtimeMs) await unlink(path).catch(ignoreFileSystemError);
   });
 }
-
