@@ -33,7 +33,9 @@ class CoveringTestFilesRunner extends TestRunner {
     const matches = pattern ? new RegExp(pattern, 'i') : undefined;
     // Jest's --findRelatedTests (Stryker passes the mutated file) can list a test file twice: once is enough.
     const unique = [...new Map(tests.map((test) => [test.path, test])).values()];
-    const covering = unique.filter((test) => !matches || !recorded[test.path] || recorded[test.path].names.some((name) => matches.test(name)));
+    const covering = unique.filter(
+      (test) => !matches || !recorded[test.path] || recorded[test.path].names.some((name) => matches.test(name)),
+    );
     const runTime = (test) => recorded[test.path]?.runtime ?? 0;
     for (const test of (covering.length > 0 ? covering : unique).sort((a, b) => runTime(a) - runTime(b))) {
       await super.runTests([test], watcher, options);
