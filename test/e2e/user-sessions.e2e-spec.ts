@@ -17,7 +17,7 @@
  *
  * Every app logs into `logs` (errors and warnings are checked where the test says so).
  */
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { StatementRecorder } from '../support/statements';
@@ -36,34 +36,13 @@ import { privateRedis, REDIS_URL, uniqueNamespace } from '../support/caches';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../support/databases';
 import { SessionCookieJar } from '../support/engine-http';
 import { startExampleApp } from '../support/example-app';
+import { captureLogs } from '../support/log-capture';
 
 jest.setTimeout(60_000);
 
 // ----- logs -----
 
-interface LogLine {
-  level: string;
-  message: string;
-}
-const logs: LogLine[] = [];
-const record =
-  (level: string) =>
-  (message: unknown): void =>
-    void logs.push({
-      level,
-      message:
-        typeof message === 'string' ? message : message instanceof Error ? `${message.name}: ${message.message}` : JSON.stringify(message),
-    });
-const capture: LoggerService = {
-  log: record('log'),
-  error: record('error'),
-  warn: record('warn'),
-  debug: record('debug'),
-  verbose: record('verbose'),
-  fatal: record('fatal'),
-};
-const problems = (since: number) =>
-  logs.slice(since).filter((line) => line.level === 'error' || line.level === 'warn' || line.level === 'fatal');
+const { logs, capture, problems } = captureLogs();
 
 // ----- statements on the user index's table -----
 

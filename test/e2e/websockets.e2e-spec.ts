@@ -17,7 +17,7 @@
  * options the environment gives, changed before the module is built). A close is awaited on the
  * client's close/disconnect event with a generous deadline that fails the test; nothing sleeps.
  */
-import { UseGuards, type INestApplication, type LoggerService } from '@nestjs/common';
+import { UseGuards, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
@@ -37,6 +37,7 @@ import { TEST_SECRET_KEY, type HttpPlatform } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { createDjangoUserTable, insertDjangoUser, setDjangoPassword } from '../support/django-users';
 import { SessionCookieJar } from '../support/engine-http';
+import { captureLogs } from '../support/log-capture';
 
 jest.setTimeout(60_000);
 
@@ -59,29 +60,7 @@ const MATRIX: [Transport, HttpPlatform][] = [
 
 // ----- logs -----
 
-interface LogLine {
-  level: string;
-  message: string;
-}
-const logs: LogLine[] = [];
-const record =
-  (level: string) =>
-  (message: unknown): void =>
-    void logs.push({
-      level,
-      message:
-        typeof message === 'string' ? message : message instanceof Error ? `${message.name}: ${message.message}` : JSON.stringify(message),
-    });
-const capture: LoggerService = {
-  log: record('log'),
-  error: record('error'),
-  warn: record('warn'),
-  debug: record('debug'),
-  verbose: record('verbose'),
-  fatal: record('fatal'),
-};
-const problems = (since: number) =>
-  logs.slice(since).filter((line) => line.level === 'error' || line.level === 'warn' || line.level === 'fatal');
+const { logs, capture, problems } = captureLogs();
 
 // ----- deadlines -----
 
