@@ -1,3 +1,7 @@
+/**
+ * Optional peers found at run time (no Django counterpart: Django's settings name modules, Nest apps
+ * register providers).
+ */
 import type { Type } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
 

@@ -1,3 +1,7 @@
+/**
+ * The package's errors (Django's `CreateError`, `UpdateError`, `SessionInterrupted`, … from
+ * `django/contrib/sessions/backends/base.py` and `exceptions.py`) and their HTTP answers.
+ */
 import { BadRequestException, HttpException, Logger, PayloadTooLargeException, ServiceUnavailableException } from '@nestjs/common';
 import { RecentlyLogged, safeLogText } from './log-text';
 

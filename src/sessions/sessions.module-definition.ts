@@ -1,3 +1,7 @@
+/**
+ * SessionsModule's dynamic-module definition (forRoot/forRootAsync) and the TypeORM entities it
+ * registers.
+ */
 import { ConfigurableModuleBuilder, type Provider, type ValueProvider } from '@nestjs/common';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { SessionEntity } from './database/session.entity';

@@ -1,3 +1,7 @@
+/**
+ * SessionsModule: Django's `SESSION_*` settings and `SessionMiddleware` installed into a Nest app
+ * (`django.contrib.sessions` as an app).
+ */
 import { Logger, Module, type NestModule, type Type } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DiscoveryModule, DiscoveryService, HttpAdapterHost, MetadataScanner } from '@nestjs/core';

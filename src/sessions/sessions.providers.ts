@@ -1,3 +1,7 @@
+/**
+ * SessionsModule's providers: the resolved settings, the engine's store (Django's `SESSION_ENGINE`
+ * import) and its telemetry.
+ */
 import { Logger, type Provider, type Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { CacheSessionStore } from './engines/cache/cache-engine';

@@ -1,3 +1,7 @@
+/**
+ * DjangoAuthGuard: Django's `login_required` (`django/contrib/auth/decorators.py`) as a Nest guard,
+ * for HTTP routes and gateway messages.
+ */
 import { Injectable, SetMetadata, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DjangoAuthService } from './django-auth.service';

@@ -1,3 +1,7 @@
+/**
+ * DjangoAuthModule's dynamic-module definition (forRoot/forRootAsync), `django.contrib.auth`'s
+ * settings as options.
+ */
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { getRepositoryToken, TypeOrmModule } from '@nestjs/typeorm';
 import { DJANGO_AUTH_MODULE_OPTIONS, DJANGO_USER_REPOSITORY } from './django-auth.constants';

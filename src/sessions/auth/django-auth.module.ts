@@ -1,3 +1,7 @@
+/**
+ * DjangoAuthModule: `django.contrib.auth`'s login state shared with a Django site (the `nest-django-
+ * sessions/auth` entry point).
+ */
 import { Module } from '@nestjs/common';
 import { DjangoAuthGuard } from './django-auth.guard';
 import { ConfigurableModuleClass } from './django-auth.module-definition';

@@ -1,3 +1,7 @@
+/**
+ * DjangoAuthModule's options: Django's `AUTHENTICATION_BACKENDS`, `AUTH_USER_MODEL` and the PBKDF2
+ * work factor, validated once.
+ */
 import type { Type } from '@nestjs/common';
 import type { AbstractDjangoUser } from './django-user.entity';
 import { SessionsError } from '../session.errors';

@@ -36,14 +36,12 @@ import { checkPassword, DEFAULT_PBKDF2_ITERATIONS, makePassword, MAX_PASSWORD_LE
 import { PasswordCheckSlots } from './password-check-slots';
 import { resolveRequestUser } from './request-user';
 import { sameHash, sessionAuthHash } from './session-auth-hash';
+import { primaryKeyToPython } from './user-primary-key';
 
 /** At start-up: the user table is missing or lacks the columns signing in reads. */
 export class DjangoUserTableMissingError extends SessionsError {
   override name = 'DjangoUserTableMissingError';
 }
-
-const INTEGER_COLUMN_TYPES = new Set<unknown>([Number, 'int', 'int2', 'int4', 'integer', 'smallint', 'mediumint', 'tinyint']);
-const BIGINT_COLUMN_TYPES = new Set<unknown>(['bigint', 'int8']);
 
 @Injectable()
 export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoUser> implements OnApplicationBootstrap {
@@ -309,39 +307,10 @@ export class DjangoAuthService<User extends AbstractDjangoUser = AbstractDjangoU
     return user[this.primaryKeyProperty as keyof User];
   }
 
-  /**
-   * Django's `pk.to_python()` of the session's user id: an integer for integer keys, a canonical
-   * UUID for UUID keys; null when it cannot be one, or holds a NUL (PostgreSQL refuses it in text:
-   * the session would answer 503 instead of anonymous).
-   */
+  /** Django's `pk.to_python()` of a session's user id for this user table's primary key (see primaryKeyToPython). */
   private primaryKeyOf(value: unknown): string | number | null {
-    if (typeof value !== 'string' && typeof value !== 'number') return null;
-    const text = String(value).trim();
-    const type = this.users.metadata.primaryColumns[0].type;
-    if (INTEGER_COLUMN_TYPES.has(type)) {
-      const id = /^[+-]?\d{1,16}$/.test(text) ? Number(text) : NaN;
-      return Number.isSafeInteger(id) ? id : null;
-    }
-    if (BIGINT_COLUMN_TYPES.has(type)) return /^[+-]?\d{1,19}$/.test(text) ? BigInt(text).toString() : null;
-    if (type === 'uuid') return canonicalUuid(text);
-    return text === '' || text.length > 255 || text.includes('\0') ? null : text;
+    return primaryKeyToPython(value, this.users.metadata.primaryColumns[0].type);
   }
-}
-
-/**
- * UUIDField.to_python's `uuid.UUID(hex=…)`: braces, a `urn:uuid:` prefix and hyphens dropped, 32
- * hex digits; written back as PostgreSQL's `uuid` reads and writes it. Null for anything else, which
- * PostgreSQL would refuse ("invalid input syntax for type uuid").
- */
-function canonicalUuid(text: string): string | null {
-  const hex = text
-    .replace(/^urn:/i, '')
-    .replace(/^uuid:/i, '')
-    .replace(/^\{|\}$/g, '')
-    .replaceAll('-', '')
-    .toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(hex)) return null;
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**

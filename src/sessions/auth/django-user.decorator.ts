@@ -1,3 +1,7 @@
+/**
+ * `@DjangoUser()`: the request's `request.user` of `django.contrib.auth` (`AuthenticationMiddleware`),
+ * as DjangoAuthGuard resolved it.
+ */
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { AbstractDjangoUser } from './django-user.entity';
 import { resolvedRequestUser } from './request-user';

@@ -1,3 +1,7 @@
+/**
+ * Fair slots for password checks: PBKDF2 work queued per client, so a flood from one address cannot
+ * starve another's login (no Django counterpart).
+ */
 import { ServiceUnavailableException } from '@nestjs/common';
 
 /** Who asked for a check: a client address (`''` when it cannot be read), or `undefined` when the caller did not say. */

@@ -1,3 +1,7 @@
+/**
+ * A request's resolved user, cached on the request (Django's `request._cached_user` in
+ * `django/contrib/auth/middleware.py`).
+ */
 import type { AbstractDjangoUser } from './django-user.entity';
 
 /** Where a request's user is kept once resolved: on the Nest request object, which guards and parameters share. */

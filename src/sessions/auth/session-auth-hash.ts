@@ -1,3 +1,7 @@
+/**
+ * Django's `AbstractBaseUser.get_session_auth_hash` (`django/contrib/auth/base_user.py`) and its
+ * constant-time comparison.
+ */
 import { timingSafeEqual } from 'node:crypto';
 import { saltedHmac } from '../formats/signing';
 

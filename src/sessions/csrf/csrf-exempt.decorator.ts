@@ -1,3 +1,4 @@
+/** `@CsrfExempt()`: Django's `csrf_exempt` (`django/views/decorators/csrf.py`). */
 import { SetMetadata } from '@nestjs/common';
 
 export const CSRF_EXEMPT = 'csrf:exempt';

@@ -1,3 +1,4 @@
+/** A CSRF refusal: Django's `csrf_failure` view (`django/views/csrf.py`) as a 403 exception. */
 import { ForbiddenException } from '@nestjs/common';
 
 /**

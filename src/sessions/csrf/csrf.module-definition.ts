@@ -1,3 +1,7 @@
+/**
+ * CsrfModule's dynamic-module definition (forRoot/forRootAsync), Django's `CSRF_*` settings as
+ * options.
+ */
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { CSRF_MODULE_OPTIONS } from './csrf.constants';
 import type { CsrfModuleOptions } from './csrf.options';

@@ -1,3 +1,4 @@
+/** CsrfModule: Django's `CsrfViewMiddleware` (`django/middleware/csrf.py`) installed as a global guard. */
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { CSRF_CONFIG, CSRF_MODULE_OPTIONS } from './csrf.constants';

@@ -1,3 +1,7 @@
+/**
+ * The request a guard or parameter works on, HTTP or a gateway message (Django's `request`, which
+ * Channels' `scope` mirrors).
+ */
 import type { ExecutionContext } from '@nestjs/common';
 import { messageRequestOf } from '../websockets/socket-sessions';
 

@@ -1,3 +1,7 @@
+/**
+ * `@Session()`: the request's `request.session` (`django/contrib/sessions/middleware.py`), loaded and
+ * typed.
+ */
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { AnySession, SessionBase, SessionData } from '../session';
 import { contextRequest } from './context-request';

@@ -1,3 +1,7 @@
+/**
+ * The user index's activity throttle: `last_activity` written at most once per `activityInterval` per
+ * session (no Django counterpart).
+ */
 import { LRUCache } from 'lru-cache';
 
 /**

@@ -1,3 +1,4 @@
+/** A session's public id in the user index: never its key (no Django counterpart). */
 import { createHmac } from 'node:crypto';
 
 /**

@@ -1,3 +1,4 @@
+/** The cap's refusal (`maxSessionsPolicy: 'refuse'`): a 409 (no Django counterpart). */
 import { ConflictException } from '@nestjs/common';
 
 /** `maxSessionsPolicy: 'refuse'`: the user already has `maxSessionsPerUser` live sessions; the login is not saved (409). */

@@ -5,9 +5,9 @@
  * the driver (statement-runner.ts); the user index and a `userSessions` switch's previous table have
  * files of their own (db-user-index.ts, previous-table.ts).
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
-import { SessionTableMissingError } from '../../session.errors';
+import { SessionsSetupError } from '../../session.errors';
 import type { SessionClient, SessionData } from '../../session';
 import { SessionEntity, type AbstractBaseSession } from '../../database/session.entity';
 import { USER_AGENT_MAX_LENGTH, USER_ID_MAX_LENGTH, UserSessionEntity } from '../../user-sessions/user-session.entity';
@@ -29,7 +29,9 @@ import {
   type SessionRow,
   type Statements,
 } from './session-table';
-import { driverErrorCode, isUniqueViolation, StatementRunner, type Statement, type StatementResult } from './statement-runner';
+import { isUniqueViolation, StatementRunner, type Statement, type StatementResult } from './statement-runner';
+import { tableMissingOr, warnOfSynchronize } from './table-check';
+import { clearExpiredRows } from './clear-expired';
 
 /** Keys per statement of `liveKeys` (the WebSockets' sweep), well under SQLite's parameter limit. */
 const LIVE_KEYS_PER_STATEMENT = 500;
@@ -50,7 +52,9 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
   ) {
     super();
     if (!dataSource) {
-      throw new Error(`The ${new.target.name} session engine needs TypeORM: import TypeOrmModule.forRoot() with the SessionEntity`);
+      throw new SessionsSetupError(
+        `The ${new.target.name} session engine needs TypeORM: import TypeOrmModule.forRoot() with the SessionEntity`,
+      );
     }
     this.#runner = new StatementRunner(dataSource);
   }
@@ -65,22 +69,11 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
    */
   override async verify(): Promise<void> {
     const { tableName } = this.metadata;
-    if (this.dataSource.options.synchronize) {
-      new Logger('Sessions').warn(
-        `TypeORM synchronize is on: it builds "${tableName}" with TypeORM's column types, not Django's (timestamp without time zone on PostgreSQL), ` +
-          'and may alter a table Django created; use the package\'s sessionMigrations instead (README "The session table")',
-      );
-    }
+    if (this.dataSource.options.synchronize) warnOfSynchronize(tableName);
     try {
       await this.probeTable();
     } catch (error) {
-      const cause = (error as Error).message;
-      if (!['42P01', '42703'].includes(driverErrorCode(error)) && !/no such (table|column)/.test(cause)) throw error;
-      throw new SessionTableMissingError(
-        `The ${this.engine} session engine's table "${tableName}" is missing or lacks Django's columns (${cause}). ` +
-          "Add the package's migrations to the app's DataSource (migrations: [...sessionMigrations], migrationsRun: true) " +
-          'or run them with the TypeORM CLI, or run Django\'s "manage.py migrate sessions" on a database shared with Django.',
-      );
+      throw tableMissingOr(error, this.engine, tableName);
     }
     await this.detectPreviousTable();
   }
@@ -334,12 +327,7 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
     await this.execute(this.statements.delete, [this.storedKey(sessionKey)]);
   }
 
-  /**
-   * Django's `DELETE ... WHERE expire_date < now` (strict, `now` fixed at the start), in bounded
-   * batches taken in expire_date index order: each batch is its own short statement, so none holds
-   * locks or bloats the table for long. On PostgreSQL, `FOR UPDATE SKIP LOCKED` makes overlapping
-   * cleaners skip each other's rows instead of waiting on them.
-   */
+  /** Django's `clear_expired` (clear-expired.ts), over this table and the previous one. */
   override async clearExpired({
     batchSize = this.config.clearExpired.batchSize,
     onProgress,
@@ -347,26 +335,11 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
     const progress: ClearExpiredProgress = { batches: 0, deleted: 0 };
-    for (const table of this.tables) await this.clearExpiredIn(table, batchSize, progress, onProgress);
+    const now = this.toDatabaseDate(new Date());
+    for (const table of this.tables)
+      await clearExpiredRows(table, batchSize, now, progress, onProgress, (sql, parameters) => this.execute(sql, parameters));
     // The previous table is done with once no live session is left there.
     if (this.#previous) await this.detectPreviousTable();
     return progress.deleted;
-  }
-
-  private async clearExpiredIn(
-    table: SessionTable,
-    batchSize: number,
-    progress: ClearExpiredProgress,
-    onProgress: ClearExpiredRunOptions['onProgress'],
-  ): Promise<void> {
-    const sql = table.clearExpiredStatement(batchSize);
-    const now = this.toDatabaseDate(new Date());
-    for (;;) {
-      const { affected } = await this.execute(sql, [now]);
-      progress.batches += 1;
-      progress.deleted += affected;
-      onProgress?.({ ...progress });
-      if (affected < batchSize) return;
-    }
   }
 }
