@@ -18,6 +18,7 @@ const testFiles = [
   'src/sessions/formats/[^/]+\\.spec\\.ts',
   'src/sessions/http/[^/]+\\.spec\\.ts',
   'test/sessions/db\\.e2e-spec\\.ts',
+  'test/sessions/db-user-sessions\\.e2e-spec\\.ts',
   'test/e2e/middleware\\.e2e-spec\\.ts',
   'test/e2e/session-view\\.e2e-spec\\.ts',
   'test/e2e/fastify-hook\\.e2e-spec\\.ts',
@@ -36,6 +37,7 @@ export default {
       ...common,
       projects: undefined,
       testRegex: testFiles.map((file) => `/${file}$`),
+      testTimeout: 30000, // jest.config.js's, set outside its projects
       // A mutant's run loads only the files holding its covering tests, and stops at its first failure.
       runner: '<rootDir>/test/support/stryker-jest-runner.cjs',
       testEnvironment: './test/support/stryker-jest-environment.cjs',

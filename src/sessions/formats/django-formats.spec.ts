@@ -53,6 +53,17 @@ describe('the pre-3.1 legacy session format (Django 3.2 `SessionBase._legacy_dec
     expect(warn).toHaveBeenCalledTimes(3);
   });
 
+  it('logs why a legacy value is refused: no separator, or a hash that does not match, whatever its length', () => {
+    const legacy = (text: string) => Buffer.from(text, 'latin1').toString('base64');
+    const s = session({ acceptLegacyFormat: true });
+    for (const value of [legacy('no separator in here'), legacy(':{"a":1}'), legacy('0331c9:{"a":1}')]) expect(s.decode(value)).toEqual({});
+    expect(warn.mock.calls.map(([message]: unknown[]) => message)).toEqual([
+      'Session data corrupted: No ":" found in legacy session data',
+      'Session data corrupted: Legacy session data hash does not match',
+      'Session data corrupted: Legacy session data hash does not match',
+    ]);
+  });
+
   it('uses the class-name salt without the dot', () => {
     expect(() => legacyLoads(LEGACY_VECTOR, ['predictable-secret'], 'django.contrib.sessions.OtherStore')).toThrow(BadSignature);
     expect(legacyLoads(LEGACY_VECTOR, ['predictable-secret'], SESSION_KEY_SALT)).toEqual({ 'a test key': 'a test value' });
