@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { GUARD, GUARD_MARKER, PACKAGE_OPTIONAL_PEERS, PG, REDIS_URL, ROOT, SECRET_KEY, usesDatabase, WORK } from './config.mjs';
-import { AbortApp, assert, Failure, report, seconds, tail } from './output.mjs';
+import { AbortApp, assert, emptyRow, Failure, report, seconds, tail } from './output.mjs';
 import { cleanEnv, stopProcess } from './processes.mjs';
 import { createDatabase, dropDatabase, redisDeleteNamespace } from './services.mjs';
 import { InstallSteps } from './install.mjs';
@@ -28,18 +28,7 @@ export class AppRun {
     this.skipped = false;
     this.procs = [];
     this.databases = [];
-    this.row = {
-      app: `${spec.id} ${spec.name}`,
-      node: '-',
-      nest: '-',
-      typeorm: '-',
-      platform: spec.platform,
-      engine: spec.engine,
-      module: spec.module,
-      install: '-',
-      nodeModules: '-',
-      result: '-',
-    };
+    this.row = emptyRow(spec);
     this.nodeBin = spec.node === '24' ? shared.node24?.bin : process.execPath;
     this.nodeVersion = spec.node === '24' ? shared.node24?.version : process.version;
     this.redisNamespace = spec.redis ? `consumer-${spec.name}-${process.pid}-${randomBytes(4).toString('hex')}` : undefined;

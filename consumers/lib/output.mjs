@@ -60,24 +60,28 @@ function table(rows, columns) {
   ].join('\n');
 }
 
+/** An app's row of the summary table before any of its steps has run. */
+export function emptyRow(spec) {
+  return {
+    app: `${spec.id} ${spec.name}`,
+    node: '-',
+    nest: '-',
+    typeorm: '-',
+    platform: spec.platform,
+    engine: spec.engine,
+    module: spec.module,
+    install: '-',
+    nodeModules: '-',
+    result: '-',
+  };
+}
+
 /** The summary at the end of the run; returns the exit code (0: no failure). */
 export function finish(rows, shared, apps) {
   const ran = new Set(rows.map((row) => row.app));
   for (const spec of apps) {
     const key = `${spec.id} ${spec.name}`;
-    if (!ran.has(key))
-      rows.push({
-        app: key,
-        node: '-',
-        nest: '-',
-        typeorm: '-',
-        platform: spec.platform,
-        engine: spec.engine,
-        module: spec.module,
-        install: '-',
-        nodeModules: '-',
-        result: 'NOT RUN',
-      });
+    if (!ran.has(key)) rows.push({ ...emptyRow(spec), result: 'NOT RUN' });
   }
   console.log('\n=== Summary ===');
   console.log(

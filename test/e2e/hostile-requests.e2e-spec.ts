@@ -26,7 +26,7 @@
  * writes there). Figures are printed with console.log, never asserted.
  */
 import { createKeyv } from '@keyv/redis';
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { createCache, type Cache } from 'cache-manager';
@@ -62,35 +62,13 @@ import { HTTP_PLATFORMS, responseCookie, responseSessionKey, TEST_SECRET_KEY, ty
 import { REDIS_URL, uniqueNamespace } from '../support/caches';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { SessionCookieJar } from '../support/engine-http';
+import { captureLogs, type LogLine } from '../support/log-capture';
 
 jest.setTimeout(60_000);
 
 // ----- logs -----
 
-interface LogLine {
-  level: string;
-  message: string;
-  /** Context, stack, ...: the other arguments as text. */
-  params: string[];
-}
-
-const logs: LogLine[] = [];
-const record =
-  (level: string) =>
-  (message: unknown, ...params: unknown[]): void =>
-    void logs.push({
-      level,
-      message: typeof message === 'string' ? message : JSON.stringify(message),
-      params: params.filter((p) => p !== undefined).map(String),
-    });
-const capture: LoggerService = {
-  log: record('log'),
-  error: record('error'),
-  warn: record('warn'),
-  debug: record('debug'),
-  verbose: record('verbose'),
-  fatal: record('fatal'),
-};
+const { logs, capture } = captureLogs();
 
 /** A log line as a console logger would write it (message, then context): no raw control characters, bounded. */
 function lineText(line: LogLine): string {

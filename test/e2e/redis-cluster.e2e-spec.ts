@@ -14,7 +14,7 @@
  * Redis's default, every node refuses commands until the replica took over, and the cache engine's
  * reads then miss on every master); `cached_db` on Redis's default.
  */
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { CACHE_KEY_PREFIX, CACHED_DB_KEY_PREFIX } from '../../src/sessions';
@@ -22,6 +22,7 @@ import type { HttpPlatform } from '../support/app';
 import { uniqueNamespace } from '../support/caches';
 import { createTestDatabase, QueryCounter, type TestDatabase } from '../support/databases';
 import { SessionCookieJar } from '../support/engine-http';
+import { captureLogs } from '../support/log-capture';
 import { startExampleApp } from '../support/example-app';
 import { describeWithRedisCluster, startRedisCluster, type RedisCluster } from '../support/redis-cluster';
 
@@ -133,16 +134,7 @@ describeWithRedisCluster('the cache engines on a Redis Cluster (example app, RED
     let server: Server;
     const databaseReads = new QueryCounter(/^SELECT .*"django_session"/);
     const namespace = uniqueNamespace('cluster');
-    const logs: { level: string; message: string }[] = [];
-    const record = (level: string) => (message: unknown) => void logs.push({ level, message: String(message) });
-    const capture: LoggerService = {
-      log: record('log'),
-      error: record('error'),
-      warn: record('warn'),
-      debug: record('debug'),
-      verbose: record('verbose'),
-      fatal: record('fatal'),
-    };
+    const { logs, capture } = captureLogs();
 
     beforeAll(async () => {
       [cluster, database] = await Promise.all([

@@ -1,16 +1,18 @@
-/** A Nest logger that keeps what an app logs, for tests that assert a run logged no warning or error. */
+/** A Nest logger that keeps what an app logs, for tests that assert what a run logged (or that it logged no warning or error). */
 import type { LoggerService } from '@nestjs/common';
 
 export interface LogLine {
   level: string;
   message: string;
+  /** Context, stack, ...: the other arguments as text. */
+  params: string[];
 }
 
 export function captureLogs(): { logs: LogLine[]; capture: LoggerService; problems: (since: number) => LogLine[] } {
   const logs: LogLine[] = [];
   const record =
     (level: string) =>
-    (message: unknown): void =>
+    (message: unknown, ...params: unknown[]): void =>
       void logs.push({
         level,
         message:
@@ -19,6 +21,7 @@ export function captureLogs(): { logs: LogLine[]; capture: LoggerService; proble
             : message instanceof Error
               ? `${message.name}: ${message.message}`
               : JSON.stringify(message),
+        params: params.filter((param) => param !== undefined).map(String),
       });
   const capture: LoggerService = {
     log: record('log'),
