@@ -4,7 +4,9 @@
  * either is missing, the suite is skipped locally but FAILS when CI=true.
  */
 import { spawnSync } from 'node:child_process';
-import type { LaunchOptions } from 'playwright-core';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LaunchOptions, Page } from 'playwright-core';
 import { DJANGO, DJANGO_VERSION } from '../django/django-peer';
 import { describeWhereAvailable, type Requirement } from '../support/requirements';
 
@@ -35,4 +37,18 @@ const CHROMIUM: Requirement = { name: 'Chromium', packages: ['chromium'], missin
 
 export function describeWithChromiumAndDjango(name: string, suite: () => void): void {
   describeWhereAvailable(DJANGO_VERSION ? `${name} [Django ${DJANGO_VERSION.join('.')}]` : name, [CHROMIUM, DJANGO], suite);
+}
+
+const SCREENSHOTS = join(__dirname, '..', '..', 'test-results', 'browser');
+
+/** Runs a step; when it fails, a full-page screenshot of `page` goes to test-results/browser/<step>.png. */
+export async function screenshotOnFailure(page: Page, step: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    await mkdir(SCREENSHOTS, { recursive: true });
+    // A failed screenshot must not hide the step's own failure.
+    await page.screenshot({ path: join(SCREENSHOTS, `${step}.png`), fullPage: true }).catch(() => undefined);
+    throw error;
+  }
 }

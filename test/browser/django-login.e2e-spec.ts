@@ -5,7 +5,7 @@
  * side holds on the other, a password changed on Django signs the user out of Nest, browser-session
  * cookies end with the browser, and SameSite=Lax is what Chromium applies.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,14 +15,13 @@ import { chromium, type Browser, type BrowserContext, type Cookie, type Page } f
 import { authSite, createDjangoUser, serveAuthSite, type AuthSiteEnv, type ServedAuthSite } from '../django/auth-site';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { startExampleApp } from '../support/example-app';
-import { CHROMIUM_LAUNCH_OPTIONS, describeWithChromiumAndDjango } from './chromium';
+import { CHROMIUM_LAUNCH_OPTIONS, describeWithChromiumAndDjango, screenshotOnFailure } from './chromium';
 
 const SECRET_KEY = 'django-insecure-browser-suite-key-shared-by-django-and-nest';
 const ALICE = { username: 'alice', password: 'alice-first-password' };
 const ALICE_NEW_PASSWORD = 'alice-password-changed-on-django';
 const ADMIN = { username: 'admin', password: 'admin-password' };
 const COOKIE_AGE = 1209600;
-const SCREENSHOTS = join(__dirname, '..', '..', 'test-results', 'browser');
 
 interface Site {
   url: string;
@@ -43,18 +42,6 @@ async function startOtherSite(nestUrl: string): Promise<Site> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.2:${port}/`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-/** Runs a step; when it fails, a full-page screenshot of `page` goes to test-results/browser/<step>.png. */
-async function screenshotOnFailure(page: Page, step: string, run: () => Promise<void>): Promise<void> {
-  try {
-    await run();
-  } catch (error) {
-    await mkdir(SCREENSHOTS, { recursive: true });
-    // A failed screenshot must not hide the step's own failure.
-    await page.screenshot({ path: join(SCREENSHOTS, `${step}.png`), fullPage: true }).catch(() => undefined);
-    throw error;
-  }
 }
 
 async function sessionCookie(context: BrowserContext): Promise<Cookie | undefined> {

@@ -9,10 +9,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { SessionsIoAdapter } from 'nest-django-sessions/socket.io';
 import { SessionsWsAdapter } from 'nest-django-sessions/ws';
@@ -20,13 +18,12 @@ import { loadConfig } from '../../example/app.config';
 import { AppModule } from '../../example/app.module';
 import { authSite, createDjangoUser, serveAuthSite, type AuthSiteEnv, type ServedAuthSite } from '../django/auth-site';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
-import { CHROMIUM_LAUNCH_OPTIONS, describeWithChromiumAndDjango } from './chromium';
+import { CHROMIUM_LAUNCH_OPTIONS, describeWithChromiumAndDjango, screenshotOnFailure } from './chromium';
 
 const SECRET_KEY = 'django-insecure-browser-websockets-key-shared-by-django-and-nest';
 const ALICE = { username: 'alice', password: 'alice-password' };
 /** The issue's bound: the socket closes within 5 s of the logout on Django. */
 const CLOSE_DEADLINE_MS = 5000;
-const SCREENSHOTS = join(__dirname, '..', '..', 'test-results', 'browser');
 
 type Transport = 'ws' | 'socket.io';
 
@@ -53,17 +50,6 @@ async function startWebSocketApp(env: Record<string, string | undefined>): Promi
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as Server;
   return { app, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => app.close() };
-}
-
-/** Runs a step; when it fails, a full-page screenshot of `page` goes to test-results/browser/<step>.png. */
-async function screenshotOnFailure(page: Page, step: string, run: () => Promise<void>): Promise<void> {
-  try {
-    await run();
-  } catch (error) {
-    await mkdir(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOTS, `${step}.png`), fullPage: true }).catch(() => undefined);
-    throw error;
-  }
 }
 
 /** What the page's socket saw end it (set by its close/disconnect handler), with the page's clock. */

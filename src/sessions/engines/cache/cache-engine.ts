@@ -6,7 +6,8 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CreateError, ReplacedKeyGoneError, UpdateError } from '../../session.errors';
-import { emptyData, SessionBase, type SessionClient, type SessionData } from '../../session';
+import { emptyData, type SessionClient, type SessionData } from '../../session';
+import { EngineSession } from '../engine-session';
 import { USER_AGENT_MAX_LENGTH } from '../../user-sessions/user-session.entity';
 import { ActivityThrottle } from '../../user-sessions/activity-throttle';
 import { reportEvictions, sessionsToEvict } from '../../user-sessions/session-cap';
@@ -31,17 +32,14 @@ interface IndexedSession {
 const CREATE_ATTEMPTS = 10_000;
 export const CACHE_UNAVAILABLE_MESSAGE = 'Unable to create a new session key. It is likely that the cache is unavailable.';
 
-export class CacheSession<TData extends object = SessionData> extends SessionBase<TData> {
-  /** The module's whole settings (SessionBase needs only SessionSettings). */
-  declare protected readonly config: SessionsConfig;
-
+export class CacheSession<TData extends object = SessionData> extends EngineSession<TData, CacheSessionStore | undefined> {
   constructor(
     sessionKey: string | null | undefined,
     config: SessionsConfig,
     protected readonly cache: SessionsCache,
-    private readonly store?: CacheSessionStore,
+    store?: CacheSessionStore,
   ) {
-    super(sessionKey, config);
+    super(sessionKey, config, store);
   }
 
   /** The user the index holds this session under (user index only). */

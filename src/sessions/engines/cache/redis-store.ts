@@ -65,9 +65,14 @@ export class RedisStore {
   }
 
   /** The name Keyv gives `key` in Redis (its namespace, then `@keyv/redis`'s own prefix). */
-  private storeKey(key: string): string {
+  storeKey(key: string): string {
     const adapter = this.keyv.store as KeyvRedisStore;
     return adapter.createKeyPrefix(this.keyv._getKeyPrefix(key), adapter.namespace);
+  }
+
+  /** The node-redis client, connected: for commands of other parts of the package (blocking/redis-session-lock.ts). */
+  client(): Promise<unknown> {
+    return (this.keyv.store as KeyvRedisStore).getClient();
   }
 
   /** The Redis client and the name Keyv gives `key` there. */

@@ -82,8 +82,8 @@ export class SessionsCache implements OnModuleDestroy {
     return stores.join(', ');
   }
 
-  /** The cache's only store when it is `@keyv/redis` (commands beyond Keyv's then go to Redis itself). */
-  private redisStore(): RedisStore | undefined {
+  /** The cache's only store when it is `@keyv/redis` (commands beyond Keyv's then go to Redis itself; the blocking sessions' locks). */
+  redisStore(): RedisStore | undefined {
     void this.cache; // resolving the cache decides #redis
     return this.#redis;
   }

@@ -4,10 +4,10 @@
  * UPDATE to save, through its store (DbSessionStore, db-session-store.ts).
  */
 import { CreateError, UpdateError } from '../../session.errors';
-import { emptyData, SessionBase, type SessionClient, type SessionData } from '../../session';
+import { emptyData, type SessionClient, type SessionData } from '../../session';
+import { EngineSession } from '../engine-session';
 import { publicSessionId } from '../../user-sessions/public-id';
 import type { SessionEvent } from '../../events/session-events';
-import type { SessionsConfig } from '../../sessions.options';
 import type { LoadedRow, SessionRow } from './session-table';
 
 /** A write of `writeInTransaction`: a login within the cap, a cycleKey's new row, or both. */
@@ -34,18 +34,7 @@ export interface DbSessionRows {
   noteActivity(sessionKey: string, client: SessionClient | undefined): void;
 }
 
-export class DbSession<TData extends object = SessionData> extends SessionBase<TData> {
-  /** The module's whole settings (SessionBase needs only SessionSettings). */
-  declare protected readonly config: SessionsConfig;
-
-  constructor(
-    sessionKey: string | null | undefined,
-    config: SessionsConfig,
-    protected readonly store: DbSessionRows,
-  ) {
-    super(sessionKey, config);
-  }
-
+export class DbSession<TData extends object = SessionData> extends EngineSession<TData, DbSessionRows> {
   override async load(): Promise<SessionData> {
     const row = await this.getSessionFromDb();
     return this.loaded(row ? this.rowData(row) : emptyData());

@@ -14,7 +14,8 @@ import { constants } from 'node:fs';
 import { access, lstat, opendir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidSessionKey, ReplacedKeyGoneError } from '../../session.errors';
-import { emptyData, SessionBase, type SessionData } from '../../session';
+import { emptyData, type SessionData } from '../../session';
+import { EngineSession } from '../engine-session';
 import { EXPIRY_KEY } from '../../session-expiry';
 import { SESSIONS_CONFIG } from '../../sessions.constants';
 import type { SessionsConfig } from '../../sessions.options';
@@ -43,18 +44,7 @@ const FILE_KEY = /^[a-z0-9]{8,}$/;
 /** What `readStored` found for a session key: its data and when its file was last written (Django's file engine counts its age from there). */
 export type StoredFile = { data: SessionData; modified: Date } | 'missing' | 'expired';
 
-export class FileSession<TData extends object = SessionData> extends SessionBase<TData> {
-  /** The module's whole settings (SessionBase needs only SessionSettings). */
-  declare protected readonly config: SessionsConfig;
-
-  constructor(
-    sessionKey: string | null | undefined,
-    config: SessionsConfig,
-    protected readonly store: FileSessionStore,
-  ) {
-    super(sessionKey, config);
-  }
-
+export class FileSession<TData extends object = SessionData> extends EngineSession<TData, FileSessionStore> {
   /** Django's `_key_to_file`: the path of a key's file; InvalidSessionKey for a key outside `[a-z0-9]{8,}`. */
   keyToFile(sessionKey: string): string {
     if (!FILE_KEY.test(sessionKey)) throw new InvalidSessionKey();
