@@ -294,6 +294,15 @@ export interface RunningServer {
 }
 
 export async function startServer(spec: ServerSpec, nodeOptions: string[] = [], port = APP_PORT): Promise<RunningServer> {
+  // A server left over from a run that was killed would answer for the new one, which then fails to listen.
+  if (
+    await fetch(`http://127.0.0.1:${port}/ping`).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    throw new Error(`port ${port} is already served (a server left by an earlier run?): stop it first`);
+  }
   const child = spawn(process.execPath, [...nodeOptions, ...spec.script], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', ...spec.env, PORT: String(port) },
