@@ -87,6 +87,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const policy = env.MAX_SESSIONS_POLICY || 'evict';
   if (policy !== 'evict' && policy !== 'refuse')
     throw new ConfigError(`MAX_SESSIONS_POLICY must be evict or refuse, got ${JSON.stringify(env.MAX_SESSIONS_POLICY)}`);
+  const blockWait = Number(env.SESSION_BLOCK_WAIT || 10);
+  if (!Number.isFinite(blockWait) || blockWait < 0)
+    throw new ConfigError(`SESSION_BLOCK_WAIT must be a number of seconds, 0 or more, got ${JSON.stringify(env.SESSION_BLOCK_WAIT)}`);
+  const sessionHeader = env.SESSION_HEADER || undefined;
+  if (sessionHeader !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(sessionHeader))
+    throw new ConfigError(`SESSION_HEADER must be an HTTP header name such as X-Session-Token, got ${JSON.stringify(sessionHeader)}`);
+  const absoluteAge = env.SESSION_ABSOLUTE_AGE ? Number(env.SESSION_ABSOLUTE_AGE) : undefined;
+  if (absoluteAge !== undefined && !(Number.isFinite(absoluteAge) && absoluteAge > 0))
+    throw new ConfigError(`SESSION_ABSOLUTE_AGE must be a positive number of seconds, got ${JSON.stringify(env.SESSION_ABSOLUTE_AGE)}`);
   const loginRateLimit = Number(env.LOGIN_RATE_LIMIT || 10);
   if (!Number.isSafeInteger(loginRateLimit) || loginRateLimit < 1)
     throw new ConfigError(`LOGIN_RATE_LIMIT must be a positive integer, got ${JSON.stringify(env.LOGIN_RATE_LIMIT)}`);
@@ -138,6 +147,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       filePath: env.SESSION_FILE_PATH || undefined,
       cookie: { secure: env.NODE_ENV === 'production' },
       clearExpired: { cron: cron === undefined || cron === '' ? undefined : cron === 'false' ? false : cron },
+      // SESSION_BLOCK_WAIT: how long `POST /session/items` (@BlockingSession) waits for its session's lock.
+      blocking: { wait: blockWait },
+      // SESSION_HEADER: the session key also travels in that header; SESSION_ABSOLUTE_AGE: sessions end that long after they began.
+      ...(sessionHeader && { headerName: sessionHeader }),
+      ...(absoluteAge && { absoluteAge }),
       ...(userSessions && { userSessions }),
       ...(websockets && { websockets: { allowedOrigins: wsAllowedOrigins } }),
     },

@@ -1,9 +1,11 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { Session, SessionExpiryError } from 'nest-django-sessions';
+import { BlockingSession, Session, SessionExpiryError } from 'nest-django-sessions';
 
 /** What the example app keeps in its sessions (any JSON object can be merged in by POST /session). */
 export interface ExampleSessionData {
   count?: number;
+  /** POST /session/items appends to it. */
+  items?: unknown[];
   [key: string]: unknown;
 }
 
@@ -41,6 +43,21 @@ export class AppController {
     if (!isPlainObject(body)) throw new BadRequestException('The body must be a JSON object');
     withClientExpiry(() => session.update(body));
     return session.toJSON();
+  }
+
+  /**
+   * Appends `item` to the session's `items` and answers the list. Blocking: concurrent appends of one
+   * session run one at a time (SESSION_BLOCK_WAIT seconds of waiting at most, then 423), so none is lost.
+   */
+  @Post('session/items')
+  @HttpCode(200)
+  @BlockingSession()
+  appendItem(@Session() session: Session<ExampleSessionData>, @Body() body: unknown): unknown[] {
+    if (!isPlainObject(body) || !('item' in body)) throw new BadRequestException('The body must be {"item": <any>}');
+    const stored = session.get('items');
+    const items = [...(Array.isArray(stored) ? stored : []), body.item];
+    session.set('items', items);
+    return items;
   }
 
   /** Logs out: empties the session, deletes it from the store and the cookie from the browser. */

@@ -16,6 +16,7 @@ export {
 export { SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
 export { SessionBase, SESSION_KEY_SALT, emptyData, type SessionData, type SessionClient, type SessionSettings } from './session';
 export { isValidSessionKey, newSessionKey } from './session-key';
+export { SESSION_START_KEY } from './session-start';
 export type { ExpiryOptions, ExpiryValue } from './session-expiry';
 export { AbstractBaseSession, SessionEntity } from './database/session.entity';
 export {
@@ -39,6 +40,7 @@ export {
   InvalidSessionKey,
   NotImplementedError,
   SessionInterruptedException,
+  SessionKeyConflictException,
   SessionKeyError,
   SessionNotLoadedError,
   SessionStoreUnavailableException,
@@ -83,3 +85,12 @@ export { CsrfExempt } from './csrf/csrf-exempt.decorator';
 export { CsrfFailureException } from './csrf/csrf-failure.exception';
 export { getToken, rotateToken } from './csrf/csrf.request';
 export { CSRF_SESSION_KEY } from './csrf/csrf-token';
+export { BlockingSession } from './blocking/blocking-session.decorator';
+export { BlockingSessionInterceptor } from './blocking/blocking-session.interceptor';
+export type { BlockingOptions, BlockingSessionOptions } from './blocking/blocking.options';
+export { SessionLocks } from './blocking/session-locks';
+export { SessionLockTimeoutException } from './blocking/session-lock-timeout.exception';
+export type { SessionLock, SessionLockBackend, SessionLockRelease, SessionLockRequest } from './blocking/session-lock';
+export { ProcessSessionLock } from './blocking/process-session-lock';
+export { RedisSessionLock, type RedisLockClient } from './blocking/redis-session-lock';
+export { PostgresSessionLock } from './blocking/postgres-session-lock';

@@ -15,6 +15,8 @@ export interface SessionSettings {
   expireAtBrowserClose: boolean;
   maxSessionBytes: number;
   acceptLegacyFormat: boolean;
+  /** `absoluteAge` in seconds (session-start.ts); null or absent: no absolute timeout. */
+  absoluteAge?: number | null;
   events: { readonly hasListeners: boolean; emit(event: SessionEvent): void };
   telemetry: { storeFailure(engine: string, kind: 'corrupt_data'): void } | null;
 }

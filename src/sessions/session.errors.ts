@@ -7,7 +7,7 @@ import { RecentlyLogged, safeLogText } from './log-text';
 
 /**
  * The package's errors that are not HTTP answers: catch `SessionsError` for all of them. (The HTTP
- * answers — SessionStoreUnavailableException, SessionInterruptedException, SessionTooLargeException,
+ * answers — SessionStoreUnavailableException, SessionInterruptedException, SessionKeyConflictException, SessionTooLargeException,
  * SessionCookieTooLargeException, SessionLimitReachedException, CsrfFailureException — are Nest
  * HttpExceptions; SessionExpiryError stays a RangeError.) The table: docs/errors.md.
  */
@@ -97,6 +97,16 @@ export const SESSION_INTERRUPTED_MESSAGE =
 export class SessionInterruptedException extends BadRequestException {
   constructor() {
     super(SESSION_INTERRUPTED_MESSAGE);
+  }
+}
+
+/**
+ * A request carrying the session cookie and the session header (option `headerName`) with two
+ * different keys: a 400, as which one is the client's session cannot be told.
+ */
+export class SessionKeyConflictException extends BadRequestException {
+  constructor(cookieName: string, headerName: string) {
+    super(`The request carries two different session keys, in the ${cookieName} cookie and the ${headerName} header: send one`);
   }
 }
 

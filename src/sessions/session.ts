@@ -13,6 +13,7 @@ import { CreateError, NotImplementedError, ReplacedKeyGoneError, SessionNotLoade
 import { isStorableSessionKey, newSessionKey } from './session-key';
 import { EXPIRY_KEY, isValidStoredExpiry, type ExpiryOptions, type ExpiryValue } from './session-expiry';
 import { parseIsoDatetime } from './formats/python-datetime';
+import { absoluteAgeState, SESSION_START_KEY, sessionStartNow } from './session-start';
 import { emptyData, SessionDict, type Key, type SessionData } from './session-dict';
 import { engineName, type SessionSettings } from './session-settings';
 import { decodeSessionData, encodeSessionData } from './formats/session-encoding';
@@ -82,15 +83,18 @@ export abstract class SessionBase<TData extends object = SessionData> extends Se
   /** Loads the stored data once; later calls resolve at once. Does not mark the session accessed. */
   async ensureLoaded(): Promise<this> {
     if (!this.isLoaded) {
-      this.#loading ??= this.load().then(
-        (data) => {
+      this.#loading ??= this.load()
+        .then(async (data) => {
+          const age = this.config.absoluteAge ? absoluteAgeState(data, this.config.absoluteAge) : 'running';
+          if (age === 'over') return this.end('timeout'); // a new, empty session goes on
           this.sessionCache ??= this.interpret(data);
-        },
-        (error: unknown) => {
+          // A session from before the option, or from code that keeps no start, starts now (django-session-timeout's setdefault).
+          if (age === 'unstarted' && Object.keys(this.sessionCache).length > 0) this.setItem(SESSION_START_KEY, sessionStartNow());
+        })
+        .catch((error: unknown) => {
           this.#loading = undefined;
           throw error;
-        },
-      );
+        });
       await this.#loading;
     }
     return this;
@@ -204,12 +208,17 @@ export abstract class SessionBase<TData extends object = SessionData> extends Se
   // ----- lifecycle -----
 
   /** Logs out: empties the data, deletes the stored session and drops the key. */
-  async flush(): Promise<void> {
-    const flushed = this.#sessionKey !== null && this.config.events.hasListeners ? this.eventSubject() : undefined;
+  flush(): Promise<void> {
+    return this.end('flush');
+  }
+
+  /** flush(), which also ends a session loaded past `absoluteAge` (`timeout`). */
+  private async end(reason: 'flush' | 'timeout'): Promise<void> {
+    const ended = this.#sessionKey !== null && this.config.events.hasListeners ? this.eventSubject() : undefined;
     this.clear();
     await this.delete();
     this.setSessionKey(null);
-    if (flushed) this.config.events.emit({ type: 'session.destroyed', ...flushed, reason: 'flush' });
+    if (ended) this.config.events.emit({ type: 'session.destroyed', ...ended, reason });
   }
 
   /**

@@ -19,6 +19,7 @@ import { sessionsProviders } from './sessions.providers';
 import { UserSessionsService } from './user-sessions/user-sessions.service';
 import { SessionEventsBridge } from './events/session-events.bridge';
 import { SocketSessions } from './websockets/socket-sessions';
+import { SessionLocks } from './blocking/session-locks';
 
 /**
  * Django's sessions for Nest. `SessionsModule.forRoot({ secretKey, engine: 'db' })` or
@@ -36,8 +37,9 @@ import { SocketSessions } from './websockets/socket-sessions';
     UserSessionsService,
     SessionEventsBridge,
     SocketSessions,
+    SessionLocks,
   ],
-  exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService, UserSessionsService, SessionMiddleware, SocketSessions],
+  exports: [SessionStore, SESSIONS_CONFIG, ClearSessionsService, UserSessionsService, SessionMiddleware, SocketSessions, SessionLocks],
 })
 export class SessionsModule extends ConfigurableModuleClass implements NestModule {
   constructor(

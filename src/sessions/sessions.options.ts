@@ -11,6 +11,7 @@ import { SessionEvents, type SessionEventListener } from './events/session-event
 import { SessionUsers } from './user-sessions/session-user-verifier';
 import { parseTrustedOrigins, type TrustedOrigins } from './csrf/csrf-origin';
 import type { SessionTelemetry } from './telemetry/session-telemetry';
+import { resolveBlockingOptions, type BlockingConfig, type BlockingOptions } from './blocking/blocking.options';
 import {
   engineList,
   resolveUserSessionsOptions,
@@ -18,6 +19,8 @@ import {
   type UserSessionsConfig,
   type UserSessionsOptions,
 } from './user-sessions/user-sessions.options';
+import { resolveHeaderName, type SessionHeaderConfig, type SessionHeaderOptions } from './http/session-header';
+import { resolveAbsoluteAge, type AbsoluteAgeConfig, type AbsoluteAgeOptions } from './session-start';
 
 export const SESSION_ENGINES = ['db', 'cache', 'cached_db', 'file', 'signed_cookies'] as const;
 export type SessionEngineName = (typeof SESSION_ENGINES)[number];
@@ -51,7 +54,7 @@ export interface ClearExpiredOptions {
   batchSize?: number;
 }
 
-export interface SessionsModuleOptions {
+export interface SessionsModuleOptions extends SessionHeaderOptions, AbsoluteAgeOptions {
   /** `SECRET_KEY`: signs session data and signed cookies. Required. */
   secretKey: string;
   /** `SECRET_KEY_FALLBACKS`: old keys still accepted when verifying, never used to sign. */
@@ -127,6 +130,8 @@ export interface SessionsModuleOptions {
    * registered an OpenTelemetry SDK before the module starts; nothing otherwise). `false`: never.
    */
   telemetry?: boolean;
+  /** `@BlockingSession()`'s defaults (`wait`, `lock`: 10 s each) and its lock's `backend` (docs/blocking-sessions.md). */
+  blocking?: BlockingOptions;
 }
 
 /** Module-graph options, known before any provider runs (see ConfigurableModuleBuilder extras). */
@@ -141,7 +146,7 @@ export interface SessionsModuleExtras {
 }
 
 /** Options after validation, every default filled in. */
-export interface SessionsConfig {
+export interface SessionsConfig extends SessionHeaderConfig, AbsoluteAgeConfig {
   secretKey: string;
   secretKeyFallbacks: readonly string[];
   /** `secretKey` then the fallbacks: every key a signature is checked against, in that order. */
@@ -168,6 +173,7 @@ export interface SessionsConfig {
   telemetryWanted: boolean;
   /** The app's OpenTelemetry metrics and traces once the module started with an SDK present; null otherwise. */
   telemetry: SessionTelemetry | null;
+  blocking: BlockingConfig;
 }
 
 export const DEFAULT_CLEARSESSIONS_CRON = '0 3 * * *';
@@ -335,6 +341,9 @@ export function resolveSessionsOptions(options: SessionsModuleOptions): Sessions
       revalidateInterval: positiveInteger('websockets.revalidateInterval', websockets.revalidateInterval, 2000),
     },
     telemetryWanted: options.telemetry ?? true,
+    headerName: resolveHeaderName(options.headerName, fail),
+    absoluteAge: resolveAbsoluteAge(options.absoluteAge, fail),
     telemetry: null,
+    blocking: resolveBlockingOptions(options.blocking, fail),
   };
 }

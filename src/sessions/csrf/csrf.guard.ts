@@ -17,6 +17,8 @@ import { CsrfFailureException } from './csrf-failure.exception';
 import { CSRF_CONFIG } from './csrf.constants';
 import type { CsrfConfig } from './csrf.options';
 import { cookieSecret, incomingSecret, registerCsrf, replaceMalformedCookie, type IncomingSecret } from './csrf.request';
+import { carriesSessionHeader } from '../http/session-header';
+import { readSessionCookie } from '../http/session-response';
 
 /** RFC 9110's safe methods, as Django lists them. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -48,7 +50,7 @@ export class CsrfGuard implements CanActivate {
     registerCsrf(req, response.raw ?? response, this.config);
     const cookie = this.config.useSessions ? undefined : cookieSecret(raw, this.config);
     if (cookie?.formatError) replaceMalformedCookie(req);
-    if (SAFE_METHODS.has(raw.method ?? 'GET') || this.isExempt(context)) return true;
+    if (SAFE_METHODS.has(raw.method ?? 'GET') || this.isExempt(context) || this.headerAuthenticated(raw)) return true;
     const host = raw.headers.host ?? '';
     const origin = raw.headers.origin;
     if (origin !== undefined) {
@@ -68,6 +70,17 @@ export class CsrfGuard implements CanActivate {
       this.checkToken(req, raw, incoming);
       return true;
     });
+  }
+
+  /**
+   * A request with the session header (`headerName`) and without the session cookie: no ambient
+   * credential a forged request could ride on (a browser never adds a custom header to a cross-site
+   * request by itself), so no CSRF check, as DRF exempts its token authentication.
+   */
+  private headerAuthenticated(raw: IncomingMessage): boolean {
+    const sessions = this.sessions;
+    if (!sessions?.headerName || !carriesSessionHeader(raw.headers, sessions.headerName)) return false;
+    return readSessionCookie(raw.headers.cookie, sessions.cookie.name) === undefined;
   }
 
   /** `@CsrfExempt()` on the handler or its controller, looked up once per handler. */

@@ -16,8 +16,8 @@ export interface SessionEvent {
   id: string | null;
   /** The session's user (with `userSessions`), or null. */
   userId: string | null;
-  /** `session.destroyed`: why. */
-  reason?: 'flush' | 'revoke' | 'evicted';
+  /** `session.destroyed`: why (`timeout`: past the `absoluteAge` option). */
+  reason?: 'flush' | 'revoke' | 'evicted' | 'timeout';
   /** `session.expired`: how many sessions clearsessions deleted. */
   count?: number;
 }

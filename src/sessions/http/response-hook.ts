@@ -62,6 +62,10 @@ class ResponseHook {
   holding = true;
   private readonly held: { method: HeldMethod; args: unknown[] }[] = [];
   started = false;
+  /** Whether the steps are over (the response went out, replaced, or was destroyed). */
+  done = false;
+  /** Run once the steps are over (`afterResponseSteps`): none on most responses. */
+  afterSteps: (() => void)[] | undefined;
   private readonly steps: ResponseStep[];
   /** The response's methods without the hook. */
   readonly original: Methods;
@@ -138,17 +142,27 @@ class ResponseHook {
       res.setHeader('content-type', result.contentType);
       res.setHeader('content-length', body.length);
       original.end.call(res, body);
+      this.over();
       return;
     }
     const writeHead = this.writeHeadCall();
     result.apply(res, writeHead ? writeHeadObject(writeHead) : undefined);
     for (const { method, args } of this.held) original[method].apply(res, args);
+    this.over();
   }
 
   /** The step reports its own failures as 'replace'; reaching here is a bug, never a hung response. */
   private fail(error: unknown): void {
     this.release();
     this.res.destroy(error instanceof Error ? error : new Error(String(error)));
+    this.over();
+  }
+
+  private over(): void {
+    this.done = true;
+    const callbacks = this.afterSteps;
+    this.afterSteps = undefined;
+    if (callbacks) for (const callback of callbacks) callback();
   }
 
   private release(): void {
@@ -184,6 +198,24 @@ export function runBeforeHeaders(res: ServerResponse, step: ResponseStep): void 
   if (!hook)
     new ResponseHook(res, step); // it puts itself on the response
   else if (!hook.started) hook.add(step);
+}
+
+/**
+ * Runs `callback` once the response's steps are over (the session saved and the response sent, or
+ * a failure answered): 'pending'. 'done': they are over already; 'none': the response has no steps
+ * (in both cases nothing is registered).
+ */
+export function afterResponseSteps(res: ServerResponse, callback: () => void): 'pending' | 'done' | 'none' {
+  const hook = (res as WithHook)[HOOK];
+  if (!hook) return 'none';
+  if (hook.done) return 'done';
+  (hook.afterSteps ??= []).push(callback);
+  return 'pending';
+}
+
+/** Whether the response's steps have started (its first write came). */
+export function responseStepsStarted(res: ServerResponse): boolean {
+  return (res as WithHook)[HOOK]?.started === true;
 }
 
 /**

@@ -163,6 +163,23 @@ export function sessionViewOf(req: AnyRequest): SessionView | undefined {
   return entry && viewOf(entry);
 }
 
+/** The session key the request came with, or null (no first-access callbacks run); undefined outside the sessions middleware. */
+export function requestSessionKey(req: AnyRequest): string | null | undefined {
+  const raw = rawRequest(req) as WithEntry;
+  if (raw[ENTRY] === undefined) raw[ATTACH_ON_ACCESS]?.(raw as IncomingMessage);
+  return raw[ENTRY]?.sessionKey;
+}
+
+/**
+ * Gives the request a fresh session object of the key it came with, to be loaded anew on first use:
+ * what was read (or, with `evenModified`, changed) so far is dropped (@BlockingSession, once it holds
+ * the session's lock). A session nothing opened yet, or changed unless `evenModified`, is kept.
+ */
+export function reopenSession(req: AnyRequest, evenModified = false): void {
+  const entry = (rawRequest(req) as WithEntry)[ENTRY];
+  if (entry?.session && (evenModified || !entry.session.modified)) replaceSession(entry, entry.sessionKey);
+}
+
 /**
  * The request's session, loaded: for guards, filters and services that hold the request.
  * `const session = await getSession<MyData>(context.switchToHttp().getRequest())`.

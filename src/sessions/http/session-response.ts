@@ -9,11 +9,15 @@ import type { ResponseStepResult } from './response-hook';
 import { sessionHttpError, SessionInterruptedException, UpdateError } from '../session.errors';
 import type { AnySession } from '../session';
 import type { SessionsConfig } from '../sessions.options';
+import { SESSION_START_KEY, sessionStartNow } from '../session-start';
+import { responseCarriers, type IncomingSessionKey } from './session-header';
 
 /** The headers a response gets from its session. */
 export interface SessionHeaders {
   setCookie?: string;
   vary: boolean;
+  /** With the `headerName` option: the header Vary also names, and the value to send in it (the key, or '' when the session ended). */
+  header?: { name: string; value?: string };
 }
 
 /**
@@ -78,11 +82,24 @@ export function sessionCookie(config: SessionsConfig, value: string, maxAge: num
  * Django's `process_response` for a session it does not save: the headers to add (no I/O), or
  * undefined when the session must be saved (`saveForResponse`).
  */
-export function headersWithoutSaving(session: AnySession, requestHadCookie: boolean, config: SessionsConfig): SessionHeaders | undefined {
+export function headersWithoutSaving(
+  session: AnySession,
+  incoming: IncomingSessionKey,
+  config: SessionsConfig,
+): SessionHeaders | undefined {
   const empty = session.isEmpty();
-  if (requestHadCookie && empty) return { setCookie: deletionCookie(config), vary: true };
-  if (!((session.modified || config.saveEveryRequest) && !empty)) return { vary: session.accessed };
+  // The client's key names no session (any more): the cookie is deleted, the header sent empty.
+  if (empty && (incoming.cookie || incoming.key !== undefined))
+    return withHeader({ setCookie: incoming.cookie ? deletionCookie(config) : undefined, vary: true }, incoming, config, '');
+  if (!((session.modified || config.saveEveryRequest) && !empty)) return withHeader({ vary: session.accessed }, incoming, config);
   return undefined;
+}
+
+/** The session header's part of the headers (`headerName`): the value is sent only to a client that reads the header. */
+function withHeader(headers: SessionHeaders, incoming: IncomingSessionKey, config: SessionsConfig, value?: string): SessionHeaders {
+  if (config.headerName === null) return headers;
+  const send = value !== undefined && responseCarriers(incoming, config.headerName).header;
+  return { ...headers, header: { name: config.headerName, value: send ? value : undefined } };
 }
 
 /**
@@ -90,25 +107,40 @@ export function headersWithoutSaving(session: AnySession, requestHadCookie: bool
  * (none on a 5xx, which saves nothing). Throws SessionInterruptedException (400) when the stored
  * session vanished during the request.
  */
-export async function saveForResponse(session: AnySession, statusCode: number, config: SessionsConfig): Promise<SessionHeaders> {
+export async function saveForResponse(
+  session: AnySession,
+  statusCode: number,
+  config: SessionsConfig,
+  incoming: IncomingSessionKey = NO_KEY,
+): Promise<SessionHeaders> {
   const { accessed } = session;
   await session.ensureLoaded();
   const maxAge = session.getExpireAtBrowserClose() ? undefined : session.getExpiryAge();
-  if (statusCode >= 500) return { vary: accessed };
+  if (statusCode >= 500) return withHeader({ vary: accessed }, incoming, config);
+  // `absoluteAge` counts from the first save of a session with data (its start then travels with it, across cycleKey too).
+  if (config.absoluteAge !== null && !session.has(SESSION_START_KEY) && session.keys().length > 0)
+    session.set(SESSION_START_KEY, sessionStartNow());
   try {
     await session.save();
   } catch (error) {
     if (error instanceof UpdateError) throw new SessionInterruptedException();
     throw error;
   }
-  return { setCookie: sessionCookie(config, session.sessionKey as string, maxAge), vary: true };
+  const key = session.sessionKey as string;
+  const setCookie = responseCarriers(incoming, config.headerName).cookie ? sessionCookie(config, key, maxAge) : undefined;
+  // As Spring Session's header resolver: the key is announced when it is new to the client.
+  return withHeader({ setCookie, vary: true }, incoming, config, key !== incoming.key ? key : undefined);
 }
 
-/** Django's `patch_vary_headers(response, ["Cookie"])` on a header value. */
-export function addVaryCookie(vary: string | number | readonly string[] | undefined): string {
+/** A request that carried no key (saveForResponse called outside a request's response). */
+const NO_KEY: IncomingSessionKey = { key: undefined, cookie: false, header: false };
+
+/** Django's `patch_vary_headers(response, ["Cookie"])` on a header value (with `headerName`, that header too). */
+export function addVaryCookie(vary: string | number | readonly string[] | undefined, also?: string): string {
   const existing = (Array.isArray(vary) ? vary.join(',') : String(vary ?? '')).split(/\s*,\s*/).filter((v) => v !== '');
   if (existing.includes('*')) return '*';
-  if (!existing.some((v) => v.toLowerCase() === 'cookie')) existing.push('Cookie');
+  for (const name of also === undefined ? ['Cookie'] : ['Cookie', also])
+    if (!existing.some((v) => v.toLowerCase() === name.toLowerCase())) existing.push(name);
   return existing.join(', ');
 }
 
@@ -127,15 +159,16 @@ export function patchHeaderObject(headers: OutgoingHttpHeaders, patch: SessionHe
   }
   if (patch.vary) {
     const key = find('vary') ?? 'vary';
-    headers[key] = addVaryCookie(headers[key]);
+    headers[key] = addVaryCookie(headers[key], patch.header?.name);
   }
+  if (patch.header?.value !== undefined) headers[find(patch.header.name.toLowerCase()) ?? patch.header.name] = patch.header.value;
 }
 
 const NO_HEADERS: ResponseStepResult = { kind: 'headers', apply: () => undefined };
 
 /** The response step that adds these headers (Set-Cookie appended, Vary patched) where they will take effect. */
 export function headersStep(headers: SessionHeaders): ResponseStepResult {
-  if (!headers.setCookie && !headers.vary) return NO_HEADERS;
+  if (!headers.setCookie && !headers.vary && headers.header?.value === undefined) return NO_HEADERS;
   return { kind: 'headers', apply: (res, writeHeadHeaders) => applySessionHeaders(res, writeHeadHeaders, headers) };
 }
 
@@ -147,8 +180,13 @@ function applySessionHeaders(res: ServerResponse, writeHeadHeaders: OutgoingHttp
     else res.setHeader('Set-Cookie', appendSetCookie(res.getHeader('Set-Cookie'), headers.setCookie));
   }
   if (headers.vary) {
-    if (inWriteHead('vary')) patchHeaderObject(writeHeadHeaders!, { vary: true });
-    else res.setHeader('Vary', addVaryCookie(res.getHeader('Vary')));
+    if (inWriteHead('vary')) patchHeaderObject(writeHeadHeaders!, { vary: true, header: headers.header && { name: headers.header.name } });
+    else res.setHeader('Vary', addVaryCookie(res.getHeader('Vary'), headers.header?.name));
+  }
+  const header = headers.header;
+  if (header?.value !== undefined) {
+    if (inWriteHead(header.name.toLowerCase())) patchHeaderObject(writeHeadHeaders!, { vary: false, header });
+    else res.setHeader(header.name, header.value);
   }
 }
 
@@ -160,22 +198,27 @@ function applySessionHeaders(res: ServerResponse, writeHeadHeaders: OutgoingHttp
  */
 export function persistForResponse(
   session: AnySession,
-  requestHadCookie: boolean,
+  incoming: IncomingSessionKey,
   statusCode: number,
   config: SessionsConfig,
 ): ResponseStepResult | Promise<ResponseStepResult> {
   let unsaved: SessionHeaders | undefined;
   try {
-    unsaved = headersWithoutSaving(session, requestHadCookie, config);
+    unsaved = headersWithoutSaving(session, incoming, config);
   } catch (error) {
     return errorResponse(error);
   }
-  return unsaved ? headersStep(unsaved) : saveThenHeaders(session, statusCode, config);
+  return unsaved ? headersStep(unsaved) : saveThenHeaders(session, incoming, statusCode, config);
 }
 
-async function saveThenHeaders(session: AnySession, statusCode: number, config: SessionsConfig): Promise<ResponseStepResult> {
+async function saveThenHeaders(
+  session: AnySession,
+  incoming: IncomingSessionKey,
+  statusCode: number,
+  config: SessionsConfig,
+): Promise<ResponseStepResult> {
   try {
-    return headersStep(await saveForResponse(session, statusCode, config));
+    return headersStep(await saveForResponse(session, statusCode, config, incoming));
   } catch (error) {
     return errorResponse(error);
   }

@@ -12,6 +12,8 @@ import { SessionStore } from '../engines/session-store';
 import { runBeforeHeaders } from './response-hook';
 import { attachesOnAccess, attachSession, getSession, hasSession, sessionOf } from './session-request';
 import { persistForResponse, readSessionCookie } from './session-response';
+import { incomingSessionKey, readHeader, type IncomingSessionKey } from './session-header';
+import { SessionKeyConflictException } from '../session.errors';
 import type { AnySession } from '../session';
 import { isValidSessionKey } from '../session-key';
 import { SESSIONS_CONFIG } from '../sessions.constants';
@@ -21,45 +23,58 @@ import type { SessionsConfig } from '../sessions.options';
 export class SessionMiddleware implements NestMiddleware {
   /** Another session of the store, for `req.session.regenerate()` and `reload()`. */
   private readonly openSession = (sessionKey: string | null) => this.store.session(sessionKey);
+  /** The `headerName` option as Node keys request headers (lower case); null: the cookie only. */
+  private readonly headerKey: string | null;
 
   constructor(
     private readonly store: SessionStore,
     @Inject(SESSIONS_CONFIG) private readonly config: SessionsConfig,
-  ) {}
+  ) {
+    this.headerKey = config.headerName?.toLowerCase() ?? null;
+  }
 
   use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
-    const cookie = readSessionCookie(req.headers.cookie, this.config.cookie.name);
+    const incoming = this.incoming(req);
+    if (incoming === 'conflict') return next(new SessionKeyConflictException(this.config.cookie.name, this.config.headerName!));
     // Under Express a request's prototype attaches its session when code first reaches it
     // (`attachOnAccess`): a request that never does, and whose response Django leaves alone, costs nothing more.
-    const attachNow = !attachesOnAccess(req) || this.changesResponse(cookie);
-    if (attachNow && !hasSession(req)) this.attach(req, res, cookie); // mounted twice: the first one owns the request
+    const attachNow = !attachesOnAccess(req) || this.changesResponse(incoming.key);
+    if (attachNow && !hasSession(req)) this.attach(req, res, incoming); // mounted twice: the first one owns the request
     next();
   }
 
   /** For a request that reaches its session without one (Express, `defineSessionAccessor`): its response is `req.res`. */
   readonly attachOnAccess = (req: IncomingMessage & { res?: ServerResponse }): void => {
-    this.attach(req, req.res!, readSessionCookie(req.headers.cookie, this.config.cookie.name));
+    const incoming = this.incoming(req);
+    // (A conflict was answered 400 by use(); code that still reaches the session gets a new one, neither key's.)
+    this.attach(req, req.res!, incoming === 'conflict' ? { key: undefined, cookie: false, header: false } : incoming);
   };
+
+  /** The key the request carries: its session cookie's, or the session header's (`headerName`). */
+  private incoming(req: IncomingMessage): IncomingSessionKey | 'conflict' {
+    const cookie = readSessionCookie(req.headers.cookie, this.config.cookie.name);
+    if (this.headerKey === null) return { key: cookie, cookie: cookie !== undefined, header: false };
+    return incomingSessionKey(cookie, readHeader(req.headers, this.headerKey));
+  }
 
   /**
    * Django's rules for a session nobody touches: its cookie is deleted when the key is invalid, and it
    * is saved when saveEveryRequest; otherwise the response is left alone (and the session not even
    * opened) until code first reaches it.
    */
-  private changesResponse(cookie: string | undefined): boolean {
-    return cookie !== undefined && (!isValidSessionKey(cookie) || this.config.saveEveryRequest);
+  private changesResponse(key: string | undefined): boolean {
+    return key !== undefined && (!isValidSessionKey(key) || this.config.saveEveryRequest);
   }
 
-  private attach(req: IncomingMessage, res: ServerResponse, cookie: string | undefined): void {
-    const requestHadCookie = cookie !== undefined;
+  private attach(req: IncomingMessage, res: ServerResponse, incoming: IncomingSessionKey): void {
     const hookResponse = () => {
       // The request's session at the time of the response: `req.session.regenerate()` may replace it.
       if (!res.headersSent)
-        runBeforeHeaders(res, (statusCode) => persistForResponse(sessionOf(req) as AnySession, requestHadCookie, statusCode, this.config));
+        runBeforeHeaders(res, (statusCode) => persistForResponse(sessionOf(req) as AnySession, incoming, statusCode, this.config));
     };
-    const changesResponse = this.changesResponse(cookie);
+    const changesResponse = this.changesResponse(incoming.key);
     const open = this.config.userSessions ? (key: string | null) => withClient(this.store.session(key), req) : this.openSession;
-    attachSession(req, open, cookie ?? null, changesResponse ? undefined : hookResponse, res);
+    attachSession(req, open, incoming.key ?? null, changesResponse ? undefined : hookResponse, res);
     if (changesResponse) hookResponse();
   }
 }
@@ -85,7 +100,9 @@ export class SessionLoadMiddleware implements NestMiddleware {
   constructor(private readonly sessions: SessionMiddleware) {}
 
   async use(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void> {
-    if (!hasSession(req)) this.sessions.use(req, res, () => undefined);
+    let refused: unknown;
+    if (!hasSession(req)) this.sessions.use(req, res, (error) => (refused = error));
+    if (refused !== undefined) return next(refused); // a cookie and a header with different keys: 400
     await getSession(req);
     next();
   }
