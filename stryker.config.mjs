@@ -23,6 +23,7 @@ const testFiles = [
   'test/e2e/session-view\\.e2e-spec\\.ts',
   'test/e2e/fastify-hook\\.e2e-spec\\.ts',
   'test/e2e/lifecycle\\.e2e-spec\\.ts',
+  'test/e2e/session-header\\.e2e-spec\\.ts',
   'test/e2e/mutation-gaps[^/]*\\.e2e-spec\\.ts',
 ];
 
