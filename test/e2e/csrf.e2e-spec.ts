@@ -11,9 +11,9 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import { CsrfExempt, CsrfModule, getToken, type CsrfModuleOptions } from '../../src/sessions';
 import { createTestApp, HTTP_PLATFORMS, type HttpPlatform, type TestApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/databases';
+import { createTestDatabase } from '../support/databases';
 import { createDjangoUserTable, insertDjangoUser } from '../support/django-users';
-import { startExampleApp, type ExampleApp } from '../support/example-app';
+import { exampleAppPerDescribe, startExampleApp } from '../support/example-app';
 
 jest.setTimeout(60_000);
 
@@ -60,32 +60,9 @@ class Browser {
 
 const forbidden = (reason: string) => ({ statusCode: 403, message: reason, error: 'Forbidden' });
 
-/** The example app of `env` on a private SQLite database (`prepare`d first), for the tests of the describe block calling it. */
-function exampleApp(env: Record<string, string>, prepare?: (database: TestDatabase) => Promise<void>): Pick<ExampleApp, 'server' | 'url'> {
-  let started: ExampleApp | undefined;
-  let database: TestDatabase | undefined;
-  beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    await prepare?.(database);
-    started = await startExampleApp({ ...env, DATABASE_URL: database.url });
-  });
-  afterAll(async () => {
-    await started?.close();
-    await database?.drop();
-  });
-  return {
-    get server() {
-      return started!.server;
-    },
-    get url() {
-      return started!.url;
-    },
-  };
-}
-
 describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   describe('the example app, CSRF=true', () => {
-    const app = exampleApp({ CSRF: 'true', HTTP_PLATFORM: platform });
+    const app = exampleAppPerDescribe({ CSRF: 'true', HTTP_PLATFORM: platform });
 
     it("GET /csrf: a 64-character masked token, the 32-character secret in the csrftoken cookie with Django's attributes, Vary: Cookie", async () => {
       const browser = new Browser(app.server);
@@ -171,7 +148,7 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   });
 
   describe('the example app, CSRF=true and CSRF_USE_SESSIONS=true', () => {
-    const app = exampleApp({ CSRF: 'true', CSRF_USE_SESSIONS: 'true', HTTP_PLATFORM: platform });
+    const app = exampleAppPerDescribe({ CSRF: 'true', CSRF_USE_SESSIONS: 'true', HTTP_PLATFORM: platform });
 
     it("the secret lives in the session (no csrftoken cookie); its token passes, another session's does not", async () => {
       const browser = new Browser(app.server);
@@ -195,7 +172,7 @@ describe.each(HTTP_PLATFORMS)("Django's CSRF protection (%s)", (platform) => {
   });
 
   describe('with the Django auth bridge (DJANGO_AUTH=true)', () => {
-    const app = exampleApp({ CSRF: 'true', DJANGO_AUTH: 'true', HTTP_PLATFORM: platform }, async (database) => {
+    const app = exampleAppPerDescribe({ CSRF: 'true', DJANGO_AUTH: 'true', HTTP_PLATFORM: platform }, async (database) => {
       await createDjangoUserTable(database);
       await insertDjangoUser(database, { username: 'alice', password: 'alice-password' });
     });

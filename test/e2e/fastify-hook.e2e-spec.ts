@@ -4,25 +4,15 @@
  * Nest middleware reaches the session through SessionLoadMiddleware although it runs before the hook.
  * (Every other Fastify suite — lifecycle, middleware rules, passport — runs through the same hook.)
  */
-import { Controller, Get, Injectable, Module, type MiddlewareConsumer, type NestMiddleware, type NestModule } from '@nestjs/common';
+import { Controller, Get, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import request from 'supertest';
-import { Session, SessionLoadMiddleware, SessionsModule, sessionOf } from '../../src/sessions';
+import { Session, SessionLoadMiddleware, SessionsModule } from '../../src/sessions';
 import { SessionTestController } from '../fixtures/session-test.controller';
 import { TEST_SECRET_KEY } from '../support/app';
 import { SessionCookieJar } from '../support/engine-http';
-
-/** Counts visits in the session from a Nest middleware (before any guard or handler). */
-@Injectable()
-class VisitsMiddleware implements NestMiddleware {
-  use(req: IncomingMessage, _res: ServerResponse, next: () => void): void {
-    const session = sessionOf(req)!;
-    session.set('visits', ((session.get('visits') as number | undefined) ?? 0) + 1);
-    next();
-  }
-}
+import { VisitsMiddleware } from '../fixtures/visits.middleware';
 
 @Controller('visits')
 class VisitsController {

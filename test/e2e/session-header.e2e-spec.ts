@@ -6,37 +6,18 @@
  * protection does not apply to a request carrying the header without the session cookie. Django's
  * SessionStore reading such a session: test/django/header-sessions.e2e-spec.ts.
  */
-import { Controller, Get, Injectable, Module, type MiddlewareConsumer, type NestMiddleware, type NestModule } from '@nestjs/common';
+import { Controller, Get, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import request from 'supertest';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { SessionLoadMiddleware, sessionOf } from '../../src/sessions';
-import { createTestDatabase, type TestDatabase } from '../support/databases';
-import { startExampleApp, type ExampleApp } from '../support/example-app';
+import type { Server } from 'node:http';
+import { SessionLoadMiddleware } from '../../src/sessions';
+import { exampleAppPerDescribe } from '../support/example-app';
 import { createTestApp, HTTP_PLATFORMS, responseSessionKey, type TestApp } from '../support/app';
+import { VisitsMiddleware } from '../fixtures/visits.middleware';
 
 jest.setTimeout(60_000);
 
 const HEADER = 'X-Session-Token';
 const header = HEADER.toLowerCase();
-
-/** The example app of `env` on a private SQLite database, for the tests of the describe block calling it. */
-function exampleApp(env: Record<string, string>): { readonly server: Server } {
-  let started: ExampleApp | undefined;
-  let database: TestDatabase | undefined;
-  beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    started = await startExampleApp({ ...env, DATABASE_URL: database.url });
-  });
-  afterAll(async () => {
-    await started?.close();
-    await database?.drop();
-  });
-  return {
-    get server() {
-      return started!.server;
-    },
-  };
-}
 
 /** An API client: no cookie jar, only the header's last announced key. */
 class HeaderClient {
@@ -50,16 +31,6 @@ class HeaderClient {
     const announced = res.headers[header] as string | undefined;
     if (announced !== undefined) this.key = announced === '' ? undefined : announced;
     return res;
-  }
-}
-
-/** Counts visits from a Nest middleware, which reads the session synchronously after SessionLoadMiddleware. */
-@Injectable()
-class VisitsMiddleware implements NestMiddleware {
-  use(req: IncomingMessage, _res: ServerResponse, next: () => void): void {
-    const session = sessionOf(req)!;
-    session.set('visits', ((session.get('visits') as number | undefined) ?? 0) + 1);
-    next();
   }
 }
 
@@ -103,7 +74,7 @@ describe.each(HTTP_PLATFORMS)('session ids in a header (%s)', (platform) => {
   });
 
   describe('the example app, SESSION_HEADER=X-Session-Token', () => {
-    const app = exampleApp({ SESSION_HEADER: HEADER, HTTP_PLATFORM: platform });
+    const app = exampleAppPerDescribe({ SESSION_HEADER: HEADER, HTTP_PLATFORM: platform });
     const client = () => new HeaderClient(() => app.server);
 
     it('a client with no cookie jar counts 1, 2, 3 through the header; the key is announced once, when created', async () => {
@@ -190,7 +161,7 @@ describe.each(HTTP_PLATFORMS)('session ids in a header (%s)', (platform) => {
   });
 
   describe('SESSION_ENGINE=signed_cookies: the header carries the signed data, as the cookie would', () => {
-    const app = exampleApp({ SESSION_HEADER: HEADER, SESSION_ENGINE: 'signed_cookies', HTTP_PLATFORM: platform });
+    const app = exampleAppPerDescribe({ SESSION_HEADER: HEADER, SESSION_ENGINE: 'signed_cookies', HTTP_PLATFORM: platform });
 
     it('counts 1, 2, 3; each save announces the new signed value; a flush the end', async () => {
       const api = new HeaderClient(() => app.server);
@@ -206,7 +177,7 @@ describe.each(HTTP_PLATFORMS)('session ids in a header (%s)', (platform) => {
   });
 
   describe('the example app without SESSION_HEADER (the default)', () => {
-    const app = exampleApp({ HTTP_PLATFORM: platform });
+    const app = exampleAppPerDescribe({ HTTP_PLATFORM: platform });
 
     it('the header is neither read nor written', async () => {
       const first = await request(app.server).get('/counter');
@@ -220,7 +191,7 @@ describe.each(HTTP_PLATFORMS)('session ids in a header (%s)', (platform) => {
   });
 
   describe('CSRF=true and SESSION_HEADER', () => {
-    const app = exampleApp({ SESSION_HEADER: HEADER, CSRF: 'true', HTTP_PLATFORM: platform });
+    const app = exampleAppPerDescribe({ SESSION_HEADER: HEADER, CSRF: 'true', HTTP_PLATFORM: platform });
     const forbidden = (reason: string) => ({ statusCode: 403, message: reason, error: 'Forbidden' });
 
     it('a request with the header and no session cookie is not checked; one with the cookie is', async () => {

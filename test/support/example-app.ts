@@ -12,6 +12,7 @@ import type { DataSourceOptions } from 'typeorm';
 import { loadConfig, type AppConfig } from '../../example/app.config';
 import { AppModule } from '../../example/app.module';
 import { TEST_SECRET_KEY } from './app';
+import { createTestDatabase, type TestDatabase } from './databases';
 
 export interface ExampleApp {
   app: INestApplication;
@@ -45,4 +46,30 @@ export async function startExampleApp(env: Record<string, string | undefined>, o
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as Server;
   return { app, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => app.close() };
+}
+
+/** The example app of `env` on a private SQLite database (`prepare`d first), for the tests of the describe block calling it. */
+export function exampleAppPerDescribe(
+  env: Record<string, string>,
+  prepare?: (database: TestDatabase) => Promise<void>,
+): Pick<ExampleApp, 'server' | 'url'> {
+  let started: ExampleApp | undefined;
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    await prepare?.(database);
+    started = await startExampleApp({ ...env, DATABASE_URL: database.url });
+  });
+  afterAll(async () => {
+    await started?.close();
+    await database?.drop();
+  });
+  return {
+    get server() {
+      return started!.server;
+    },
+    get url() {
+      return started!.url;
+    },
+  };
 }
