@@ -12,6 +12,7 @@ import { SessionsCache } from './engines/cache/sessions-cache';
 import { SessionStore } from './engines/session-store';
 import { SignedCookieSessionStore } from './engines/signed-cookies';
 import { SessionTelemetry } from './telemetry/session-telemetry';
+import type { AnySession } from './session';
 import { SESSIONS_CACHE, SESSIONS_CONFIG, SESSIONS_MODULE_OPTIONS } from './sessions.constants';
 import { resolveSessionsOptions, type SessionEngineName, type SessionsConfig, type SessionsModuleOptions } from './sessions.options';
 
@@ -60,10 +61,9 @@ export const sessionsProviders: Provider[] = [
   },
 ];
 
-/** Every session the store opens times its loads and saves; the module's events become counters. */
+/** Every session the store opens times its loads and saves (its class does); the module's events become counters. */
 function instrumentStore(store: SessionStore, telemetry: SessionTelemetry, config: SessionsConfig): void {
-  const open = store.session.bind(store);
-  store.session = (sessionKey?: string | null) => telemetry.instrument(open(sessionKey), store.engine);
+  SessionTelemetry.instrumentClass(Object.getPrototypeOf(store.session()) as AnySession);
   config.events.listen(telemetry.onEvent);
 }
 

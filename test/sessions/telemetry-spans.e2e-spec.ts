@@ -61,6 +61,8 @@ describe('without an OpenTelemetry SDK', () => {
     const session = store.session(responseSessionKey(res.headers));
     expect(session.load).toBe(DbSession.prototype.load);
     expect(session.save).toBe(DbSession.prototype.save);
+    // The class's own methods, not the timing's stand-ins (instrumentClass).
+    expect([DbSession.prototype.load.name, DbSession.prototype.save.name]).toEqual(['load', 'save']);
     expect(['load', 'save'].filter((method) => Object.prototype.hasOwnProperty.call(session, method))).toEqual([]);
     expect((await session.ensureLoaded()).get('visits')).toBe(1);
   });
@@ -123,12 +125,12 @@ describe('with a tracer provider registered (db engine on SQLite)', () => {
     return res;
   }
 
-  it('the module found the SDK: each session the store opens is wrapped', () => {
+  it("the module found the SDK: the store's session class times its loads and saves; its sessions keep the class's shape", () => {
     expect(SessionTelemetry.fromApp()).not.toBeNull();
     expect(t.app.get<SessionsConfig>(SESSIONS_CONFIG).telemetry).not.toBeNull();
+    expect([DbSession.prototype.load.name, DbSession.prototype.save.name]).toEqual(['timedLoad', 'timedSave']);
     const session = t.store.session();
-    expect(session.load).not.toBe(DbSession.prototype.load);
-    expect(session.save).not.toBe(DbSession.prototype.save);
+    expect(['load', 'save'].filter((method) => Object.prototype.hasOwnProperty.call(session, method))).toEqual([]);
   });
 
   it('a request that reads and saves its session: one session.load (hit) and one session.save (ok), with the engine', async () => {
@@ -215,7 +217,8 @@ describe('with a tracer provider registered (db engine on SQLite)', () => {
 });
 
 describe('with a tracer provider registered and the option telemetry: false', () => {
-  const provider = new BasicTracerProvider();
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   let t: TestApp;
   beforeAll(async () => {
     trace.setGlobalTracerProvider(provider);
@@ -227,11 +230,16 @@ describe('with a tracer provider registered and the option telemetry: false', ()
     await provider.shutdown();
   });
 
-  it('nothing is wrapped', () => {
+  it("nothing is timed: its sessions' loads and saves make no span, although the class times another module's (above)", async () => {
     expect(SessionTelemetry.fromApp()).not.toBeNull();
     expect(t.app.get<SessionsConfig>(SESSIONS_CONFIG).telemetry).toBeNull();
-    const session = t.store.session();
-    expect(session.load).toBe(DbSession.prototype.load);
-    expect(session.save).toBe(DbSession.prototype.save);
+    expect(DbSession.prototype.load.name).toBe('timedLoad');
+    const first = await request(t.server).get('/spans/visit').expect(200);
+    const second = await request(t.server)
+      .get('/spans/visit')
+      .set('Cookie', `sessionid=${responseSessionKey(first.headers)}`)
+      .expect(200);
+    expect(second.body).toEqual({ visits: 2 });
+    expect(exporter.getFinishedSpans().filter((span) => span.name.startsWith('session.'))).toEqual([]);
   });
 });
