@@ -5,9 +5,9 @@
  * taken, the session loaded, the item appended, saved, the lock let go), the other on the unblocked
  * `POST /session` (`{"item":1}` merged: the same load and save, no lock). Each runs on a store of its
  * own and its own 1 000 sessions, taken in turn by 50 connections, so no two requests of a session
- * overlap (no wait) and each list grows by a few items a round. Configurations: the db engine on
- * SQLite (the in-process lock) and the cache engine on the bench's Redis (a Redis lock: `SET NX PX`,
- * then a Lua release, two round trips). Per round: server CPU per request (µs) of each and their
+ * overlap (no wait) and each list grows by a few items a round. Configurations: the cache engine in
+ * memory (the in-process lock, as on SQLite and file), on the bench's Redis (a Redis lock: `SET NX PX`,
+ * then a Lua release, two round trips) and the db engine on the bench's PostgreSQL (an advisory lock). Per round: server CPU per request (µs) of each and their
  * difference; the two swap places every round. Prints the medians; rounds go to
  * `bench/results/blocking-<timestamp>.json`. Nothing is asserted. HTTP_PLATFORM=fastify for Fastify.
  *
@@ -15,12 +15,17 @@
  * BENCH_TURN (s, 1), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (50).
  */
 import autocannon from 'autocannon';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  adminClient,
   APP_PORT,
+  BENCH_DATABASE,
   createSessions,
+  databaseUrl,
+  dropDatabase,
+  recreateDatabase,
+  startPostgres,
   median,
   pairedRound,
   REDIS_URL,
@@ -44,14 +49,16 @@ type Route = 'blocking' | 'unblocked';
 const PATHS: Record<Route, string> = { blocking: '/session/items', unblocked: '/session' };
 
 /** The configurations; `env(place)` gives each server a store of its own. */
-const CONFIGURATIONS: Record<string, { redis: boolean; env: (place: number) => Record<string, string> }> = {
-  'db on SQLite': {
-    redis: false,
-    env: (place) => ({ SESSION_ENGINE: 'db', DATABASE_URL: `sqlite:${join(tmpdir(), `bench-blocking-${process.pid}-${place}.sqlite3`)}` }),
-  },
-  'cache on Redis': {
-    redis: true,
+const CONFIGURATIONS: Record<string, { needs?: 'redis' | 'postgres'; env: (place: number) => Record<string, string> }> = {
+  // The in-process lock (SQLite, file and the in-memory cache take it), on the store with the least I/O.
+  'cache in memory (in-process lock)': { env: () => ({ SESSION_ENGINE: 'cache' }) },
+  'cache on Redis (Redis lock)': {
+    needs: 'redis',
     env: (place) => ({ SESSION_ENGINE: 'cache', REDIS_URL, REDIS_NAMESPACE: `bench-blocking-${place}` }),
+  },
+  'db on PostgreSQL (advisory lock)': {
+    needs: 'postgres',
+    env: (place) => ({ SESSION_ENGINE: 'db', DATABASE_URL: databaseUrl(`${BENCH_DATABASE}_blocking_${place}`) }),
   },
 };
 
@@ -121,10 +128,6 @@ async function measure(configuration: (typeof CONFIGURATIONS)[string]): Promise<
       );
     } finally {
       await Promise.all(servers.map((server) => server.stop()));
-      for (let place = 0; place < servers.length; place++) {
-        const url = configuration.env(place).DATABASE_URL;
-        if (url?.startsWith('sqlite:')) rmSync(url.slice('sqlite:'.length), { force: true });
-      }
     }
   }
   return rounds;
@@ -134,10 +137,14 @@ async function main(): Promise<void> {
   const platform = process.env.HTTP_PLATFORM || 'express';
   const results: Record<string, { rounds: Round[]; blocking: number; unblocked: number; medianDifferenceMicros: number }> = {};
   const redis = await startPrivateRedis();
+  const postgres = await startPostgres();
+  const admin = await adminClient();
+  const databases = [0, 1].map((place) => `${BENCH_DATABASE}_blocking_${place}`);
   try {
     for (const [name, configuration] of Object.entries(CONFIGURATIONS)) {
       console.log(`${name}:`);
-      if (configuration.redis) await redis.client.flushAll();
+      if (configuration.needs === 'redis') await redis.client.flushAll();
+      if (configuration.needs === 'postgres') for (const database of databases) await recreateDatabase(admin, database);
       const rounds = await measure(configuration);
       results[name] = {
         rounds,
@@ -147,6 +154,9 @@ async function main(): Promise<void> {
       };
     }
   } finally {
+    for (const database of databases) await dropDatabase(admin, database);
+    await admin.end();
+    await postgres.stop();
     await redis.stop();
   }
   console.log(`\n${platform}: median server CPU per request, no contention`);
