@@ -12,6 +12,7 @@ import { DjangoAuthModule, DjangoAuthService, DjangoUserEntity, makePassword } f
 import { createTestApp } from '../test/support/app';
 import { createTestDatabase } from '../test/support/databases';
 import { createDjangoUserTable, insertDjangoUser } from '../test/support/django-users';
+import { median } from './support';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 15);
 
@@ -41,12 +42,6 @@ const KINDS: Kind[] = [
   },
   { label: 'username holding a NUL', username: 'cur\u0000rent' },
 ];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 async function main(): Promise<void> {
   const database = await createTestDatabase('sqlite');
