@@ -86,7 +86,7 @@ export { CsrfFailureException } from './csrf/csrf-failure.exception';
 export { getToken, rotateToken } from './csrf/csrf.request';
 export { CSRF_SESSION_KEY } from './csrf/csrf-token';
 export { BlockingSession } from './blocking/blocking-session.decorator';
-export { BlockingSessionInterceptor } from './blocking/blocking-session.interceptor';
+export { BlockingSessionGuard } from './blocking/blocking-session.guard';
 export type { BlockingOptions, BlockingSessionOptions } from './blocking/blocking.options';
 export { SessionLocks } from './blocking/session-locks';
 export { SessionLockTimeoutException } from './blocking/session-lock-timeout.exception';

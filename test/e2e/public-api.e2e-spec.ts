@@ -14,7 +14,7 @@ describe('public API', () => {
     expect(Object.keys(sessions).sort()).toEqual([
       'AbstractBaseSession',
       'BlockingSession',
-      'BlockingSessionInterceptor',
+      'BlockingSessionGuard',
       'CACHED_DB_KEY_PREFIX',
       'CACHE_KEY_PREFIX',
       'CLEARSESSIONS_JOB_NAME',

@@ -4,10 +4,10 @@
  * each waits for the session's lock before its session is loaded and holds it until its session is
  * saved, so no request's change is lost to another's save (docs/blocking-sessions.md).
  */
-import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseGuards } from '@nestjs/common';
 import { SessionsOptionsError } from '../sessions.options';
 import { BLOCKING_SESSION, checkBlockingSeconds, type BlockingSessionOptions } from './blocking.options';
-import { BlockingSessionInterceptor } from './blocking-session.interceptor';
+import { BlockingSessionGuard } from './blocking-session.guard';
 
 /**
  * `wait`: seconds a request waits for the session's lock, then 423 (SessionLockTimeoutException);
@@ -21,5 +21,5 @@ export function BlockingSession(options: BlockingSessionOptions = {}): ClassDeco
     },
     '',
   );
-  return applyDecorators(SetMetadata(BLOCKING_SESSION, { ...options }), UseInterceptors(BlockingSessionInterceptor));
+  return applyDecorators(SetMetadata(BLOCKING_SESSION, { ...options }), UseGuards(BlockingSessionGuard));
 }

@@ -213,11 +213,6 @@ export function afterResponseSteps(res: ServerResponse, callback: () => void): '
   return 'pending';
 }
 
-/** Whether the response's steps have started (its first write came). */
-export function responseStepsStarted(res: ServerResponse): boolean {
-  return (res as WithHook)[HOOK]?.started === true;
-}
-
 /**
  * Stand-ins on a prototype that responses inherit (Express's `app.response`): hooking one of them
  * then changes nothing on the response itself. They hold the calls of a response whose hook is
