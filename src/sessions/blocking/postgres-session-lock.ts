@@ -4,11 +4,13 @@
  * connection that took them, so they all live on one connection of this lock's own, opened on first
  * use beside TypeORM's pool (with the pool's settings): a request never holds a pool connection while
  * it waits or runs, and a crashed instance's locks go with its connection. The TTL is a timer here.
+ * The tries and releases of one event-loop turn share a statement (batchPerTurn).
  */
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { SessionsSetupError } from '../session.errors';
+import { batchPerTurn } from '../engines/batching';
 import { pollUntil, type SessionLock, type SessionLockRelease, type SessionLockRequest } from './session-lock';
 
 /** The parts of a `pg` client used. */
@@ -34,6 +36,17 @@ export class PostgresSessionLock implements SessionLock {
   #client: Promise<PgClient> | undefined;
   /** Keys this connection holds: a lock is re-entrant on its own connection, so a second holder here must wait like any other. */
   readonly #held = new Set<string>();
+  // One connection serves every lock of the instance: the tries and releases of an event-loop turn
+  // go out as one statement each (as the db engine's reads and saves), or the requests queue behind
+  // one another's round trips.
+  readonly #tryLock = batchPerTurn<string, boolean>({
+    one: (key) => this.eachKey('pg_try_advisory_lock', [key]).then(([locked]) => locked),
+    many: (keys) => this.eachKey('pg_try_advisory_lock', keys),
+  });
+  readonly #unlock = batchPerTurn<string, boolean>({
+    one: (key) => this.eachKey('pg_advisory_unlock', [key]).then(([unlocked]) => unlocked),
+    many: (keys) => this.eachKey('pg_advisory_unlock', keys),
+  });
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -43,9 +56,7 @@ export class PostgresSessionLock implements SessionLock {
     const taken = await pollUntil(async () => {
       if (this.#held.has(key)) return false;
       client = await this.connection();
-      if (this.#held.has(key)) return false;
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key]);
-      if (rows[0]?.locked !== true) return false;
+      if (this.#held.has(key) || !(await this.#tryLock.load(key))) return false;
       this.#held.add(key);
       return true;
     }, waitMs);
@@ -57,12 +68,21 @@ export class PostgresSessionLock implements SessionLock {
       clearTimeout(expiry);
       this.#held.delete(key);
       // A connection lost meanwhile took its locks with it.
-      if (client && (await this.#client?.catch(() => undefined)) === client)
-        await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+      if (client && (await this.#client?.catch(() => undefined)) === client) await this.#unlock.load(key);
     };
     const expiry = setTimeout(() => void release().catch(() => undefined), ttlMs);
     expiry.unref();
     return release;
+  }
+
+  /** `lockFunction` of each key, in one statement on the lock's connection: its answers in the keys' order. */
+  private async eachKey(lockFunction: 'pg_try_advisory_lock' | 'pg_advisory_unlock', keys: readonly string[]): Promise<boolean[]> {
+    const client = await this.connection();
+    const { rows } = await client.query<{ done: boolean }>(
+      `SELECT ${lockFunction}(key) AS done FROM unnest($1::bigint[]) WITH ORDINALITY AS asked(key, position) ORDER BY position`,
+      [keys],
+    );
+    return rows.map((row) => row.done === true);
   }
 
   /** The lock's own connection, opened on first use (again after it failed). */
