@@ -27,7 +27,6 @@
  */
 import { createKeyv } from '@keyv/redis';
 import type { INestApplication } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { createCache, type Cache } from 'cache-manager';
 import type { Keyv } from 'keyv';
@@ -63,6 +62,7 @@ import { REDIS_URL, uniqueNamespace } from '../support/caches';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { SessionCookieJar } from '../support/engine-http';
 import { captureLogs, type LogLine } from '../support/log-capture';
+import { createExampleNestApp } from '../support/example-app';
 
 jest.setTimeout(60_000);
 
@@ -151,10 +151,7 @@ async function bootExample({ platform, env, sessions = {}, afterClose }: Example
   })
     .setLogger(capture)
     .compile();
-  const app =
-    config.httpPlatform === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: capture })
-      : moduleRef.createNestApplication({ logger: capture });
+  const app = createExampleNestApp(moduleRef, config, capture);
   // Listening before the first request: supertest would otherwise listen and close the server per request.
   await app.listen(0, '127.0.0.1');
   statements.reset();

@@ -18,7 +18,6 @@
  * client's close/disconnect event with a generous deadline that fails the test; nothing sleeps.
  */
 import { UseGuards, type INestApplication } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Server } from 'node:http';
@@ -38,6 +37,7 @@ import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { createDjangoUserTable, insertDjangoUser, setDjangoPassword } from '../support/django-users';
 import { SessionCookieJar } from '../support/engine-http';
 import { captureLogs } from '../support/log-capture';
+import { createExampleNestApp } from '../support/example-app';
 
 jest.setTimeout(60_000);
 
@@ -107,10 +107,7 @@ async function startSocketApp(
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)], providers })
     .setLogger(capture)
     .compile();
-  const app =
-    config.httpPlatform === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: capture })
-      : moduleRef.createNestApplication({ logger: capture });
+  const app = createExampleNestApp(moduleRef, config, capture);
   const transport = config.websockets!;
   app.useWebSocketAdapter(transport === 'socket.io' ? new SessionsIoAdapter(app) : new SessionsWsAdapter(app));
   await app.listen(0, '127.0.0.1');

@@ -5,7 +5,7 @@
  */
 import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModule } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSourceOptions } from 'typeorm';
@@ -31,6 +31,17 @@ export interface ExampleAppOptions {
   configure?: (config: AppConfig) => AppConfig;
 }
 
+/** The example app's Nest application on its configuration's platform (HTTP_PLATFORM), not yet listening. */
+export function createExampleNestApp(
+  moduleRef: TestingModule,
+  config: Pick<AppConfig, 'httpPlatform'>,
+  logger: LoggerService | LogLevel[] | false,
+): INestApplication {
+  return config.httpPlatform === 'fastify'
+    ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger })
+    : moduleRef.createNestApplication({ logger });
+}
+
 /** The app of `env` (SECRET_KEY and CLEARSESSIONS_CRON=false unless given). */
 export async function startExampleApp(env: Record<string, string | undefined>, options: ExampleAppOptions = {}): Promise<ExampleApp> {
   const loaded = loadConfig({ SECRET_KEY: TEST_SECRET_KEY, CLEARSESSIONS_CRON: 'false', LOG_LEVEL: 'error', ...env });
@@ -39,10 +50,7 @@ export async function startExampleApp(env: Record<string, string | undefined>, o
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, options.typeOrm)] });
   if (logger && !Array.isArray(logger)) builder.setLogger(logger);
   const moduleRef = await builder.compile();
-  const app =
-    config.httpPlatform === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger })
-      : moduleRef.createNestApplication({ logger });
+  const app = createExampleNestApp(moduleRef, config, logger);
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as Server;
   return { app, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => app.close() };
