@@ -337,31 +337,57 @@ const newUser = () => `ws-user-${++userCounter}`;
 
 // ===================================================================================================
 
+/**
+ * Two instances of the example app of `env` on one private PostgreSQL database (`prepare`d first,
+ * `providers` added), for the describe block calling it; `logsFrom`: the logs before its tests, so
+ * what start-up warns of is not their business.
+ */
+function twoInstances(
+  env: (database: TestDatabase) => Record<string, string>,
+  {
+    prepare,
+    providers = [],
+  }: { prepare?: (database: TestDatabase) => Promise<void>; providers?: Parameters<typeof startSocketApp>[1] } = {},
+): { readonly a: SocketApp; readonly b: SocketApp; readonly database: TestDatabase; readonly logsFrom: number } {
+  const started: { a?: SocketApp; b?: SocketApp; database?: TestDatabase; logsFrom: number } = { logsFrom: 0 };
+  beforeAll(async () => {
+    const database = (started.database = await createTestDatabase('postgres'));
+    await prepare?.(database);
+    started.a = await startSocketApp(env(database), providers);
+    started.b = await startSocketApp(env(database), providers);
+    started.logsFrom = logs.length;
+  });
+  afterAll(async () => {
+    await started.a?.close();
+    await started.b?.close();
+    await started.database?.drop();
+  });
+  return {
+    get a() {
+      return started.a!;
+    },
+    get b() {
+      return started.b!;
+    },
+    get database() {
+      return started.database!;
+    },
+    get logsFrom() {
+      return started.logsFrom;
+    },
+  };
+}
+
 describe.each(MATRIX)('WebSockets on the example app: %s on %s, USER_SESSIONS=true, db on PostgreSQL', (transport, platform) => {
-  let database: TestDatabase;
-  /** Two instances on one database. */
-  let a: SocketApp;
-  let b: SocketApp;
-  const env = () => ({
+  const instances = twoInstances((database) => ({
     WEBSOCKETS: transport,
     HTTP_PLATFORM: platform,
     DATABASE_URL: database.url,
     USER_SESSIONS: 'true',
     WS_ALLOWED_ORIGINS,
-  });
-  let logsFrom = 0;
-
-  beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    a = await startSocketApp(env());
-    b = await startSocketApp(env());
-    logsFrom = logs.length; // what start-up warns of is not these tests' business
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await database?.drop();
-  });
+  }));
+  let a: SocketApp, b: SocketApp, database: TestDatabase, logsFrom: number;
+  beforeAll(() => ({ a, b, database, logsFrom } = instances));
 
   /** A browser signed in (demo POST /login) as `userId` on `t`. */
   async function signedIn(userId: string, t: SocketApp = a): Promise<Browser> {
@@ -591,34 +617,23 @@ class GuardedIoGateway extends GuardedGateway {}
 class GuardedWsGateway extends GuardedGateway {}
 
 describe.each(MATRIX)('WebSockets with DJANGO_AUTH=true: %s on %s, db on PostgreSQL', (transport, platform) => {
-  let database: TestDatabase;
-  let a: SocketApp;
-  let b: SocketApp;
-  const env = () => ({
-    WEBSOCKETS: transport,
-    HTTP_PLATFORM: platform,
-    DATABASE_URL: database.url,
-    DJANGO_AUTH: 'true',
-    LOGIN_RATE_LIMIT: '1000',
-  });
   const guarded = transport === 'socket.io' ? GuardedIoGateway : GuardedWsGateway;
   /** The guarded gateway: socket.io's namespace, ws's path. */
   const guardedRoute = '/guarded';
-  let logsFrom = 0;
   let userCount = 0;
-
-  beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    await createDjangoUserTable(database);
-    a = await startSocketApp(env(), [guarded]);
-    b = await startSocketApp(env(), [guarded]);
-    logsFrom = logs.length; // what start-up warns of (no CSRF, a second data source) is not these tests' business
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await database?.drop();
-  });
+  // Start-up warns of no CSRF and a second data source: not these tests' business (logsFrom).
+  const instances = twoInstances(
+    (database) => ({
+      WEBSOCKETS: transport,
+      HTTP_PLATFORM: platform,
+      DATABASE_URL: database.url,
+      DJANGO_AUTH: 'true',
+      LOGIN_RATE_LIMIT: '1000',
+    }),
+    { prepare: createDjangoUserTable, providers: [guarded] },
+  );
+  let a: SocketApp, b: SocketApp, database: TestDatabase, logsFrom: number;
+  beforeAll(() => ({ a, b, database, logsFrom } = instances));
 
   /** A new Django user (auth_user row, PBKDF2-hashed as Django's create_user) signed in by POST /auth/login on `t`. */
   async function djangoUser(t: SocketApp = a): Promise<{ id: number; username: string; password: string; browser: Browser }> {
