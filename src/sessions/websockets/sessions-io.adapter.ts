@@ -10,7 +10,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
-import { inMessageOf, SocketSessions } from './socket-sessions';
+import { handlersInMessages, SocketSessions } from './socket-sessions';
 
 /**
  * Each socket gets the session of its handshake's cookie (`@Session()`, `getSession`, and with the
@@ -56,10 +56,6 @@ export class SessionsIoAdapter extends IoAdapter {
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const inMessage = handlers.map((handler) => ({
-      ...handler,
-      callback: (...args: unknown[]) => inMessageOf(socket, () => handler.callback(...args)),
-    }));
-    super.bindMessageHandlers(socket, inMessage, transform);
+    super.bindMessageHandlers(socket, handlersInMessages(socket, handlers), transform);
   }
 }

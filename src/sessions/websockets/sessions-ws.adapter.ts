@@ -9,7 +9,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Observable } from 'rxjs';
-import { inMessageOf, SocketSessions } from './socket-sessions';
+import { handlersInMessages, SocketSessions } from './socket-sessions';
 
 /** RFC 6455's "policy violation", Spring Session's close code for a socket whose session ended. */
 export const SESSION_ENDED_CLOSE_CODE = 1008;
@@ -72,10 +72,6 @@ export class SessionsWsAdapter extends WsAdapter {
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const inMessage = handlers.map((handler) => ({
-      ...handler,
-      callback: (...args: unknown[]) => inMessageOf(client, () => handler.callback(...args)),
-    }));
-    super.bindMessageHandlers(client, inMessage, transform);
+    super.bindMessageHandlers(client, handlersInMessages(client, handlers), transform);
   }
 }

@@ -61,9 +61,16 @@ interface Message {
  */
 const messages = new AsyncLocalStorage<Message>();
 
-/** Runs a gateway's handling of one message of `client` (the sessions adapters wrap every handler with it). */
-export function inMessageOf<T>(client: object, handle: () => T): T {
-  return messages.run({ client, request: undefined }, handle);
+/**
+ * `client`'s gateway handlers, each message's handling run in a context of its own (what the sessions
+ * adapters bind). Nest's MessageMappingProperties by their shape: the root entry point's types never
+ * name the optional @nestjs/websockets.
+ */
+export function handlersInMessages<H extends { callback: (...args: never[]) => unknown }>(client: object, handlers: H[]): H[] {
+  return handlers.map((handler) => ({
+    ...handler,
+    callback: (...args: Parameters<H['callback']>) => messages.run({ client, request: undefined }, () => handler.callback(...args)),
+  }));
 }
 
 /**
