@@ -14,7 +14,7 @@ const { displayName, testRegex, rootDir, ...common } = projects[0];
 // hostile traffic) stay out, as do those that listen on fixed ports (faults, cache-engines), since
 // two test runners run at once. Their databases and Redis namespaces are private to each process.
 const testFiles = [
-  'src/sessions/session\\.spec\\.ts',
+  'src/sessions/session(-start)?\\.spec\\.ts',
   'src/sessions/formats/[^/]+\\.spec\\.ts',
   'src/sessions/http/[^/]+\\.spec\\.ts',
   'test/sessions/db\\.e2e-spec\\.ts',
@@ -50,11 +50,12 @@ export default {
   // start-up check) have no covering test, so each would run every suite: ~half the run for 1 in 6.
   ignoreStatic: true,
   mutate: [
-    // SessionBase and the parts it was split into (the data API, key and expiry rules)
+    // SessionBase and the parts it was split into (the data API, key, expiry and absolute-age rules)
     'src/sessions/session.ts',
     'src/sessions/session-dict.ts',
     'src/sessions/session-key.ts',
     'src/sessions/session-expiry.ts',
+    'src/sessions/session-start.ts',
     'src/sessions/formats/*.ts',
     'src/sessions/http/*.ts',
     'src/sessions/engines/db/*.ts',
