@@ -18,6 +18,7 @@ import {
   SignatureExpired,
   unsign,
 } from './signing';
+import { decodeSessionData } from './session-encoding';
 
 const SECRET = 'predictable-secret';
 const FROZEN = 123456789; // → base62 "8M0kX"
@@ -243,5 +244,98 @@ describe('size bounds (maxSessionBytes)', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+});
+
+// What the mutation run (CONTRIBUTING.md, "Mutation testing") found unchecked: which check refuses a
+// value, and what its error says (logged as the reason a session was dropped; `error.name` is the
+// telemetry's `error.type`).
+describe('each refusal by its own check, with its own error', () => {
+  const salt = 'checks';
+  const signed = (value: string) => `${value}:${signature(value, SECRET, salt)}`;
+  const refusal = (run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+    return 'accepted';
+  };
+
+  it('names its errors', () => {
+    expect([new BadSignature('x').name, new SignatureExpired('x').name, new OversizedPayload('x').name]).toEqual([
+      'BadSignature',
+      'SignatureExpired',
+      'OversizedPayload',
+    ]);
+  });
+
+  it('a value over the length bound is refused before its signature is even checked; one at the bound is checked', () => {
+    const bound = maxSignedLength(1000);
+    expect(bound).toBe(Math.ceil(4000 / 3) + 128);
+    const forged = `${'x'.repeat(bound)}:sig`;
+    expect(refusal(() => loads(forged, { secrets: [SECRET], salt, maxBytes: 1000 }))).toBe(
+      `OversizedPayload: Signed value of ${forged.length} characters, over the bound`,
+    );
+    expect(refusal(() => loads('x'.repeat(bound), { secrets: [SECRET], salt, maxBytes: 1000 }))).toBe(
+      'BadSignature: No ":" found in value',
+    );
+  });
+
+  it('uncompressed data over maxBytes is refused after the signature; exactly maxBytes is read', () => {
+    const json = (size: number) => `{"a":"${'x'.repeat(size - 8)}"}`;
+    const over = signed(`${Buffer.from(json(1001)).toString('base64url')}:8M0kX`);
+    expect(over.length).toBeLessThanOrEqual(maxSignedLength(1000));
+    expect(refusal(() => loads(over, { secrets: [SECRET], salt, maxBytes: 1000 }))).toBe('OversizedPayload: Data of 1001 bytes, over 1000');
+    const at = signed(`${Buffer.from(json(1000)).toString('base64url')}:8M0kX`);
+    expect(loads<{ a: string }>(at, { secrets: [SECRET], salt, maxBytes: 1000 }).a).toHaveLength(992);
+  });
+
+  it('a signed value without a timestamp, a wrong signature, an expired one: each says so', () => {
+    expect(refusal(() => loads(signed('eyJhIjoxfQ'), { secrets: [SECRET], salt }))).toBe('BadSignature: No timestamp found in value');
+    expect(refusal(() => loads('eyJhIjoxfQ:8M0kX:wrong', { secrets: [SECRET], salt }))).toBe(
+      'BadSignature: Signature "wrong" does not match',
+    );
+    const old = dumps({ a: 1 }, { secret: SECRET, salt, timestamp: FROZEN });
+    expect(refusal(() => loads(old, { secrets: [SECRET], salt, maxAge: 60 }))).toMatch(
+      /^SignatureExpired: Signature age \d+(\.\d+)? > 60 seconds$/,
+    );
+  });
+
+  it('unsign checks SHA-256 signatures by default', () => {
+    expect(unsign(signed('payload:8M0kX'), [SECRET], salt)).toBe('payload:8M0kX');
+  });
+
+  it('compressed data zlib cannot read is zlib\'s error, not "oversized"', () => {
+    const broken = signed(`.${Buffer.from('not a deflate stream').toString('base64url')}:8M0kX`);
+    expect(refusal(() => loads(broken, { secrets: [SECRET], salt, maxBytes: 1000 }))).toMatch(/^Error: /);
+  });
+
+  it('base62: "0" is zero, an empty or sign-only text is refused, and 0 has no sign', () => {
+    expect(b62decode('0')).toBe(0);
+    expect(b62encode(0)).toBe('0');
+    expect(refusal(() => b62decode(''))).toBe('Error: Invalid base62 value');
+    expect(refusal(() => b62decode('-'))).toBe('Error: Invalid base62 value');
+    expect(refusal(() => b62decode('8M!'))).toBe('Error: Invalid base62 character "!"');
+  });
+});
+
+describe('session data that is signed but not an object, or stored over the bound', () => {
+  it.each([['[1,2]'], ['null'], ['"text"'], ['5']])('%s decodes as an empty session, reported as not an object', (json) => {
+    const reasons: string[] = [];
+    const stored = `${Buffer.from(json).toString('base64url')}:8M0kX`;
+    const token = `${stored}:${signature(stored, SECRET, SESSION_SALT)}`;
+    const settings = resolveSessionsOptions({ secretKey: SECRET });
+    expect(decodeSessionData(token, settings, SESSION_SALT, (reason) => reasons.push(reason))).toEqual({});
+    expect(reasons).toEqual(['the signed value is not an object']);
+  });
+
+  it('stored data longer than maxSessionBytes allows is refused unread; at the bound it is read', () => {
+    const reasons: string[] = [];
+    const settings = resolveSessionsOptions({ secretKey: SECRET, maxSessionBytes: 1000 });
+    const bound = maxSignedLength(1000);
+    expect(decodeSessionData('x'.repeat(bound + 1), settings, SESSION_SALT, (reason) => reasons.push(reason))).toEqual({});
+    expect(decodeSessionData('x'.repeat(bound), settings, SESSION_SALT, (reason) => reasons.push(reason))).toEqual({});
+    expect(reasons).toEqual([`${bound + 1} characters of stored data`, 'No ":" found in value']);
   });
 });
