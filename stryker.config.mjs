@@ -14,7 +14,7 @@ const { displayName, testRegex, rootDir, ...common } = projects[0];
 // hostile traffic) stay out, as do those that listen on fixed ports (faults, cache-engines), since
 // two test runners run at once. Their databases and Redis namespaces are private to each process.
 const testFiles = [
-  'src/sessions/session(-start|-expiry)?\\.spec\\.ts',
+  'src/sessions/session(-start|-expiry|-key)?\\.spec\\.ts',
   'src/sessions/formats/[^/]+\\.spec\\.ts',
   'src/sessions/http/[^/]+\\.spec\\.ts',
   'test/sessions/db\\.e2e-spec\\.ts',

@@ -30,6 +30,7 @@ describe('SessionBaseTests', () => {
   it('test_test_cookie/test_atest_cookie: the test cookie works without storage', () => {
     const session = bare();
     expect(session.has('testcookie')).toBe(false);
+    expect(session.testCookieWorked()).toBe(false);
     session.setTestCookie();
     expect(session.testCookieWorked()).toBe(true);
     session.deleteTestCookie();
