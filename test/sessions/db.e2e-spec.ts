@@ -334,10 +334,16 @@ describe('statement batching on PostgreSQL', () => {
       await other.query('UPDATE django_session SET session_data = session_data WHERE session_key = $1', [b.sessionKey]);
       a.set('n', 'a saved');
       b.set('n', 'b saved');
+      const [{ pid }] = await other.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid');
       const saves = Promise.all([a.save(), b.save()]);
-      const waiting = async () =>
-        (await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted'))[0].n;
-      while ((await waiting()) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      // Until the batch's backend waits for b's row, held by `other` (not any lock wait of the server's).
+      const blockedByOther = async () =>
+        (
+          await dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [
+            pid,
+          ])
+        )[0].n;
+      while ((await blockedByOther()) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
       await other.query('UPDATE django_session SET session_data = session_data WHERE session_key = $1', [a.sessionKey]);
       await other.commitTransaction();
       await saves;
