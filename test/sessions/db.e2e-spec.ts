@@ -334,7 +334,7 @@ describe('statement batching on PostgreSQL', () => {
       await other.query('UPDATE django_session SET session_data = session_data WHERE session_key = $1', [b.sessionKey]);
       a.set('n', 'a saved');
       b.set('n', 'b saved');
-      const [{ pid }] = await other.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid');
+      const [{ pid }] = (await other.query('SELECT pg_backend_pid() AS pid')) as { pid: number }[];
       const saves = Promise.all([a.save(), b.save()]);
       // Until the batch's backend waits for b's row, held by `other` (not any lock wait of the server's).
       const blockedByOther = async () =>
