@@ -14,7 +14,6 @@
  * Knobs: BENCH_ROUNDS (2: an even number, so each route has each place as often), BENCH_TURNS (6),
  * BENCH_TURN (s, 1), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (50).
  */
-import autocannon from 'autocannon';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -35,6 +34,7 @@ import {
   startServer,
   type RunningServer,
 } from './support';
+import { loadWithCookies } from './paired';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const TIMING = {
@@ -62,35 +62,6 @@ const CONFIGURATIONS: Record<string, { needs?: 'redis' | 'postgres'; env: (place
   },
 };
 
-function drive(server: RunningServer, route: Route, cookies: string[], seconds: number): Promise<number> {
-  let next = 0;
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: server.url,
-        connections: CONNECTIONS,
-        duration: seconds,
-        requests: [
-          {
-            method: 'POST',
-            path: PATHS[route],
-            body: '{"item":1}',
-            setupRequest: (request: { headers?: Record<string, string> }) => ({
-              ...request,
-              headers: { ...request.headers, 'content-type': 'application/json', cookie: cookies[next++ % cookies.length] },
-            }),
-          },
-        ],
-      },
-      (error: Error | null, result: { requests: { sent: number }; non2xx: number }) => {
-        if (error) return reject(error);
-        if (result.non2xx > 0) return reject(new Error(`${server.url}${PATHS[route]}: ${result.non2xx} responses were not 2xx`));
-        resolve(result.requests.sent);
-      },
-    );
-  });
-}
-
 function start(env: Record<string, string>, port: number): Promise<RunningServer> {
   return startServer({ script: ['example/dist/main.js'], env: { SECRET_KEY, CLEARSESSIONS_CRON: 'false', ...env } }, [], port);
 }
@@ -112,7 +83,7 @@ async function measure(configuration: (typeof CONFIGURATIONS)[string]): Promise<
         servers,
         (server, seconds) => {
           const place = servers.indexOf(server);
-          return drive(server, routes[place], cookies[place], seconds);
+          return loadWithCookies(server, PATHS[routes[place]], cookies[place], seconds, CONNECTIONS, '{"item":1}');
         },
         TIMING,
       );

@@ -26,13 +26,14 @@ export function pairedTiming(env: NodeJS.ProcessEnv = process.env): PairedTiming
   };
 }
 
-/** GETs `path` for `seconds` with `connections` connections, each request with the next of `cookies`; answers the requests sent. */
+/** GETs `path` (POSTs JSON `body` to it) for `seconds` with `connections` connections, each request with the next of `cookies`; answers the requests sent. */
 export function loadWithCookies(
   server: RunningServer,
   path: string,
   cookies: string[],
   seconds: number,
   connections: number,
+  body?: string,
 ): Promise<number> {
   let next = 0;
   return new Promise((resolve, reject) => {
@@ -43,11 +44,16 @@ export function loadWithCookies(
         duration: seconds,
         requests: [
           {
-            method: 'GET',
+            method: body === undefined ? 'GET' : 'POST',
             path,
+            body,
             setupRequest: (request: { headers?: Record<string, string> }) => ({
               ...request,
-              headers: { ...request.headers, ...(cookies.length ? { cookie: cookies[next++ % cookies.length] } : {}) },
+              headers: {
+                ...request.headers,
+                ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+                ...(cookies.length ? { cookie: cookies[next++ % cookies.length] } : {}),
+              },
             }),
           },
         ],
