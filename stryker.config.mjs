@@ -17,15 +17,17 @@ const testFiles = [
   'src/sessions/session(-start|-expiry|-key)?\\.spec\\.ts',
   'src/sessions/formats/[^/]+\\.spec\\.ts',
   'src/sessions/http/[^/]+\\.spec\\.ts',
+  'src/sessions/engines/db/[^/]+\\.spec\\.ts',
   'test/sessions/db\\.e2e-spec\\.ts',
   'test/sessions/db-user-sessions\\.e2e-spec\\.ts',
+  'test/sessions/db-table\\.e2e-spec\\.ts',
+  'test/e2e/clearsessions\\.e2e-spec\\.ts',
   'test/sessions/session-events\\.e2e-spec\\.ts',
   'test/e2e/middleware\\.e2e-spec\\.ts',
   'test/e2e/session-view\\.e2e-spec\\.ts',
   'test/e2e/fastify-hook\\.e2e-spec\\.ts',
   'test/e2e/lifecycle\\.e2e-spec\\.ts',
   'test/e2e/session-header\\.e2e-spec\\.ts',
-  'test/e2e/mutation-gaps[^/]*\\.e2e-spec\\.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

@@ -3,8 +3,8 @@
  * cache and file engines have (cache-user-sessions, file-user-sessions) — listing with client and
  * times, revocation, cycleKey and flush, activity, maxSessionsPerUser's evict and refuse — and what is
  * the db engine's own: a save that keeps the user writes Django's columns only, a user id too long
- * for its column is refused, and sessions left in django_session by a `userSessions` switch move over
- * at their first use. The same over HTTP, on the example app: test/e2e/user-sessions*.e2e-spec.ts.
+ * for its column is refused (the previous table of a `userSessions` switch: db-table.e2e-spec.ts).
+ * The same over HTTP, on the example app: test/e2e/user-sessions*.e2e-spec.ts.
  */
 import { DataSource } from 'typeorm';
 import {

@@ -97,11 +97,21 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
   }
 
   /** A live session of the previous table, moved into this one (its user indexed); null when it has none. */
-  private takeFromPreviousTable(storedKey: string): Promise<LoadedRow | null> {
-    if (!this.#previous) return Promise.resolve(null);
+  private async takeFromPreviousTable(storedKey: string): Promise<LoadedRow | null> {
+    if (!this.#previous) return null;
     const moved = (row: SessionRow) =>
       this.config.userSessions ? { ...row, userId: this.userOf(this.getDecoded(row)), lastActivity: new Date() } : row;
-    return takeFromPreviousTable(this.#previous, this.sessionTable, storedKey, (sql, parameters) => this.execute(sql, parameters), moved);
+    const taken = await takeFromPreviousTable(
+      this.#previous,
+      this.sessionTable,
+      storedKey,
+      (sql, parameters) => this.execute(sql, parameters),
+      moved,
+    );
+    if (taken) return taken;
+    // A concurrent request for the same session may have moved it between this one's two reads.
+    const record = await this.loadOne(storedKey);
+    return record ? this.loadedRow(record) : null;
   }
 
   /** Django's `get_model_class`: override to store sessions in a custom entity (with `userSessions`: UserSessionEntity). */
@@ -264,9 +274,12 @@ export class DbSessionStore extends SessionStore implements UserSessionIndex, Db
   async loadRow(sessionKey: string): Promise<LoadedRow | null> {
     const key = this.storedKey(sessionKey);
     const row = this.batches ? await this.batches.loads.load(key) : await this.loadOne(key);
-    if (!row) return this.takeFromPreviousTable(key);
-    const expireDate = this.fromDatabaseDate(row.expire_date);
-    return { sessionData: String(row.session_data), expireDate: Number.isNaN(expireDate.getTime()) ? null : expireDate };
+    return row ? this.loadedRow(row) : this.takeFromPreviousTable(key);
+  }
+
+  private loadedRow(record: ObjectLiteral): LoadedRow {
+    const expireDate = this.fromDatabaseDate(record.expire_date);
+    return { sessionData: String(record.session_data), expireDate: Number.isNaN(expireDate.getTime()) ? null : expireDate };
   }
 
   private async loadOne(storedKey: string): Promise<ObjectLiteral | undefined> {
