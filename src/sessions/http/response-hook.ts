@@ -62,6 +62,8 @@ class ResponseHook {
   holding = true;
   private readonly held: { method: HeldMethod; args: unknown[] }[] = [];
   started = false;
+  /** A step answered instead of the app: the app's calls still to come are dropped, never sent after that answer's end. */
+  private replaced = false;
   /** Whether the steps are over (the response went out, replaced, or was destroyed). */
   done = false;
   /** Run once the steps are over (`afterResponseSteps`): none on most responses. */
@@ -93,6 +95,7 @@ class ResponseHook {
   }
 
   hold(method: HeldMethod, args: unknown[]): void {
+    if (this.replaced) return;
     this.held.push({ method, args });
     if (this.started) return;
     this.started = true;
@@ -134,17 +137,22 @@ class ResponseHook {
 
   private finish(result: ResponseStepResult): void {
     const { res, original } = this;
-    this.release();
     if (result.kind === 'replace') {
       const body = Buffer.from(result.body);
       for (const name of res.getHeaderNames()) res.removeHeader(name);
       res.statusCode = result.statusCode;
       res.setHeader('content-type', result.contentType);
       res.setHeader('content-length', body.length);
+      this.holding = false; // Node's end calls writeHead through the response
       original.end.call(res, body);
+      // The stand-ins stay and drop the app's calls still to come: reaching Node's own after this
+      // end, they would raise a 'write after end' error that nothing catches.
+      this.holding = true;
+      this.replaced = true;
       this.over();
       return;
     }
+    this.release();
     const writeHead = this.writeHeadCall();
     result.apply(res, writeHead ? writeHeadObject(writeHead) : undefined);
     for (const { method, args } of this.held) original[method].apply(res, args);

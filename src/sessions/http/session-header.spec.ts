@@ -57,6 +57,8 @@ describe('the headerName option', () => {
   it('is unset by default and kept as written', () => {
     expect(resolveSessionsOptions({ secretKey: 'k' }).headerName).toBeNull();
     expect(resolveSessionsOptions({ secretKey: 'k', headerName: 'X-Session-Token' }).headerName).toBe('X-Session-Token');
+    // null, as a config loader gives for an unset variable: the cookie only.
+    expect(resolveSessionsOptions({ secretKey: 'k', headerName: null as unknown as string }).headerName).toBeNull();
   });
 
   it.each([

@@ -226,3 +226,60 @@ describe('req.session view: data keys of any name', () => {
     expect(view.later).toBe(1);
   });
 });
+
+/** A MemorySession that can be deleted, and whose key can name no session any more (as an engine finds a deleted row). */
+class DeletableSession extends MemorySession {
+  vanished = false;
+  override load(): Promise<SessionData> {
+    if (!this.vanished) return super.load();
+    this.setSessionKey(null);
+    return Promise.resolve(emptyData());
+  }
+  override exists(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+  override delete(): Promise<void> {
+    this.stored = '{}';
+    return Promise.resolve();
+  }
+}
+
+describe("req.session's express-session methods", () => {
+  const settled = () => new Promise((resolve) => setImmediate(resolve));
+  const viewOf = (session: SessionBase, replacement: SessionBase = new DeletableSession(null, config)) =>
+    createSessionView(session, { replace: () => replacement });
+
+  it('without a callback return a promise; with one, call it once done and return nothing', async () => {
+    const session = new DeletableSession(KEY, config);
+    await session.ensureLoaded();
+    const promised = viewOf(session).destroy();
+    expect(promised).toBeInstanceOf(Promise);
+    await promised;
+    const called: unknown[] = [];
+    expect(viewOf(session).regenerate((error) => called.push(error ?? 'done'))).toBeUndefined();
+    await settled();
+    expect(called).toEqual(['done']);
+  });
+
+  it('save(true) is SessionBase.save(mustCreate): the boolean reaches the engine', async () => {
+    const { session, view } = await viewOver();
+    const save = jest.spyOn(session, 'save');
+    await view.save(true);
+    expect(save).toHaveBeenCalledWith(true);
+  });
+
+  it('reload of a session never saved (no key) reloads it empty; of one whose key names no session any more, fails with 400', async () => {
+    const fresh = new DeletableSession(null, config);
+    await fresh.ensureLoaded();
+    await expect(viewOf(fresh).reload()).resolves.toBeUndefined();
+
+    const gone = new DeletableSession(KEY, config);
+    await gone.ensureLoaded();
+    const replacement = new DeletableSession(KEY, config);
+    replacement.vanished = true;
+    const reloaded: unknown[] = [];
+    viewOf(gone, replacement).reload((error) => reloaded.push(error));
+    await settled();
+    expect(reloaded).toEqual([expect.objectContaining({ status: 400 })]);
+  });
+});
