@@ -94,6 +94,13 @@ describe('sessionCookie attributes', () => {
     expect(sessionCookie(own, 'b', 120)).toContain('Max-Age=120; Path=/; Expires=Thu, 01 Jan 2026 12:02:00 GMT');
     expect(sessionCookie(own, 'c', 120.5)).toContain('Max-Age=120; Path=/; Expires=Thu, 01 Jan 2026 12:02:00 GMT');
   });
+
+  it('fractional max ages with the same Expires but another whole Max-Age get their own Max-Age', () => {
+    jest.useFakeTimers({ now: Date.UTC(2026, 0, 1, 12, 0, 0, 500) });
+    const own = resolveSessionsOptions({ secretKey: 'session-cookie-fractions' });
+    expect(sessionCookie(own, 'a', 59.6)).toContain('Max-Age=59; Path=/; Expires=Thu, 01 Jan 2026 12:01:00 GMT');
+    expect(sessionCookie(own, 'b', 60.3)).toContain('Max-Age=60; Path=/; Expires=Thu, 01 Jan 2026 12:01:00 GMT');
+  });
 });
 
 describe("addVaryCookie (Django's patch_vary_headers)", () => {
