@@ -322,24 +322,28 @@ describe.each(DATABASE_KINDS)('the db engine on %s', (kind) => {
     });
   });
 
-  it('liveKeys answers which of over a thousand keys have an unexpired row, one statement per 500 keys', async () => {
+  it.each([
+    [1001, [500, 500, 1]],
+    [1000, [500, 500]],
+  ])('liveKeys answers which of %i keys have an unexpired row, one statement per 500 keys', async (count, perStatement) => {
     const log = new StatementLog();
     const dataSource = await dataSourceWith({ logging: true, logger: log });
     await dataSource.query('DELETE FROM django_session');
-    const keys = Array.from({ length: 1001 }, (_, i) => `k${String(i).padStart(4, '0')}`);
+    const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(4, '0')}`);
+    const last = keys[count - 1];
     await insertRows(dataSource, 'django_session', [
       ['k0000', 60],
       ['k0499', 60],
       ['k0500', 60],
-      ['k1000', 60],
+      [last, 60],
       ['k0001', -60],
     ]);
     log.queries.length = 0;
     const live = await storeOn(dataSource).liveKeys(keys);
-    expect([...live].sort()).toEqual(['k0000', 'k0499', 'k0500', 'k1000']);
+    expect([...live].sort()).toEqual(['k0000', 'k0499', 'k0500', last]);
     expect(
       log.queries.map(({ parameters }) => (kind === 'postgres' ? (parameters![0] as string[]).length : parameters!.length - 1)),
-    ).toEqual([500, 500, 1]);
+    ).toEqual(perStatement);
   });
 
   describe('the previous table of a userSessions switch', () => {
