@@ -8,7 +8,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Logger, ServiceUnavailableException } from '@nestjs/common';
-import { emptyData, SessionBase, type AnySession, type SessionData } from '../session';
+import { JsonSession } from '../../../test/support/json-session';
+import type { AnySession, SessionData } from '../session';
 import { SessionsSetupError, SessionStoreUnavailableException } from '../session.errors';
 import { resolveSessionsOptions } from '../sessions.options';
 import {
@@ -25,16 +26,9 @@ import {
   sessionViewOf,
 } from './session-request';
 
-/** A session whose store is a JSON string. */
-class MemorySession extends SessionBase {
-  stored = '{"cart":[1]}';
-  override load(): Promise<SessionData> {
-    return Promise.resolve(Object.assign(emptyData(), JSON.parse(this.stored) as SessionData));
-  }
-  override save(): Promise<void> {
-    this.stored = JSON.stringify(this.toJSON());
-    return Promise.resolve();
-  }
+/** A session whose store holds a cart. */
+class MemorySession extends JsonSession {
+  override stored = '{"cart":[1]}';
 }
 
 /** A session whose store is down. */

@@ -5,21 +5,13 @@
  * TypeError on assignment/delete (except the `modified`/`accessed` flags); their data stays reachable
  * through `get`/`set`/`pop`/`keys()`.
  */
+import { JsonSession } from '../../../test/support/json-session';
 import { emptyData, SessionBase, type SessionData } from '../session';
 import { resolveSessionsOptions } from '../sessions.options';
 import { createSessionView, type SessionView } from './session-view';
 
 /** A session whose store is a JSON string (stored data is parsed JSON: `__proto__` is an own key there). */
-class MemorySession extends SessionBase {
-  stored = '{}';
-  override load(): Promise<SessionData> {
-    return Promise.resolve(Object.assign(emptyData(), JSON.parse(this.stored) as SessionData));
-  }
-  override save(): Promise<void> {
-    this.stored = JSON.stringify(this.toJSON());
-    return Promise.resolve();
-  }
-}
+class MemorySession extends JsonSession {}
 
 const config = resolveSessionsOptions({ secretKey: 'session-compat-spec-secret' });
 const KEY = 'abcdefgh12345678';
