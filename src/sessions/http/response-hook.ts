@@ -62,8 +62,6 @@ class ResponseHook {
   holding = true;
   private readonly held: { method: HeldMethod; args: unknown[] }[] = [];
   started = false;
-  /** A step answered instead of the app: the app's calls still to come are dropped, never sent after that answer's end. */
-  private replaced = false;
   /** Whether the steps are over (the response went out, replaced, or was destroyed). */
   done = false;
   /** Run once the steps are over (`afterResponseSteps`): none on most responses. */
@@ -95,7 +93,8 @@ class ResponseHook {
   }
 
   hold(method: HeldMethod, args: unknown[]): void {
-    if (this.replaced) return;
+    // Still holding once the steps are over: a replacement was sent, and the app's later calls are dropped.
+    if (this.done) return;
     this.held.push({ method, args });
     if (this.started) return;
     this.started = true;
@@ -148,7 +147,6 @@ class ResponseHook {
       // The stand-ins stay and drop the app's calls still to come: reaching Node's own after this
       // end, they would raise a 'write after end' error that nothing catches.
       this.holding = true;
-      this.replaced = true;
       this.over();
       return;
     }
